@@ -1,0 +1,45 @@
+"""Settings, built once by ``get_settings`` at the edge (CLI, web) and passed down.
+
+Engines never import this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """almen's settings; each can be set by an ``ALMEN_*`` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="ALMEN_", extra="ignore")
+
+    data: Path = Field(Path("almen-data"), description="data directory (ALMEN_DATA)")
+    warehouse_url: str | None = Field(
+        None,
+        description="Ibis backend URL, e.g. postgres://… (ALMEN_WAREHOUSE_URL); "
+        "default: a DuckDB file in the data directory",
+    )
+    pseudonym_key: str | None = Field(
+        None,
+        description="secret key for CPR pseudonyms (ALMEN_PSEUDONYM_KEY); default: a key "
+        "file created in the data directory",
+    )
+
+
+def get_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from ``environ`` (default: the process environment) and overrides."""
+    values: dict[str, object] = {}
+    if environ is not None:
+        for name in Settings.model_fields:
+            key = f"ALMEN_{name.upper()}"
+            if key in environ:
+                values[name] = environ[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return Settings.model_validate(values)
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]

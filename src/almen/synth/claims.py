@@ -1,0 +1,211 @@
+"""One year of claims that follow the fee schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import holidays
+import numpy as np
+
+from almen.synth import params as P
+
+__all__ = ["ClaimCodes", "clinic_day_weights", "contact_rates", "generate_claims", "Claims"]
+
+EPOCH = dt.date(1970, 1, 1)
+
+# GP contacts per person per year by age (knots) before normalisation to 41 million.
+# No Danish table by age was found; the shape follows the Norwegian profile [§5] and the
+# Danish points (women 30-59 have 74 % more contacts than men; 60+ most).
+RATE_AGE_KNOTS = np.array([0, 5, 15, 25, 45, 65, 75, 85, 100])
+RATE_MALE = np.array([6.0, 3.0, 2.5, 3.5, 5.0, 7.5, 10.5, 12.5, 12.5])
+RATE_FEMALE = np.array([5.5, 3.0, 4.5, 7.5, 7.5, 8.5, 11.0, 12.5, 12.5])
+
+# channel mix by age band (0-17, 18-64, 65-79, 80+): consultation, phone, e-mail, video,
+# home visit. About half consultations, 40 % phone, a few % e-mail and home visits in
+# 2008 [§1.5], with e-consultation grown since (35.7 % of citizens used it in 2019).
+CHANNELS = ("consultation", "phone", "email", "video", "home_visit")
+CHANNEL_CODES = ("0101", "0201", "0105", "0125", "0411")
+CHANNEL_MIX = np.array(
+    [
+        [0.55, 0.38, 0.05, 0.02, 0.00],
+        [0.45, 0.38, 0.14, 0.03, 0.00],
+        [0.50, 0.37, 0.11, 0.01, 0.01],
+        [0.47, 0.33, 0.05, 0.00, 0.15],
+    ]
+)
+PROCEDURE_CODES = ("2104", "2105", "2108", "2109", "2111", "2112", "2113", "2117", "2119")
+TIME_BANDS = ("day", "evening", "ooh")
+
+
+@dataclass(slots=True)
+class Claims:
+    person: np.ndarray  # int64 person index
+    code: np.ndarray  # int16 index into ClaimCodes.codes
+    date: np.ndarray  # int32 days since epoch
+    band: np.ndarray  # int8 index into TIME_BANDS
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+
+class ClaimCodes:
+    """Service codes used by the generator, checked against the year's fee schedule."""
+
+    def __init__(self, available: set[str]) -> None:
+        wanted = (
+            *CHANNEL_CODES, "0204", "2101", "2102", *PROCEDURE_CODES,
+            "0120", "0121", "6101", "L002", "V201", "V101", "V411", "V125",
+        )  # fmt: skip
+        missing = [c for c in wanted if c not in available]
+        if missing:
+            raise ValueError(f"the fee schedule lacks service codes the generator uses: {missing}")
+        self.codes = list(wanted)
+        self.index = {c: i for i, c in enumerate(self.codes)}
+
+    def __getitem__(self, code: str) -> int:
+        return self.index[code]
+
+
+def _year_days(year: int) -> np.ndarray:
+    start = (dt.date(year, 1, 1) - EPOCH).days
+    n = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
+    return np.arange(start, start + n, dtype=np.int32)
+
+
+def clinic_day_weights(year: int) -> tuple[np.ndarray, np.ndarray]:
+    """Days of ``year`` and their relative clinic activity (0 on weekends and holidays).
+
+    Mondays busiest, Fridays quietest; winter about 25 % above summer; the summer holiday
+    (weeks 28-31) and the days after Christmas low. All assumptions shaped after common
+    knowledge of Danish practice; no published daily profile was found.
+    """
+    days = _year_days(year)
+    dk_holidays = holidays.country_holidays("DK", years=year)
+    w = np.zeros(len(days))
+    for i, d in enumerate(days):
+        date = EPOCH + dt.timedelta(days=int(d))
+        if date.weekday() >= 5 or date in dk_holidays or (date.month == 12 and date.day in (24, 31)):
+            continue
+        weekday = (1.3, 1.05, 1.0, 0.95, 0.8)[date.weekday()]
+        season = 1.0 + 0.12 * np.cos(2 * np.pi * (date.timetuple().tm_yday - 20) / 365.0)
+        week = date.isocalendar().week
+        dip = 0.65 if 28 <= week <= 31 else (0.6 if date.month == 12 and date.day > 26 else 1.0)
+        w[i] = weekday * season * dip
+    return days, w / w.sum()
+
+
+def contact_rates(
+    age: np.ndarray, female: np.ndarray, n_chronic: np.ndarray, target_total: float
+) -> np.ndarray:
+    """Expected contacts per person (before the person's own random frailty).
+
+    rate = base(age, sex) × exp(0.22 × number of chronic conditions), scaled so the
+    expected national total is ``target_total``.
+    """
+    base = np.where(
+        female,
+        np.interp(age, RATE_AGE_KNOTS, RATE_FEMALE),
+        np.interp(age, RATE_AGE_KNOTS, RATE_MALE),
+    )
+    rate = base * np.exp(P.MORBIDITY_CONTACT_FACTOR * n_chronic)
+    return rate * (target_total / rate.sum())
+
+
+def _categorical(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Draw one category per element; ``probs[rows[i]]`` is element i's distribution."""
+    cum = np.cumsum(probs, axis=1)
+    u = rng.random(len(rows))
+    out = np.zeros(len(rows), dtype=np.int8)
+    for k in range(probs.shape[1] - 1):
+        out += u > cum[rows, k]
+    return out
+
+
+def generate_claims(
+    persons: np.ndarray,
+    rates: np.ndarray,
+    age: np.ndarray,
+    female: np.ndarray,
+    has: dict[str, np.ndarray],
+    n_chronic: np.ndarray,
+    codes: ClaimCodes,
+    year: int,
+    rng: np.random.Generator,
+) -> Claims:
+    """Claims of the persons with indices ``persons`` (one region at a time).
+
+    Contacts are Poisson with a gamma-distributed personal rate (a negative binomial,
+    so some people have none); each gets a channel by age, a date by the clinic-day
+    weights and a time band. Add-ons follow: blood samples and minor procedures on
+    consultations, a yearly specific preventive effort (0120) for chronic patients,
+    preventive home visits for the frail old, cervical cytology, talking therapy for
+    depression and anxiety, and influenza vaccination under a local agreement in autumn.
+    """
+    days, w = clinic_day_weights(year)
+    a = age[persons]
+    f = female[persons]
+    nc = n_chronic[persons]
+    shape = P.CONTACT_HETEROGENEITY_SHAPE
+    lam = rates[persons] * rng.gamma(shape, 1.0 / shape, len(persons))
+    count = rng.poisson(lam)
+    who = np.repeat(persons, count)
+    who_age = np.repeat(a, count)
+    band_row = np.digitize(who_age, [18, 65, 80]).astype(np.int8)
+    channel = _categorical(rng, CHANNEL_MIX, band_row)
+    chan_code = np.array([codes[c] for c in CHANNEL_CODES], dtype=np.int16)
+    code = chan_code[channel]
+    phone = channel == 1
+    code[phone & (rng.random(len(code)) < 0.06)] = codes["0204"]
+    date = rng.choice(days, size=len(who), p=w)
+    band = np.where((channel <= 1) & (rng.random(len(who)) < P.EVENING_SHARE), 1, 0).astype(np.int8)
+
+    parts = [Claims(who, code, date, band)]
+    consult = np.flatnonzero(channel == 0)
+    nc_c = np.repeat(nc, count)[consult]
+    blood = consult[rng.random(len(consult)) < 0.10 + 0.05 * np.minimum(nc_c, 4)]
+    parts.append(_same_day(who, date, blood, codes["2101"]))
+    proc = consult[rng.random(len(consult)) < 0.02]
+    proc_codes = np.array([codes[c] for c in PROCEDURE_CODES], dtype=np.int16)
+    parts.append(
+        Claims(who[proc], proc_codes[rng.integers(0, len(proc_codes), len(proc))], date[proc],
+               np.zeros(len(proc), dtype=np.int8))
+    )  # fmt: skip
+
+    def yearly(mask: np.ndarray, p: np.ndarray | float, code_name: str, dd: np.ndarray, ww: np.ndarray) -> None:
+        pick = persons[mask & (rng.random(len(persons)) < p)]
+        parts.append(
+            Claims(pick, np.full(len(pick), codes[code_name], dtype=np.int16),
+                   rng.choice(dd, size=len(pick), p=ww), np.zeros(len(pick), dtype=np.int8))
+        )  # fmt: skip
+
+    chronic_care = (
+        has["diabetes"] | has["copd"] | has["ischaemic_heart_disease"] | has["heart_failure"]
+    )[persons]
+    other_chronic = (has["hypertension"] | has["asthma"])[persons]
+    yearly(chronic_care | other_chronic, np.where(chronic_care, 0.75, 0.3), "0120", days, w)
+    yearly(a >= 75, np.where(nc >= 3, 0.16, 0.06), "0121", days, w)
+    yearly(f & (a >= 23) & (a <= 64), 0.22, "2102", days, w)
+    autumn = np.array([(EPOCH + dt.timedelta(days=int(d))).month >= 10 for d in days])
+    w_autumn = np.where(autumn, w, 0.0)
+    yearly(a >= 65, 0.55, "L002", days, w_autumn / w_autumn.sum())
+
+    mood = (has["depression"] | has["anxiety"])[persons]
+    therapy = persons[mood & (rng.random(len(persons)) < 0.35)]
+    sessions = 1 + rng.poisson(2.0, len(therapy))
+    t_who = np.repeat(therapy, sessions)
+    parts.append(
+        Claims(t_who, np.full(len(t_who), codes["6101"], dtype=np.int16),
+               rng.choice(days, size=len(t_who), p=w), np.zeros(len(t_who), dtype=np.int8))
+    )  # fmt: skip
+    return Claims(
+        person=np.concatenate([c.person for c in parts]).astype(np.int64),
+        code=np.concatenate([c.code for c in parts]).astype(np.int16),
+        date=np.concatenate([c.date for c in parts]).astype(np.int32),
+        band=np.concatenate([c.band for c in parts]).astype(np.int8),
+    )
+
+
+def _same_day(who: np.ndarray, date: np.ndarray, rows: np.ndarray, code: int) -> Claims:
+    return Claims(who[rows], np.full(len(rows), code, dtype=np.int16), date[rows],
+                  np.zeros(len(rows), dtype=np.int8))  # fmt: skip

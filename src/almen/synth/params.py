@@ -1,0 +1,65 @@
+"""Parameters of synthetic Denmark, each with its source or marked as an assumption.
+
+Public figures come from ``shared/research/danish-facts.md`` (section numbers in brackets).
+Where no Danish figure was found the value is an assumption chosen to give the public
+totals that *are* known; ``almen synth`` prints the result beside those totals.
+"""
+
+from __future__ import annotations
+
+# --- people -------------------------------------------------------------------------
+GROUP2_SHARE_ADULTS = 0.015  # assumption: about 1-2 % of adults choose insurance group 2
+
+# --- doctors and clinics --------------------------------------------------------------
+GPS_AT_SCALE_1 = 3_500  # about 3,500 GPs, 3,499 in 2023 [2.1]
+SUPPLY_UNDERSERVED = 0.86  # assumption: capacity per citizen in PLO's 42 underserved kommuner
+SUPPLY_OTHER = 1.04  # ... and elsewhere; together they make two in three clinics closed
+SUPPLY_NOISE_SD = 0.08  # assumption: municipal variation around those levels
+
+# clinic forms: (form, share of clinics, doctor-count choices, their probabilities)
+# Solo is the commonest practice type and solo and partnership practices are about equally
+# many (2019) [2.2]; numbers of the other forms were not found, so their shares are assumed.
+CLINIC_FORMS: tuple[tuple[str, float, tuple[int, ...], tuple[float, ...]], ...] = (
+    ("solo", 0.40, (1,), (1.0,)),
+    ("partnership", 0.36, (2, 3, 4, 5, 6), (0.42, 0.30, 0.16, 0.08, 0.04)),
+    ("collaboration", 0.12, (1, 2), (0.6, 0.4)),
+    ("shared", 0.06, (2,), (1.0,)),
+)
+# region-run and tender clinics: more of them where capacity is short [2.5]
+PUBLIC_CLINIC_SHARE_UNDERSERVED = 0.11
+PUBLIC_CLINIC_SHARE_OTHER = 0.015
+PUBLIC_CLINIC_DOCTORS = ((1, 2, 3, 4), (0.3, 0.35, 0.25, 0.1))
+
+# doctor age: mean age about 52-53, about 30 % aged 60+ (2015-19) [2.3]
+OWNER_AGE_MEAN, OWNER_AGE_SD = 53.0, 8.5
+EMPLOYED_AGE_MEAN, EMPLOYED_AGE_SD = 46.0, 9.0
+DOCTOR_AGE_MIN, DOCTOR_AGE_MAX = 32, 75
+
+# list capacity: the old closing limit was 1,600 patients per capacity [2.4]
+CLOSING_LIMIT_PER_FTE = 1_600
+LIST_CAP_MEDIAN_PER_FTE = 1_760  # assumption: lists run above 1,600 where demand is high
+LIST_CAP_SD = 0.10
+PREFERENCE_NOISE_SD = 0.35  # assumption: people do not always list with the nearest clinic
+CLOSE_PROB_AT_LIMIT = 0.95  # clinics at or above the limit close (assumption)
+CLOSE_PROB_BELOW = 0.12  # some close below it by dispensation [2.4]
+CLUSTER_TARGET_CLINICS = 18  # assumption: a quality cluster has about 10-25 clinics
+
+# --- out of hours ----------------------------------------------------------------------
+# fixed-staffed consultation sites per region (VIVE 2018, table 3.4) [4]
+OOH_SITES = {
+    "Region Nordjylland": 5,
+    "Region Midtjylland": 7,
+    "Region Syddanmark": 5,
+    "Region Sjælland": 6,
+    "Region Hovedstaden": 5,
+}
+# Region Sjælland: 330,000 contacts in 2023 on about 850,000 citizens [4]
+OOH_CONTACTS_PER_PERSON = 0.39
+# regions whose out-of-hours service is run by PLO doctors who claim fees (not H, not Sj)
+OOH_PLO_REGIONS = ("Region Nordjylland", "Region Midtjylland", "Region Syddanmark")
+
+# --- contacts -------------------------------------------------------------------------
+CONTACTS_AT_SCALE_1 = 41_000_000  # about 41 million contacts a year [1.5]
+CONTACT_HETEROGENEITY_SHAPE = 1.1  # assumption: gamma frailty; gives ~85 % with a contact
+MORBIDITY_CONTACT_FACTOR = 0.22  # assumption: log-rate rise per chronic condition
+EVENING_SHARE = 0.05  # assumption: share of contacts after 16 in the clinic's own hours

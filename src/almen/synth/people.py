@@ -1,0 +1,69 @@
+"""Persons from the population table: counts by cell, ages, sex, places, pseudonyms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from almen.reference import largest_remainder
+
+__all__ = ["Persons", "generate_persons", "scaled_cell_counts"]
+
+
+@dataclass(slots=True)
+class Persons:
+    """Column arrays of the synthetic persons (one row per person)."""
+
+    patient_id: np.ndarray  # int64
+    muni: np.ndarray  # int16 index into the municipality list
+    age: np.ndarray  # int16, age on 1 January
+    female: np.ndarray  # bool
+    lon: np.ndarray
+    lat: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.patient_id)
+
+
+def scaled_cell_counts(population: pl.DataFrame, muni_codes: list[str], scale: float) -> pl.DataFrame:
+    """Persons per municipality × age × sex cell at ``scale``.
+
+    At scale 1 the counts are the population table's, exactly. Otherwise each
+    municipality gets round(total × scale) persons, spread over its age × sex cells by
+    largest remainder, so each cell is within one person of persons × scale.
+    """
+    pop = population.sort(["municipality", "sex", "age"])
+    if scale == 1.0:
+        return pop.select("municipality", "age", "sex", "persons")
+    parts = []
+    for code in muni_codes:
+        sub = pop.filter(pl.col("municipality") == code)
+        total = int(round(int(sub["persons"].sum()) * scale))
+        counts = largest_remainder(sub["persons"].to_numpy(), total)
+        parts.append(sub.select("municipality", "age", "sex").with_columns(pl.Series("persons", counts)))
+    return pl.concat(parts)
+
+
+def generate_persons(cells: pl.DataFrame, muni_codes: list[str], rng: np.random.Generator) -> Persons:
+    """One row per person from cell counts, with unique random 63-bit pseudonyms."""
+    index = {c: i for i, c in enumerate(muni_codes)}
+    counts = cells["persons"].to_numpy()
+    muni = np.repeat(np.array([index[c] for c in cells["municipality"].to_list()], dtype=np.int16), counts)
+    age = np.repeat(cells["age"].to_numpy().astype(np.int16), counts)
+    female = np.repeat((cells["sex"] == "F").to_numpy(), counts)
+    n = len(muni)
+    ids = rng.integers(1, 2**62, size=n, dtype=np.int64)
+    while len(np.unique(ids)) < n:  # vanishingly rare; keep ids unique whatever happens
+        uniq, first = np.unique(ids, return_index=True)
+        dup = np.setdiff1d(np.arange(n), first)
+        ids[dup] = rng.integers(1, 2**62, size=len(dup), dtype=np.int64)
+    return Persons(
+        patient_id=ids,
+        muni=muni,
+        age=age,
+        female=female,
+        lon=np.zeros(n),
+        lat=np.zeros(n),
+    )

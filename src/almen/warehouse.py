@@ -1,0 +1,193 @@
+"""The warehouse: analytic tables behind Ibis, a DuckDB file by default.
+
+``Warehouse.connect(target)`` takes a data directory (the DuckDB file
+``warehouse.duckdb`` inside it) or a backend URL that Ibis understands
+(``postgres://…``, ``duckdb:///path``). Tables are written and read by name; their
+columns and types are checked against ``almen.schema`` in both directions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import ibis
+import ibis.expr.datatypes as dt
+import pyarrow as pa
+
+from almen.errors import NotFoundError, StorageError
+from almen.schema import Table, get_table
+
+__all__ = ["Warehouse", "WAREHOUSE_FILE", "check_data_dir"]
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+
+
+def check_data_dir(path: Path) -> Path:
+    """Make sure ``path`` is a directory we can write to; StorageError if not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise StorageError(f"cannot write to data directory {path}: {reason}") from None
+    return path
+
+
+def _same_type(actual: dt.DataType, declared: dt.DataType) -> bool:
+    return actual.copy(nullable=True) == declared.copy(nullable=True)
+
+
+class Warehouse:
+    """A connection to the warehouse backend with schema-checked reads and writes."""
+
+    def __init__(self, con: ibis.BaseBackend, *, location: str) -> None:
+        self.con = con
+        self.location = location
+
+    # -- opening -----------------------------------------------------------------
+    @classmethod
+    def connect(cls, target: str | Path, *, read_only: bool = False) -> Warehouse:
+        """Open a data directory's DuckDB file, a ``.duckdb`` file, or a backend URL."""
+        text = str(target)
+        if "://" in text:
+            try:
+                return cls(ibis.connect(text), location=text)
+            except Exception as exc:  # backend drivers raise many types
+                raise StorageError(f"cannot connect to {text}: {exc}") from None
+        path = Path(text)
+        if path.suffix != ".duckdb":
+            if read_only and not (path / WAREHOUSE_FILE).exists():
+                raise NotFoundError(
+                    f"no warehouse in {path}: run `almen synth` or `almen ingest` first"
+                )
+            if not read_only:
+                check_data_dir(path)
+            path = path / WAREHOUSE_FILE
+        try:
+            con = ibis.duckdb.connect(str(path), read_only=read_only)
+        except Exception as exc:
+            raise StorageError(f"cannot open warehouse {path}: {exc}") from None
+        return cls(con, location=str(path))
+
+    def close(self) -> None:
+        disconnect = getattr(self.con, "disconnect", None)
+        if disconnect is not None:
+            disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------
+    def _conform(self, spec: Table, data: pa.Table) -> pa.Table:
+        missing = [c for c in spec.column_names if c not in data.column_names]
+        if missing:
+            raise ValueError(f"table {spec.name}: missing columns {missing}")
+        extra = [c for c in data.column_names if c not in spec.column_names]
+        if extra:
+            raise ValueError(f"table {spec.name}: undeclared columns {extra}")
+        data = data.select(spec.column_names)
+        for col in spec.columns:
+            if not col.nullable and data.column(col.name).null_count:
+                raise ValueError(f"table {spec.name}: nulls in non-nullable column {col.name}")
+        target = spec.arrow_schema()
+        fields = []
+        for fld in target:
+            actual = data.schema.field(fld.name).type
+            # dictionary-encoded strings stay encoded: the backend stores them as strings
+            if pa.types.is_dictionary(actual) and pa.types.is_string(fld.type):
+                if not pa.types.is_string(actual.value_type):
+                    raise ValueError(f"table {spec.name}: column {fld.name} is {actual}")
+                fields.append(pa.field(fld.name, actual, nullable=fld.nullable))
+            else:
+                fields.append(fld)
+        return data.cast(pa.schema(fields))
+
+    def write_table(self, name: str, data: pa.Table, *, overwrite: bool = True) -> None:
+        """Write ``data`` as table ``name`` (replacing it), cast to the declared schema."""
+        spec = get_table(name)
+        conformed = self._conform(spec, data)
+        self.con.create_table(name, conformed, overwrite=overwrite)
+
+    def append_table(self, name: str, data: pa.Table) -> None:
+        """Append rows to table ``name``, creating it when missing."""
+        spec = get_table(name)
+        conformed = self._conform(spec, data)
+        if name in self.con.list_tables():
+            self.con.insert(name, conformed)
+        else:
+            self.con.create_table(name, conformed)
+
+    def create_empty(self, name: str) -> None:
+        """Create table ``name`` with no rows, replacing it."""
+        spec = get_table(name)
+        self.con.create_table(name, schema=spec.ibis_schema(), overwrite=True)
+
+    # -- reading -----------------------------------------------------------------
+    def has_table(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def read_table(self, name: str) -> ibis.Table:
+        """Table ``name`` as a lazy Ibis expression, checked against the schema."""
+        spec = get_table(name)
+        if not self.has_table(name):
+            raise NotFoundError(f"table {name} is not in the warehouse {self.location}")
+        table = self.con.table(name)
+        actual = table.schema()
+        problems = []
+        for col in spec.columns:
+            if col.name not in actual:
+                problems.append(f"column {col.name} is missing")
+            elif not _same_type(actual[col.name], col.ibis_dtype):
+                problems.append(
+                    f"column {col.name} is {actual[col.name]}, declared {col.ibis_dtype}"
+                )
+        extra = [c for c in actual.names if c not in spec.column_names]
+        if extra:
+            problems.append(f"undeclared columns {extra}")
+        if problems:
+            raise StorageError(
+                f"table {name} in {self.location} does not match the schema: "
+                + "; ".join(problems)
+            )
+        return table
+
+    def row_count(self, name: str) -> int:
+        return int(self.read_table(name).count().to_pyarrow().as_py())
+
+    def content_hash(self, name: str) -> str:
+        """SHA-256 of the table's rows in key order: equal tables give equal hashes."""
+        spec = get_table(name)
+        table = self.read_table(name)
+        order = list(spec.key) or spec.column_names
+        data = table.order_by(order + [c for c in spec.column_names if c not in order])
+        arrow = data.to_pyarrow()
+        digest = hashlib.sha256()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, arrow.schema) as writer:
+            writer.write_table(arrow)
+        digest.update(sink.getvalue().to_pybytes())
+        return digest.hexdigest()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A backend transaction where the backend offers one (DuckDB does)."""
+        raw = getattr(self.con, "raw_sql", None)
+        if raw is None:
+            yield
+            return
+        raw("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            raw("ROLLBACK")
+            raise
+        raw("COMMIT")
