@@ -133,7 +133,7 @@ PATIENT = _t(
     C("patient_id", "int64", "pseudonym (keyed hash of the CPR number, or synthetic)"),
     C("birth_year", "int16", "year of birth"),
     C("sex", "string", "'M' or 'F'"),
-    C("municipality", "string", "municipality code of residence"),
+    C("municipality", "string", "municipality code of residence", nullable=True),
     C("provider_number", "string", "clinic the person is listed with", nullable=True),
     C("insurance_group", "int8", "1 (group 1, listed) or 2 (group 2)"),
     C("listed_from", "date", "date of listing with the clinic", nullable=True),

@@ -1,0 +1,144 @@
+"""Commands that make and load data: synth, demo, ingest, tables, schema, bench."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from almen.cli import app, guard, ingest_app, settings_of
+from almen.cli.render import (
+    console,
+    render_calibration,
+    render_counts,
+    render_reconciliation,
+    synth_progress,
+)
+from almen.errors import NotFoundError, ParameterError
+from almen.warehouse import WAREHOUSE_FILE, Warehouse
+
+DEMO_SCALE = 0.05
+
+
+def _synth(ctx: typer.Context, scale: float, seed: int, year: int) -> None:
+    from almen.synth import STEPS, SynthParams, write_denmark
+
+    params = SynthParams(scale=scale, seed=seed, year=year)
+    data_dir = settings_of(ctx).data
+    with synth_progress(len(STEPS)) as advance:
+        counts = write_denmark(params, data_dir, progress=advance)
+    render_counts(counts, title=f"Synthetic Denmark in {data_dir / WAREHOUSE_FILE}")
+    with Warehouse.connect(data_dir, read_only=True) as wh:
+        render_calibration(pl.from_arrow(wh.read_table("calibration").to_pyarrow()))  # type: ignore[arg-type]
+
+
+@app.command()
+@guard
+def synth(
+    ctx: typer.Context,
+    scale: Annotated[float, typer.Option(help="people and clinics, 1.0 = all of Denmark")] = 1.0,
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same data")] = 1,
+    year: Annotated[int, typer.Option(help="year of population, claims and fee schedule")] = 2025,
+) -> None:
+    """Generate a synthetic Denmark into the data directory (replacing what is there)."""
+    _synth(ctx, scale, seed, year)
+
+
+@app.command()
+@guard
+def demo(
+    ctx: typer.Context,
+    scale: Annotated[float, typer.Option(help="scale of the demo data if it is missing")] = DEMO_SCALE,
+) -> None:
+    """Build the demo data if it is missing, then show what is in the warehouse."""
+    data_dir = settings_of(ctx).data
+    if not (data_dir / WAREHOUSE_FILE).exists():
+        console.print(f"No warehouse in {data_dir}: generating synthetic Denmark at scale {scale:g}.")
+        _synth(ctx, scale, 1, 2025)
+    else:
+        with Warehouse.connect(data_dir, read_only=True) as wh:
+            render_counts({t: wh.row_count(t) for t in sorted(wh.con.list_tables())},
+                          title=f"Warehouse {data_dir / WAREHOUSE_FILE}")  # fmt: skip
+            if wh.has_table("calibration"):
+                render_calibration(pl.from_arrow(wh.read_table("calibration").to_pyarrow()))  # type: ignore[arg-type]
+    console.print("The web app comes with a later issue; `almen --help` lists what runs today.")
+
+
+@app.command()
+@guard
+def tables(ctx: typer.Context) -> None:
+    """List the warehouse tables and their row counts."""
+    with Warehouse.connect(settings_of(ctx).data, read_only=True) as wh:
+        render_counts({t: wh.row_count(t) for t in sorted(wh.con.list_tables())}, title=wh.location)
+
+
+@app.command()
+@guard
+def schema(
+    output: Annotated[Path | None, typer.Option(help="write Markdown here instead of printing")] = None,
+) -> None:
+    """Print the warehouse schema (every table and column) as Markdown."""
+    from almen.schema_docs import render_schema_markdown
+
+    text = render_schema_markdown()
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@ingest_app.command("patients")
+@guard
+def ingest_patients(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV with CPR number, provider number, listing date")],
+) -> None:
+    """Ingest a patient list: CPR pseudonymised at the door, bad rows to the rejects table."""
+    from almen.ingest import validate_patient_list, write_validated
+    from almen.ingest.pseudonymise import load_key
+
+    settings = settings_of(ctx)
+    key = load_key(settings.pseudonym_key, settings.data)
+    validated = validate_patient_list(file, key)
+    with Warehouse.connect(settings.data) as wh:
+        ingest_id = write_validated(wh, validated)
+    render_reconciliation(validated, ingest_id)
+
+
+@ingest_app.command("population")
+@guard
+def ingest_population(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Statistics Denmark FOLK1A extract (StatBank CSV)")],
+) -> None:
+    """Ingest a FOLK1A population extract; it replaces the derived table for its years."""
+    from almen.ingest import validate_population, write_validated
+
+    validated = validate_population(file)
+    with Warehouse.connect(settings_of(ctx).data) as wh:
+        ingest_id = write_validated(wh, validated)
+    render_reconciliation(validated, ingest_id)
+
+
+@app.command()
+@guard
+def bench(
+    scale: Annotated[float, typer.Option(help="scale of the synth benchmark")] = 1.0,
+    output: Annotated[Path, typer.Option(help="Markdown file for the figures")] = Path(
+        "docs/benchmarks.md"
+    ),
+) -> None:
+    """Run the benchmarks in benchmarks/ and write their figures to docs/benchmarks.md."""
+    script = Path("benchmarks") / "bench_synth.py"
+    if not script.exists():
+        raise NotFoundError(f"{script} not found: run `almen bench` from the repository root")
+    if scale <= 0:
+        raise ParameterError(f"--scale must be above 0, got {scale:g}")
+    result = subprocess.run(
+        [sys.executable, str(script), "--scale", str(scale), "--output", str(output)], check=False
+    )
+    raise typer.Exit(result.returncode)

@@ -1,0 +1,88 @@
+"""Rich rendering for the CLI: tables, progress bars, reconciliations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import polars as pl
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from almen.ingest.validated import Validated
+
+console = Console()
+
+
+@contextmanager
+def synth_progress(total: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar over ``total`` named steps; yields the callback the engine calls."""
+    with Progress(
+        TextColumn("[bold]{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("synthetic Denmark", total=total)
+        started = [False]
+
+        def advance(step: str) -> None:
+            if started[0]:
+                progress.advance(task)
+            started[0] = True
+            progress.update(task, description=step)
+
+        yield advance
+        progress.update(task, completed=total, description="done")
+
+
+def render_counts(counts: dict[str, int], *, title: str) -> None:
+    table = Table(title=title)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit.startswith("share"):
+        return f"{value:.1%}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def render_calibration(cal: pl.DataFrame) -> None:
+    """What the generator made beside the public figure it aims at, both on each line."""
+    table = Table(title="Calibration: generated beside the public figure (scaled to the run)")
+    for col, justify in (("measure", "left"), ("generated", "right"), ("target", "right"),
+                         ("ratio", "right"), ("source", "left")):  # fmt: skip
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in cal.iter_rows(named=True):
+        ratio = "" if not r["target"] else f"{r['generated'] / r['target']:.2f}"
+        table.add_row(r["measure"], _fmt(r["generated"], r["unit"]), _fmt(r["target"], r["unit"]),
+                      ratio, r["source"])  # fmt: skip
+    console.print(table)
+
+
+def render_reconciliation(v: Validated, ingest_id: str) -> None:
+    console.print(
+        f"[bold]{v.source}[/] → {v.target_table} (ingest {ingest_id}): "
+        f"read {v.rows_read:,} = accepted {v.rows_accepted:,} + rejected {len(v.rejects):,}"
+    )
+    for note in v.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    if v.rejects:
+        shown = v.rejects[:10]
+        table = Table(title=f"Rejected rows (first {len(shown)} of {len(v.rejects)}; all in table reject)")
+        for col in ("line", "column", "reason"):
+            table.add_column(col)
+        for r in shown:
+            table.add_row(str(r.line), r.column or "", r.reason)
+        console.print(table)

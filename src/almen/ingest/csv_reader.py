@@ -1,0 +1,91 @@
+"""Reading delimited extracts: encoding, delimiter and header names, with line numbers."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from almen.errors import InputError
+
+__all__ = ["Extract", "open_extract", "parse_date", "normalise_header"]
+
+
+def normalise_header(name: str) -> str:
+    """Lower case, spaces and dashes to underscores, BOM and quotes removed."""
+    return re.sub(r"[\s\-]+", "_", name.strip().strip('"').lstrip("\ufeff").lower())
+
+
+@dataclass(slots=True)
+class Extract:
+    """An opened extract: the file name, its columns (canonical names) and its rows."""
+
+    source: str
+    columns: dict[str, int]  # canonical name → position
+    rows: list[tuple[int, list[str]]]  # (line number, values)
+
+
+def open_extract(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tuple[str, ...]) -> Extract:
+    """Read ``path`` (UTF-8 or Latin-1, ``;`` ``,`` or tab) and map its header to canonical names.
+
+    ``aliases`` maps a canonical column to the header names that mean it. A missing
+    required column, an empty file or an unreadable file is an ``InputError`` naming the
+    file, line and column; nothing is read further.
+    """
+    source = path.name
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", source=str(path)) from None
+    if b"\x00" in raw[:4096]:
+        raise InputError("not a text file (it contains NUL bytes)", source=source, line=1)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise InputError("the file is empty or has no header line", source=source, line=1)
+    header_line = lines[0]
+    counts = {d: header_line.count(d) for d in (";", "\t", ",")}
+    delimiter = max(counts, key=lambda d: counts[d])
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = [normalise_header(h) for h in next(reader)]
+    lookup = {a: canon for canon, names in aliases.items() for a in (canon, *names)}
+    columns: dict[str, int] = {}
+    for pos, name in enumerate(header):
+        canon = lookup.get(name)
+        if canon is not None and canon not in columns:
+            columns[canon] = pos
+    missing = [c for c in required if c not in columns]
+    if missing:
+        names = ", ".join(f"{c} (or {' / '.join(aliases[c])})" for c in missing)
+        raise InputError(f"missing column {names}", source=source, line=1, column=len(header) + 1)
+    rows = []
+    for i, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        rows.append((i, values))
+    return Extract(source=source, columns=columns, rows=rows)
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d")
+
+
+def parse_date(text: str) -> dt.date:
+    """A date in ISO (2025-03-01) or Danish (01-03-2025, 01.03.2025) form; ValueError if neither."""
+    t = text.strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(t, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError("not a date (use YYYY-MM-DD or DD-MM-YYYY)")
+
+
+def iter_cells(extract: Extract, line_values: list[str]) -> Iterator[tuple[str, str]]:
+    for name, pos in extract.columns.items():
+        yield name, (line_values[pos] if pos < len(line_values) else "")

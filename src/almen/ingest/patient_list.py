@@ -1,0 +1,112 @@
+"""Patient lists: CSV with CPR number, provider number and listing date.
+
+The CPR number is turned into a pseudonym, a birth year and a sex at the door and then
+dropped; it is never stored, logged or put in a message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pyarrow as pa
+
+from almen.ingest.csv_reader import open_extract, parse_date
+from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
+from almen.ingest.validated import Reject, Validated
+
+__all__ = ["validate_patient_list", "PATIENT_ALIASES"]
+
+PATIENT_ALIASES: dict[str, tuple[str, ...]] = {
+    "cpr": ("cpr_nummer", "cprnr", "cpr_nr", "personnummer"),
+    "provider_number": ("ydernummer", "ydernr", "yder_nr", "provider"),
+    "listed_from": ("tilmeldt", "tilmeldingsdato", "tilmeldt_fra", "listing_date"),
+    "municipality": ("kommune", "kommunekode", "kommune_kode"),
+    "insurance_group": ("sikringsgruppe", "gruppe", "group"),
+}
+_PROVIDER = re.compile(r"^\d{6}$")
+_MUNICIPALITY = re.compile(r"^\d{3,4}$")
+
+
+def validate_patient_list(path: Path, key: bytes, *, today: dt.date | None = None) -> Validated:
+    """Validate a patient list row by row; accepted rows become ``patient`` rows."""
+    today = today or dt.date.today()
+    ex = open_extract(path, PATIENT_ALIASES, ("cpr", "provider_number", "listed_from"))
+    col = ex.columns
+    rejects: list[Reject] = []
+    seen: dict[int, int] = {}
+    out: dict[str, list[object]] = {k: [] for k in (
+        "patient_id", "birth_year", "sex", "municipality", "provider_number",
+        "insurance_group", "listed_from", "lat", "lon")}  # fmt: skip
+
+    def cell(values: list[str], name: str) -> str:
+        pos = col.get(name)
+        return values[pos].strip() if pos is not None and pos < len(values) else ""
+
+    for line, values in ex.rows:
+        try:
+            cpr10, born, sex = parse_cpr(cell(values, "cpr"))
+        except CprError as exc:
+            rejects.append(Reject(line, "cpr", str(exc)))
+            continue
+        pid = pseudonymise(cpr10, key)
+        provider = cell(values, "provider_number")
+        if not _PROVIDER.match(provider):
+            rejects.append(Reject(line, "provider_number", "provider number is not 6 digits"))
+            continue
+        try:
+            listed = parse_date(cell(values, "listed_from"))
+        except ValueError as exc:
+            rejects.append(Reject(line, "listed_from", str(exc)))
+            continue
+        if listed > today:
+            rejects.append(Reject(line, "listed_from", "listing date is in the future"))
+            continue
+        if listed < born:
+            rejects.append(Reject(line, "listed_from", "listing date is before the birth date"))
+            continue
+        municipality = cell(values, "municipality")
+        if municipality and not _MUNICIPALITY.match(municipality):
+            rejects.append(Reject(line, "municipality", "municipality code is not 3-4 digits"))
+            continue
+        group_text = cell(values, "insurance_group") or "1"
+        if group_text not in ("1", "2"):
+            rejects.append(Reject(line, "insurance_group", "insurance group must be 1 or 2"))
+            continue
+        if pid in seen:
+            rejects.append(Reject(line, "cpr", f"same person as on line {seen[pid]}"))
+            continue
+        seen[pid] = line
+        out["patient_id"].append(pid)
+        out["birth_year"].append(born.year)
+        out["sex"].append(sex)
+        out["municipality"].append(municipality.zfill(4) if municipality else None)
+        out["provider_number"].append(provider)
+        out["insurance_group"].append(int(group_text))
+        out["listed_from"].append(listed)
+        out["lat"].append(None)
+        out["lon"].append(None)
+
+    accepted = pa.table(
+        {
+            "patient_id": pa.array(out["patient_id"], pa.int64()),
+            "birth_year": pa.array(out["birth_year"], pa.int16()),
+            "sex": pa.array(out["sex"], pa.string()),
+            "municipality": pa.array(out["municipality"], pa.string()),
+            "provider_number": pa.array(out["provider_number"], pa.string()),
+            "insurance_group": pa.array(out["insurance_group"], pa.int8()),
+            "listed_from": pa.array(out["listed_from"], pa.date32()),
+            "lat": pa.array(out["lat"], pa.float64()),
+            "lon": pa.array(out["lon"], pa.float64()),
+        }
+    )
+    return Validated(
+        target_table="patient",
+        source=ex.source,
+        rows_read=len(ex.rows),
+        rows_accepted=accepted.num_rows,
+        accepted=accepted,
+        rejects=rejects,
+        replace_key=("patient_id",),
+    )

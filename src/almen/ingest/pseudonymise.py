@@ -1,0 +1,75 @@
+"""CPR numbers in, pseudonyms out: a keyed hash (HMAC-SHA-256) at the door.
+
+The CPR number itself is never stored or logged. The key lives outside the warehouse:
+``ALMEN_PSEUDONYM_KEY`` or, by default, a random key file ``pseudonym.key`` in the data
+directory, created on first use with owner-only permissions. The same key gives the same
+pseudonym for the same person across extracts; keep it, and keep it secret.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
+
+from almen.errors import StorageError
+
+__all__ = ["load_key", "pseudonymise", "parse_cpr", "CprError", "KEY_FILE"]
+
+KEY_FILE = "pseudonym.key"
+_CPR = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
+
+
+class CprError(ValueError):
+    """A CPR number is malformed. The message never contains the number."""
+
+
+def load_key(key_text: str | None, data_dir: Path) -> bytes:
+    """The pseudonym key: ``key_text`` if given, else the key file (created if missing)."""
+    if key_text:
+        return key_text.encode("utf-8")
+    path = data_dir / KEY_FILE
+    try:
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text(encoding="ascii").strip().encode("ascii")
+    except OSError as exc:
+        raise StorageError(f"cannot read or create the pseudonym key {path}: {exc.strerror}") from None
+
+
+def parse_cpr(text: str) -> tuple[str, dt.date, str]:
+    """Normalised 10 digits, birth date and sex ('M'/'F') of a CPR number.
+
+    The century follows the 7th digit (CPR-kontoret's rule); the modulus-11 check is not
+    applied, as numbers issued since 2007 need not satisfy it.
+    """
+    m = _CPR.match(text.strip())
+    if not m:
+        raise CprError("CPR number is not 10 digits (DDMMYY-SSSS)")
+    dd, mm, yy, seq = int(m[1]), int(m[2]), int(m[3]), m[4]
+    d7 = int(seq[0])
+    if d7 <= 3:
+        century = 1900
+    elif d7 in (4, 9):
+        century = 2000 if yy <= 36 else 1900
+    else:  # 5-8
+        century = 2000 if yy <= 57 else 1800
+    try:
+        born = dt.date(century + yy, mm, dd)
+    except ValueError:
+        raise CprError("CPR number has an impossible birth date") from None
+    sex = "M" if int(seq[3]) % 2 else "F"
+    return f"{m[1]}{m[2]}{m[3]}{seq}", born, sex
+
+
+def pseudonymise(cpr10: str, key: bytes) -> int:
+    """A positive 63-bit pseudonym: HMAC-SHA-256(key, CPR), first 8 bytes."""
+    digest = hmac.new(key, cpr10.encode("ascii"), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
