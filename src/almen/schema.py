@@ -203,7 +203,7 @@ OOH_CONTACT = _t(
     C("contact_id", "int64", "contact identifier"),
     C("region", "string", "region"),
     C("site", "string", "site (visitation or consultation site)"),
-    C("start_time", "timestamp", "start of the contact (local time)"),
+    C("start_time", "timestamp(6)", "start of the contact (local time)"),
     C("kind", "string", "phone, video, consultation or home_visit"),
     C("minutes", "int16", "doctor minutes"),
     C("patient_id", "int64", "patient pseudonym", nullable=True),
@@ -245,7 +245,7 @@ INGEST_LOG = _t(
     C("rows_read", "int64", "data rows read"),
     C("rows_accepted", "int64", "rows accepted"),
     C("rows_rejected", "int64", "rows rejected"),
-    C("ingested_at", "timestamp", "when"),
+    C("ingested_at", "timestamp(6)", "when"),
 )
 
 TABLES: dict[str, Table] = {

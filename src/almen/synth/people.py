@@ -7,8 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from almen.reference import largest_remainder
-
 __all__ = ["Persons", "generate_persons", "scaled_cell_counts"]
 
 
@@ -31,8 +29,10 @@ def scaled_cell_counts(population: pl.DataFrame, muni_codes: list[str], scale: f
     """Persons per municipality × age × sex cell at ``scale``.
 
     At scale 1 the counts are the population table's, exactly. Otherwise each
-    municipality gets round(total × scale) persons, spread over its age × sex cells by
-    largest remainder, so each cell is within one person of persons × scale.
+    municipality gets round(total × scale) persons, spread over its cells (ordered by sex,
+    then age) by systematic rounding: count_i = ⌊C_i + ½⌋ − ⌊C_(i−1) + ½⌋ with C the running
+    sum of persons × scale. Any run of consecutive ages of one sex is then less than one
+    person from its target, so age bands keep their shape even in tiny municipalities.
     """
     pop = population.sort(["municipality", "sex", "age"])
     if scale == 1.0:
@@ -41,7 +41,9 @@ def scaled_cell_counts(population: pl.DataFrame, muni_codes: list[str], scale: f
     for code in muni_codes:
         sub = pop.filter(pl.col("municipality") == code)
         total = int(round(int(sub["persons"].sum()) * scale))
-        counts = largest_remainder(sub["persons"].to_numpy(), total)
+        values = sub["persons"].to_numpy().astype(np.float64)
+        running = np.cumsum(values * (total / max(values.sum(), 1.0)))
+        counts = np.diff(np.floor(running + 0.5), prepend=0.0).astype(np.int64)
         parts.append(sub.select("municipality", "age", "sex").with_columns(pl.Series("persons", counts)))
     return pl.concat(parts)
 

@@ -1,0 +1,85 @@
+"""The command line: bad input gives one clear line and exit code 2; good input works."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from almen.warehouse import WAREHOUSE_FILE
+
+Cli = Callable[..., Result]
+
+
+def _one_line(result: Result) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("scale", "expected"),
+    [("0", "--scale must be above 0"), ("-1", "--scale must be above 0"), ("nan", "must be a number")],
+)
+def test_synth_rejects_bad_scale_when_not_positive(
+    call_cli: Cli, tmp_path: Path, scale: str, expected: str
+) -> None:
+    """--scale 0, a negative or a non-number scale: one line, exit 2, nothing written."""
+    result = call_cli("--data", str(tmp_path / "d"), "synth", "--scale", scale)
+    assert result.exit_code == 2
+    assert expected in _one_line(result)
+    assert not (tmp_path / "d" / WAREHOUSE_FILE).exists()
+
+
+def test_synth_rejects_year_when_no_fee_schedule(call_cli: Cli, tmp_path: Path) -> None:
+    """A year no fee schedule covers: one line naming the years that have one, exit 2."""
+    result = call_cli("--data", str(tmp_path / "d"), "synth", "--scale", "0.01", "--year", "2019")
+    assert result.exit_code == 2
+    line = _one_line(result)
+    assert "no fee schedule covers the year 2019" in line and "2025" in line
+
+
+def test_synth_rejects_data_dir_when_unwritable(call_cli: Cli, tmp_path: Path) -> None:
+    """A data directory that cannot be written (here: below a regular file) → exit 2."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = call_cli("--data", str(blocker / "sub"), "synth", "--scale", "0.01")
+    assert result.exit_code == 2
+    assert "cannot write to data directory" in _one_line(result)
+
+
+def test_synth_writes_warehouse_and_prints_calibration(call_cli: Cli, tmp_path: Path) -> None:
+    """`almen synth` at scale 0.01 shows progress, row counts and the calibration lines."""
+    result = call_cli("--data", str(tmp_path / "d"), "synth", "--scale", "0.01", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "d" / WAREHOUSE_FILE).exists()
+    assert "Calibration" in result.stdout and "contacts_per_person" in result.stdout
+
+
+def test_demo_builds_data_when_missing_then_reuses_it(call_cli: Cli, tmp_path: Path) -> None:
+    """`almen demo` generates demo data once; a second run shows what is there."""
+    first = call_cli("--data", str(tmp_path / "d"), "demo", "--scale", "0.005")
+    assert first.exit_code == 0, first.output
+    assert "generating synthetic Denmark" in first.stdout
+    second = call_cli("--data", str(tmp_path / "d"), "demo")
+    assert second.exit_code == 0
+    assert "generating" not in second.stdout and "claim" in second.stdout
+
+
+def test_tables_reports_missing_warehouse(call_cli: Cli, tmp_path: Path) -> None:
+    """Reading an empty data directory says what to do, exit 2."""
+    result = call_cli("--data", str(tmp_path / "empty"), "tables")
+    assert result.exit_code == 2
+    assert "almen synth" in _one_line(result)
+
+
+def test_schema_lists_every_table(call_cli: Cli) -> None:
+    """`almen schema` prints the reference for every declared table."""
+    from almen.schema import TABLES
+
+    result = call_cli("schema")
+    assert result.exit_code == 0
+    for name in TABLES:
+        assert f"## `{name}`" in result.stdout
