@@ -7,13 +7,13 @@ values: a row's content is never put into a message.
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "AlmenError",
-    "UserError",
     "InputError",
+    "NotFoundError",
     "ParameterError",
     "StorageError",
-    "NotFoundError",
-    "AccessDeniedError",
+    "UserError",
 ]
 
 

@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import pyarrow as pa
 
-__all__ = ["Column", "Table", "TABLES", "get_table"]
+__all__ = ["TABLES", "Column", "Table", "get_table"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +47,7 @@ class Table:
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema(
-            [
-                pa.field(c.name, c.ibis_dtype.to_pyarrow(), nullable=c.nullable)
-                for c in self.columns
-            ]
+            [pa.field(c.name, c.ibis_dtype.to_pyarrow(), nullable=c.nullable) for c in self.columns]
         )
 
     def column(self, name: str) -> Column:

@@ -21,6 +21,8 @@ def render_schema_markdown() -> str:
             out += [f"Key: {', '.join(f'`{k}`' for k in t.key)}.", ""]
         out += ["| column | type | nullable | description |", "|---|---|---|---|"]
         for c in t.columns:
-            out.append(f"| `{c.name}` | {c.dtype} | {'yes' if c.nullable else 'no'} | {c.description} |")
+            out.append(
+                f"| `{c.name}` | {c.dtype} | {'yes' if c.nullable else 'no'} | {c.description} |"
+            )
         out.append("")
     return "\n".join(out)

@@ -22,7 +22,7 @@ import pyarrow as pa
 from almen.errors import NotFoundError, StorageError
 from almen.schema import Table, get_table
 
-__all__ = ["Warehouse", "WAREHOUSE_FILE", "check_data_dir"]
+__all__ = ["WAREHOUSE_FILE", "Warehouse", "check_data_dir"]
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 
@@ -156,8 +156,7 @@ class Warehouse:
             problems.append(f"undeclared columns {extra}")
         if problems:
             raise StorageError(
-                f"table {name} in {self.location} does not match the schema: "
-                + "; ".join(problems)
+                f"table {name} in {self.location} does not match the schema: " + "; ".join(problems)
             )
         return table
 

@@ -21,7 +21,11 @@ def _one_line(result: Result) -> str:
 
 @pytest.mark.parametrize(
     ("scale", "expected"),
-    [("0", "--scale must be above 0"), ("-1", "--scale must be above 0"), ("nan", "must be a number")],
+    [
+        ("0", "--scale must be above 0"),
+        ("-1", "--scale must be above 0"),
+        ("nan", "must be a number"),
+    ],
 )
 def test_synth_rejects_bad_scale_when_not_positive(
     call_cli: Cli, tmp_path: Path, scale: str, expected: str

@@ -110,7 +110,9 @@ def test_binary_file_is_a_malformed_extract(call_cli: Cli, tiny_copy: Path, tmp_
     assert "not a text file" in result.stderr
 
 
-def test_population_extract_replaces_derived_rows(call_cli: Cli, tiny_copy: Path, tmp_path: Path) -> None:
+def test_population_extract_replaces_derived_rows(
+    call_cli: Cli, tiny_copy: Path, tmp_path: Path
+) -> None:
     """A FOLK1A extract: totals rejected, cells land as 'official' for their municipality."""
     src = tmp_path / "folk1a.csv"
     src.write_text(

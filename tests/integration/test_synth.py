@@ -30,7 +30,9 @@ def test_same_seed_gives_same_tables_when_run_twice(tiny_denmark: Path, tmp_path
     assert _hashes(again) == _hashes(tiny_denmark)
 
 
-def test_other_seed_gives_other_tables_when_seed_changes(tiny_denmark: Path, tmp_path: Path) -> None:
+def test_other_seed_gives_other_tables_when_seed_changes(
+    tiny_denmark: Path, tmp_path: Path
+) -> None:
     """A different seed changes the patients and claims (the hash test can fail)."""
     other = tmp_path / "other"
     write_denmark(SynthParams(scale=0.01, seed=1, year=2025), other)
@@ -45,10 +47,17 @@ def test_population_matches_reference_exactly_when_scale_is_one() -> None:
     codes = reference.load_municipalities()["code"].to_list()
     cells = scaled_cell_counts(pop, codes, 1.0)
     persons = generate_persons(cells, codes, np.random.default_rng(0))
-    got = pl.DataFrame(
-        {"municipality": np.array(codes)[persons.muni], "age": persons.age,
-         "sex": np.where(persons.female, "F", "M")}  # fmt: skip
-    ).group_by(["municipality", "age", "sex"]).len()
+    got = (
+        pl.DataFrame(
+            {
+                "municipality": np.array(codes)[persons.muni],
+                "age": persons.age,
+                "sex": np.where(persons.female, "F", "M"),
+            }
+        )
+        .group_by(["municipality", "age", "sex"])
+        .len()
+    )
     joined = pop.join(got, on=["municipality", "age", "sex"], how="left").fill_null(0)
     assert len(persons) == 5_992_734
     assert (joined["persons"] == joined["len"]).all()
@@ -62,11 +71,15 @@ def test_population_by_municipality_and_age_band_within_tolerance_at_small_scale
         patients = pl.from_arrow(wh.read_table("patient").to_pyarrow())
         pop = pl.from_arrow(wh.read_table("population").to_pyarrow())
     assert isinstance(patients, pl.DataFrame) and isinstance(pop, pl.DataFrame)
-    got = patients.with_columns(band=((2025 - 1 - pl.col("birth_year")) // 10)).group_by(
-        ["municipality", "band"]
-    ).agg(n=pl.len())
-    want = pop.with_columns(band=pl.col("age") // 10).group_by(["municipality", "band"]).agg(
-        target=pl.col("persons").sum() * 0.01, cells=pl.len()
+    got = (
+        patients.with_columns(band=((2025 - 1 - pl.col("birth_year")) // 10))
+        .group_by(["municipality", "band"])
+        .agg(n=pl.len())
+    )
+    want = (
+        pop.with_columns(band=pl.col("age") // 10)
+        .group_by(["municipality", "band"])
+        .agg(target=pl.col("persons").sum() * 0.01, cells=pl.len())
     )
     j = want.join(got, on=["municipality", "band"], how="left").fill_null(0)
     # systematic rounding: a run of ages of one sex is less than one person off

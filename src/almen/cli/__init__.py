@@ -18,7 +18,7 @@ import typer
 from almen.config import Settings, get_settings
 from almen.errors import UserError
 
-__all__ = ["app", "main", "guard", "settings_of"]
+__all__ = ["app", "guard", "main", "settings_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -52,12 +52,16 @@ def synth(
 @guard
 def demo(
     ctx: typer.Context,
-    scale: Annotated[float, typer.Option(help="scale of the demo data if it is missing")] = DEMO_SCALE,
+    scale: Annotated[
+        float, typer.Option(help="scale of the demo data if it is missing")
+    ] = DEMO_SCALE,
 ) -> None:
     """Build the demo data if it is missing, then show what is in the warehouse."""
     data_dir = settings_of(ctx).data
     if not (data_dir / WAREHOUSE_FILE).exists():
-        console.print(f"No warehouse in {data_dir}: generating synthetic Denmark at scale {scale:g}.")
+        console.print(
+            f"No warehouse in {data_dir}: generating synthetic Denmark at scale {scale:g}."
+        )
         _synth(ctx, scale, 1, 2025)
     else:
         with Warehouse.connect(data_dir, read_only=True) as wh:
@@ -79,7 +83,9 @@ def tables(ctx: typer.Context) -> None:
 @app.command()
 @guard
 def schema(
-    output: Annotated[Path | None, typer.Option(help="write Markdown here instead of printing")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="write Markdown here instead of printing")
+    ] = None,
 ) -> None:
     """Print the warehouse schema (every table and column) as Markdown."""
     from almen.schema_docs import render_schema_markdown
@@ -95,7 +101,9 @@ def schema(
 @guard
 def ingest_patients(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV with CPR number, provider number, listing date")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV with CPR number, provider number, listing date")
+    ],
 ) -> None:
     """Ingest a patient list: CPR pseudonymised at the door, bad rows to the rejects table."""
     from almen.ingest import validate_patient_list, write_validated

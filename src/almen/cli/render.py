@@ -80,7 +80,9 @@ def render_reconciliation(v: Validated, ingest_id: str) -> None:
         console.print(f"[yellow]note:[/] {note}")
     if v.rejects:
         shown = v.rejects[:10]
-        table = Table(title=f"Rejected rows (first {len(shown)} of {len(v.rejects)}; all in table reject)")
+        table = Table(
+            title=f"Rejected rows (first {len(shown)} of {len(v.rejects)}; all in table reject)"
+        )
         for col in ("line", "column", "reason"):
             table.add_column(col)
         for r in shown:

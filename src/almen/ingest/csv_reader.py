@@ -11,7 +11,7 @@ from pathlib import Path
 
 from almen.errors import InputError
 
-__all__ = ["Extract", "open_extract", "parse_date", "normalise_header"]
+__all__ = ["Extract", "normalise_header", "open_extract", "parse_date"]
 
 
 def normalise_header(name: str) -> str:
@@ -28,7 +28,9 @@ class Extract:
     rows: list[tuple[int, list[str]]]  # (line number, values)
 
 
-def open_extract(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tuple[str, ...]) -> Extract:
+def open_extract(
+    path: Path, aliases: Mapping[str, tuple[str, ...]], required: tuple[str, ...]
+) -> Extract:
     """Read ``path`` (UTF-8 or Latin-1, ``;`` ``,`` or tab) and map its header to canonical names.
 
     ``aliases`` maps a canonical column to the header names that mean it. A missing

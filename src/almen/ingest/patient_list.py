@@ -16,7 +16,7 @@ from almen.ingest.csv_reader import open_extract, parse_date
 from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
 from almen.ingest.validated import Reject, Validated
 
-__all__ = ["validate_patient_list", "PATIENT_ALIASES"]
+__all__ = ["PATIENT_ALIASES", "validate_patient_list"]
 
 PATIENT_ALIASES: dict[str, tuple[str, ...]] = {
     "cpr": ("cpr_nummer", "cprnr", "cpr_nr", "personnummer"),

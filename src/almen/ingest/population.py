@@ -17,7 +17,7 @@ from almen.ingest.csv_reader import open_extract
 from almen.ingest.validated import Reject, Validated
 from almen.reference import AGE_MAX, load_municipalities
 
-__all__ = ["validate_population", "POPULATION_ALIASES"]
+__all__ = ["POPULATION_ALIASES", "validate_population"]
 
 POPULATION_ALIASES: dict[str, tuple[str, ...]] = {
     "area": ("område", "omrade", "omraade", "region", "municipality", "kommune"),
@@ -26,8 +26,28 @@ POPULATION_ALIASES: dict[str, tuple[str, ...]] = {
     "time": ("tid", "time", "kvartal", "quarter"),
     "persons": ("indhold", "content", "value", "persons", "antal"),
 }
-_SEX = {"mænd": "M", "men": "M", "m": "M", "1": "M", "kvinder": "F", "women": "F", "k": "F", "f": "F", "2": "F"}
-_TOTAL = {"i alt", "total", "tot", "alder i alt", "age, total", "ialt", "hele landet", "all denmark", "both sexes"}
+_SEX = {
+    "mænd": "M",
+    "men": "M",
+    "m": "M",
+    "1": "M",
+    "kvinder": "F",
+    "women": "F",
+    "k": "F",
+    "f": "F",
+    "2": "F",
+}
+_TOTAL = {
+    "i alt",
+    "total",
+    "tot",
+    "alder i alt",
+    "age, total",
+    "ialt",
+    "hele landet",
+    "all denmark",
+    "both sexes",
+}
 _AGE = re.compile(r"^(\d{1,3})\s*(år|years?|y)?\+?$")
 _TIME = re.compile(r"^(\d{4})(?:\s*[KQ]([1-4]))?$")
 
@@ -55,7 +75,12 @@ def validate_population(path: Path) -> Validated:
 
     for line, values in ex.rows:
         area, sex_t, age_t = cell(values, "area"), cell(values, "sex"), cell(values, "age")
-        if area.lower() in _TOTAL or area.lower().startswith("region") or sex_t.lower() in _TOTAL or age_t.lower() in _TOTAL:
+        if (
+            area.lower() in _TOTAL
+            or area.lower().startswith("region")
+            or sex_t.lower() in _TOTAL
+            or age_t.lower() in _TOTAL
+        ):
             rejects.append(Reject(line, None, "a total row, not a municipality × sex × age cell"))
             continue
         code = look.get(area.lower()) or look.get(area.split(" ")[0].lstrip("0").rjust(3, "0"))
@@ -93,8 +118,10 @@ def validate_population(path: Path) -> Validated:
 
     df = pl.DataFrame(rows, schema={"municipality": pl.Utf8, "age": pl.Int16, "sex": pl.Utf8,
                                     "year": pl.Int16, "persons": pl.Int64}, orient="row")  # fmt: skip
-    df = df.group_by(["municipality", "age", "sex", "year"]).agg(pl.col("persons").sum()).sort(
-        ["year", "municipality", "sex", "age"]
+    df = (
+        df.group_by(["municipality", "age", "sex", "year"])
+        .agg(pl.col("persons").sum())
+        .sort(["year", "municipality", "sex", "age"])
     )
     notes = []
     for year, n_muni in df.group_by("year").agg(pl.col("municipality").n_unique()).iter_rows():

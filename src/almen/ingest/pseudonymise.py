@@ -18,7 +18,7 @@ from pathlib import Path
 
 from almen.errors import StorageError
 
-__all__ = ["load_key", "pseudonymise", "parse_cpr", "CprError", "KEY_FILE"]
+__all__ = ["KEY_FILE", "CprError", "load_key", "parse_cpr", "pseudonymise"]
 
 KEY_FILE = "pseudonym.key"
 _CPR = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
@@ -41,7 +41,9 @@ def load_key(key_text: str | None, data_dir: Path) -> bytes:
                 f.write(secrets.token_hex(32))
         return path.read_text(encoding="ascii").strip().encode("ascii")
     except OSError as exc:
-        raise StorageError(f"cannot read or create the pseudonym key {path}: {exc.strerror}") from None
+        raise StorageError(
+            f"cannot read or create the pseudonym key {path}: {exc.strerror}"
+        ) from None
 
 
 def parse_cpr(text: str) -> tuple[str, dt.date, str]:

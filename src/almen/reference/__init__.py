@@ -20,20 +20,20 @@ from shapely.geometry import shape
 from almen.errors import InputError, NotFoundError
 
 __all__ = [
-    "DATA_DIR",
     "AGE_MAX",
+    "DATA_DIR",
+    "derive_population",
+    "fee_schedule_for_year",
+    "fee_schedule_years",
+    "largest_remainder",
+    "load_atc_groups",
+    "load_boundaries",
+    "load_condition_codes",
+    "load_fee_schedule",
     "load_municipalities",
     "load_municipality_totals",
     "load_national_population",
-    "derive_population",
-    "load_fee_schedule",
-    "fee_schedule_for_year",
-    "fee_schedule_years",
-    "load_condition_codes",
-    "load_atc_groups",
-    "load_boundaries",
     "load_underserved",
-    "largest_remainder",
 ]
 
 DATA_DIR = Path(str(resources.files("almen.reference") / "data"))
@@ -101,27 +101,33 @@ def load_national_population(year: int) -> pl.DataFrame:
         raise NotFoundError(f"no national population for {year} (available {years[0]}–{years[-1]})")
     bands = bands.filter(pl.col("year") == use)
     single = pl.read_csv(DATA_DIR / "national_population_2021q2.csv")
-    single = single.with_columns(pl.col("age").clip(upper_bound=AGE_MAX)).group_by(
-        ["age", "sex"]
-    ).agg(pl.col("persons").sum())
+    single = (
+        single.with_columns(pl.col("age").clip(upper_bound=AGE_MAX))
+        .group_by(["age", "sex"])
+        .agg(pl.col("persons").sum())
+    )
     rows: list[tuple[int, str, int]] = []
     for band in bands.iter_rows(named=True):
         lo = int(band["age_from"])
         hi = AGE_MAX if band["age_to"] is None else int(band["age_to"])
-        sub = single.filter(
-            (pl.col("sex") == band["sex"]) & pl.col("age").is_between(lo, hi)
-        ).sort("age")
+        sub = single.filter((pl.col("sex") == band["sex"]) & pl.col("age").is_between(lo, hi)).sort(
+            "age"
+        )
         counts = largest_remainder(sub["persons"].to_numpy(), int(band["persons"]))
         rows.extend(
             (int(a), band["sex"], int(c)) for a, c in zip(sub["age"].to_list(), counts, strict=True)
         )
-    return pl.DataFrame(rows, schema={"age": pl.Int16, "sex": pl.Utf8, "persons": pl.Int64}, orient="row")
+    return pl.DataFrame(
+        rows, schema={"age": pl.Int16, "sex": pl.Utf8, "persons": pl.Int64}, orient="row"
+    )
 
 
 @cache
 def load_municipality_totals(year: int) -> pl.DataFrame:
     """Municipality totals: the shipped 2025 estimates rescaled to the national total of ``year``."""
-    est = pl.read_csv(DATA_DIR / "municipality_population_2025.csv", schema_overrides={"code": pl.Utf8})
+    est = pl.read_csv(
+        DATA_DIR / "municipality_population_2025.csv", schema_overrides={"code": pl.Utf8}
+    )
     national = int(load_national_population(year)["persons"].sum())
     counts = largest_remainder(est["persons_estimate"].to_numpy(), national)
     return est.select("code").with_columns(pl.Series("persons", counts, dtype=pl.Int64))
@@ -132,7 +138,14 @@ def load_municipality_totals(year: int) -> pl.DataFrame:
 # age table was reachable, so these reproduce the known pattern (cities younger, rural areas
 # older) rather than measured values: København comes out with about 11-12 % aged 65+
 # against 20 % nationally.
-DENSITY_TILT = ((0, 19, -0.05), (20, 29, 0.30), (30, 39, 0.15), (40, 64, -0.02), (65, 79, -0.17), (80, AGE_MAX, -0.12))
+DENSITY_TILT = (
+    (0, 19, -0.05),
+    (20, 29, 0.30),
+    (30, 39, 0.15),
+    (40, 64, -0.02),
+    (65, 79, -0.17),
+    (80, AGE_MAX, -0.12),
+)
 
 
 @cache
@@ -160,7 +173,9 @@ def derive_population(year: int) -> pl.DataFrame:
     for _ in range(50):
         m *= (row_target / m.sum(axis=1))[:, None]
         m *= (col_target / m.sum(axis=0))[None, :]
-    counts = np.vstack([largest_remainder(m[i], int(row_target[i])) for i in range(len(row_target))])
+    counts = np.vstack(
+        [largest_remainder(m[i], int(row_target[i])) for i in range(len(row_target))]
+    )
     n_m, n_c = counts.shape
     return pl.DataFrame(
         {

@@ -32,7 +32,7 @@ from almen.synth.ooh import KINDS, Sites, generate_ooh, out_of_hours_rates
 from almen.synth.people import generate_persons, scaled_cell_counts
 from almen.warehouse import WAREHOUSE_FILE, Warehouse, check_data_dir
 
-__all__ = ["SynthParams", "generate_denmark", "write_denmark", "Progress", "STEPS", "MAX_SCALE"]
+__all__ = ["MAX_SCALE", "STEPS", "Progress", "SynthParams", "generate_denmark", "write_denmark"]
 
 Progress = Callable[[str], None]
 MAX_SCALE = 2.0
@@ -114,17 +114,19 @@ def generate_denmark(
     codes = munis["code"].to_list()
     if population is None:
         population = reference.derive_population(year)
-    fees_all = (
-        reference.load_fee_schedule() if params.fee_schedule is None else params.fee_schedule
-    )
+    fees_all = reference.load_fee_schedule() if params.fee_schedule is None else params.fee_schedule
     fees = reference.fee_schedule_for_year(year, fees_all)
     claim_codes = ClaimCodes(set(fees["service_code"].to_list()))
-    yield "municipality", munis.select(
-        "code", "name", "region", "region_from_2027", "health_council", "area_km2", "lat", "lon"
-    ).to_arrow()
-    yield "population", population.select(
-        "municipality", "age", "sex", "year", "persons", "basis"
-    ).to_arrow()
+    yield (
+        "municipality",
+        munis.select(
+            "code", "name", "region", "region_from_2027", "health_council", "area_km2", "lat", "lon"
+        ).to_arrow(),
+    )
+    yield (
+        "population",
+        population.select("municipality", "age", "sex", "year", "persons", "basis").to_arrow(),
+    )
     yield "fee_schedule", fees_all.to_arrow()
 
     step("persons")
@@ -147,7 +149,11 @@ def generate_denmark(
     for m, code in enumerate(codes):
         idx = order[starts[m] : starts[m + 1]]
         lonlat[idx] = place_residents(
-            boundaries[code], len(idx), int(pop_full_by_code[code]), _rng(seed, 2, m), _rng(seed, 3, m)
+            boundaries[code],
+            len(idx),
+            int(pop_full_by_code[code]),
+            _rng(seed, 2, m),
+            _rng(seed, 3, m),
         )
     persons.lon, persons.lat = lonlat[:, 0], lonlat[:, 1]
 
@@ -171,68 +177,87 @@ def generate_denmark(
     group1 = ~((persons.age >= 18) & (rng.random(n) < P.GROUP2_SHARE_ADULTS))
     listing = list_patients(clinics, lonlat, persons.age, group1, year, rng)
     muni_codes = np.array(codes, dtype=object)
-    yield "clinic", pa.table(
-        {
-            "provider_number": pa.array(clinics.provider_number.tolist(), pa.string()),
-            "municipality": pa.array(muni_codes[clinics.muni].tolist(), pa.string()),
-            "form": pa.array(clinics.form.tolist(), pa.string()),
-            "cluster": pa.array(clinics.cluster.tolist(), pa.string()),
-            "closed_to_new": clinics.closed_to_new,
-            "lat": clinics.lat,
-            "lon": clinics.lon,
-        }
+    yield (
+        "clinic",
+        pa.table(
+            {
+                "provider_number": pa.array(clinics.provider_number.tolist(), pa.string()),
+                "municipality": pa.array(muni_codes[clinics.muni].tolist(), pa.string()),
+                "form": pa.array(clinics.form.tolist(), pa.string()),
+                "cluster": pa.array(clinics.cluster.tolist(), pa.string()),
+                "closed_to_new": clinics.closed_to_new,
+                "lat": clinics.lat,
+                "lon": clinics.lon,
+            }
+        ),
     )
-    yield "doctor", pa.table(
-        {
-            "doctor_id": doctors.doctor_id,
-            "provider_number": pa.array(clinics.provider_number[doctors.clinic].tolist(), pa.string()),
-            "birth_year": doctors.birth_year,
-            "sex": np.where(doctors.female, "F", "M"),
-            "role": pa.array(doctors.role.tolist(), pa.string()),
-            "fte": doctors.fte,
-        }
+    yield (
+        "doctor",
+        pa.table(
+            {
+                "doctor_id": doctors.doctor_id,
+                "provider_number": pa.array(
+                    clinics.provider_number[doctors.clinic].tolist(), pa.string()
+                ),
+                "birth_year": doctors.birth_year,
+                "sex": np.where(doctors.female, "F", "M"),
+                "role": pa.array(doctors.role.tolist(), pa.string()),
+                "fte": doctors.fte,
+            }
+        ),
     )
     listed = listing.clinic >= 0
     providers = clinics.provider_number.tolist()
-    yield "patient", pa.table(
-        {
-            "patient_id": persons.patient_id,
-            "birth_year": (year - 1 - persons.age).astype(np.int16),
-            "sex": _dict_array(persons.female.astype(np.int32), ["M", "F"]),
-            "municipality": _dict_array(persons.muni, codes),
-            "provider_number": pa.DictionaryArray.from_arrays(
-                pa.array(np.where(listed, listing.clinic, 0).astype(np.int32), mask=~listed),
-                pa.array(providers, pa.string()),
-            ),
-            "insurance_group": np.where(group1, 1, 2).astype(np.int8),
-            "listed_from": pa.array(listing.listed_from_days, pa.int32(), mask=~listed).cast(pa.date32()),
-            "lat": persons.lat,
-            "lon": persons.lon,
-        }
+    yield (
+        "patient",
+        pa.table(
+            {
+                "patient_id": persons.patient_id,
+                "birth_year": (year - 1 - persons.age).astype(np.int16),
+                "sex": _dict_array(persons.female.astype(np.int32), ["M", "F"]),
+                "municipality": _dict_array(persons.muni, codes),
+                "provider_number": pa.DictionaryArray.from_arrays(
+                    pa.array(np.where(listed, listing.clinic, 0).astype(np.int32), mask=~listed),
+                    pa.array(providers, pa.string()),
+                ),
+                "insurance_group": np.where(group1, 1, 2).astype(np.int8),
+                "listed_from": pa.array(listing.listed_from_days, pa.int32(), mask=~listed).cast(
+                    pa.date32()
+                ),
+                "lat": persons.lat,
+                "lon": persons.lon,
+            }
+        ),
     )
 
     step("conditions")
     morb = generate_conditions(persons.age, persons.female, year, _rng(seed, 6))
-    yield "condition", pa.table(
-        {
-            "patient_id": persons.patient_id[morb.cond_person],
-            "code": pa.array(morb.cond_code.tolist(), pa.string()),
-            "onset_date": _dates(morb.cond_onset),
-            "diagnosed_by": pa.array(morb.cond_by.tolist(), pa.string()),
-        }
+    yield (
+        "condition",
+        pa.table(
+            {
+                "patient_id": persons.patient_id[morb.cond_person],
+                "code": pa.array(morb.cond_code.tolist(), pa.string()),
+                "onset_date": _dates(morb.cond_onset),
+                "diagnosed_by": pa.array(morb.cond_by.tolist(), pa.string()),
+            }
+        ),
     )
 
     step("medications")
     med_person, med_atc, med_start = generate_medications(
         morb, persons.age, persons.female, year, _rng(seed, 7)
     )
-    yield "medication", pa.table(
-        {
-            "patient_id": persons.patient_id[med_person],
-            "atc": pa.array(med_atc.tolist(), pa.string()),
-            "start_date": _dates(med_start),
-            "end_date": pa.nulls(len(med_person), pa.date32()),
-        }
+    yield (
+        "medication",
+        pa.table(
+            {
+                "patient_id": persons.patient_id[med_person],
+                "atc": pa.array(med_atc.tolist(), pa.string()),
+                "start_date": _dates(med_start),
+                "end_date": pa.nulls(len(med_person), pa.date32()),
+            }
+        ),
     )
 
     # --- claims, region by region --------------------------------------------------
@@ -242,9 +267,7 @@ def generate_denmark(
         persons.age, persons.female, morb.n_chronic, P.CONTACTS_AT_SCALE_1 * scale
     )
     provider_of = np.where(listed, listing.clinic, listing.nearest).astype(np.int32)
-    price = dict(
-        zip(fees["service_code"].to_list(), fees["price_dkk"].to_list(), strict=False)
-    )
+    price = dict(zip(fees["service_code"].to_list(), fees["price_dkk"].to_list(), strict=False))
     daytime = dict(zip(fees["service_code"].to_list(), fees["daytime"].to_list(), strict=False))
     inside = dict(
         zip(fees["service_code"].to_list(), (~fees["outside_frame"]).to_list(), strict=False)
@@ -299,16 +322,19 @@ def generate_denmark(
         rng = _rng(seed, 9, r_i)
         o = generate_ooh(idx, ooh_rates, lonlat, region, sites, year, rng)
         ooh_by_region[region] = len(o.person)
-        yield "ooh_contact", pa.table(
-            {
-                "contact_id": np.arange(contact_offset + 1, contact_offset + len(o.person) + 1),
-                "region": pa.array([region] * len(o.person), pa.string()),
-                "site": pa.array(o.site.tolist(), pa.string()),
-                "start_time": pa.array(o.start_us, pa.timestamp("us")),
-                "kind": _dict_array(o.kind, list(KINDS)),
-                "minutes": o.minutes,
-                "patient_id": persons.patient_id[o.person],
-            }
+        yield (
+            "ooh_contact",
+            pa.table(
+                {
+                    "contact_id": np.arange(contact_offset + 1, contact_offset + len(o.person) + 1),
+                    "region": pa.array([region] * len(o.person), pa.string()),
+                    "site": pa.array(o.site.tolist(), pa.string()),
+                    "start_time": pa.array(o.start_us, pa.timestamp("us")),
+                    "kind": _dict_array(o.kind, list(KINDS)),
+                    "minutes": o.minutes,
+                    "patient_id": persons.patient_id[o.person],
+                }
+            ),
         )
         contact_offset += len(o.person)
         regional = np.flatnonzero(clinic_region == region)

@@ -10,7 +10,7 @@ import numpy as np
 
 from almen.synth import params as P
 
-__all__ = ["ClaimCodes", "clinic_day_weights", "contact_rates", "generate_claims", "Claims"]
+__all__ = ["ClaimCodes", "Claims", "clinic_day_weights", "contact_rates", "generate_claims"]
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -85,7 +85,11 @@ def clinic_day_weights(year: int) -> tuple[np.ndarray, np.ndarray]:
     w = np.zeros(len(days))
     for i, d in enumerate(days):
         date = EPOCH + dt.timedelta(days=int(d))
-        if date.weekday() >= 5 or date in dk_holidays or (date.month == 12 and date.day in (24, 31)):
+        if (
+            date.weekday() >= 5
+            or date in dk_holidays
+            or (date.month == 12 and date.day in (24, 31))
+        ):
             continue
         weekday = (1.3, 1.05, 1.0, 0.95, 0.8)[date.weekday()]
         season = 1.0 + 0.12 * np.cos(2 * np.pi * (date.timetuple().tm_yday - 20) / 365.0)
@@ -172,7 +176,9 @@ def generate_claims(
                np.zeros(len(proc), dtype=np.int8))
     )  # fmt: skip
 
-    def yearly(mask: np.ndarray, p: np.ndarray | float, code_name: str, dd: np.ndarray, ww: np.ndarray) -> None:
+    def yearly(
+        mask: np.ndarray, p: np.ndarray | float, code_name: str, dd: np.ndarray, ww: np.ndarray
+    ) -> None:
         pick = persons[mask & (rng.random(len(persons)) < p)]
         parts.append(
             Claims(pick, np.full(len(pick), codes[code_name], dtype=np.int16),

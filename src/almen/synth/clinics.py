@@ -11,7 +11,7 @@ from scipy.spatial import cKDTree
 from almen.synth import params as P
 from almen.synth.geography import to_km
 
-__all__ = ["Clinics", "Doctors", "generate_clinics", "list_patients", "Listing"]
+__all__ = ["Clinics", "Doctors", "Listing", "generate_clinics", "list_patients"]
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -56,7 +56,7 @@ def _doctors_per_municipality(
 
     supply = np.where(underserved, P.SUPPLY_UNDERSERVED, P.SUPPLY_OTHER)
     supply = supply * rng.lognormal(0.0, P.SUPPLY_NOISE_SD, len(pop_full))
-    total = int(round(P.GPS_AT_SCALE_1 * scale))
+    total = round(P.GPS_AT_SCALE_1 * scale)
     return largest_remainder(pop_full * supply, total)
 
 
@@ -161,7 +161,7 @@ def generate_clinics(
     cluster = np.empty(n_c, dtype=object)
     for m in np.unique(muni):
         idx = np.flatnonzero(muni == m)
-        k = max(1, int(round(len(idx) / P.CLUSTER_TARGET_CLINICS)))
+        k = max(1, round(len(idx) / P.CLUSTER_TARGET_CLINICS))
         ranked = idx[np.argsort(lonlat[idx, 0], kind="stable")]
         for j, part in enumerate(np.array_split(ranked, k)):
             name = muni_names[m] if k == 1 else f"{muni_names[m]} {j + 1}"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import shapely
 
-__all__ = ["to_km", "sample_uniform", "place_residents"]
+__all__ = ["place_residents", "sample_uniform", "to_km"]
 
 KM_PER_DEG_LAT = 111.32
 _COS_REF = math.cos(math.radians(56.0))

@@ -135,7 +135,9 @@ def generate_conditions(
         p = _prevalence(spec, age, female)
         z = somatic if spec.factor == "somatic" else mental
         threshold = ndtri(np.clip(1.0 - p, 1e-12, 1 - 1e-12))
-        liability = spec.rho * z + np.sqrt(1 - spec.rho**2) * rng.standard_normal(n, dtype=np.float32)
+        liability = spec.rho * z + np.sqrt(1 - spec.rho**2) * rng.standard_normal(
+            n, dtype=np.float32
+        )
         flag = (liability > threshold) & (p > 0)
         has[spec.group] = flag
         idx = np.flatnonzero(flag)

@@ -11,7 +11,7 @@ from scipy.spatial import cKDTree
 
 from almen.synth.geography import to_km
 
-__all__ = ["Sites", "OohContacts", "generate_ooh", "KINDS"]
+__all__ = ["KINDS", "OohContacts", "Sites", "generate_ooh"]
 
 EPOCH = dt.date(1970, 1, 1)
 KINDS = ("phone", "video", "consultation", "home_visit")
@@ -20,14 +20,21 @@ KINDS = ("phone", "video", "consultation", "home_visit")
 # or home visit [§4]. Shares are assumptions (no recent split was found).
 MIX_1813 = np.array([0.80, 0.10, 0.00, 0.10])
 MIX_PLO = np.array([0.60, 0.03, 0.30, 0.07])
-MINUTES = {"phone": (5.0, 0.4), "video": (8.0, 0.35), "consultation": (12.0, 0.35), "home_visit": (40.0, 0.3)}
+MINUTES = {
+    "phone": (5.0, 0.4),
+    "video": (8.0, 0.35),
+    "consultation": (12.0, 0.35),
+    "home_visit": (40.0, 0.3),
+}
 # relative out-of-hours use by age (assumption: young children and the old most)
 AGE_KNOTS = np.array([0, 4, 5, 15, 25, 65, 80, 100])
 AGE_RATE = np.array([1.0, 1.0, 0.35, 0.45, 0.30, 0.35, 0.80, 0.90])
 # hour-of-day weights: weekday evenings and nights (the clinic is open 8-16), whole days at
 # weekends and on holidays, with the morning peak of weekend calls
 WEEKDAY_HOURS = np.array(
-    [0.25, 0.15, 0.10, 0.08, 0.08, 0.10, 0.20, 0.50] + [0.0] * 8 + [1.6, 1.8, 1.7, 1.5, 1.2, 0.9, 0.6, 0.4]
+    [0.25, 0.15, 0.10, 0.08, 0.08, 0.10, 0.20, 0.50]
+    + [0.0] * 8
+    + [1.6, 1.8, 1.7, 1.5, 1.2, 0.9, 0.6, 0.4]
 )
 WEEKEND_HOURS = np.array(
     [0.4, 0.25, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.1, 1.5, 1.6, 1.5,
@@ -63,7 +70,10 @@ def _day_table(year: int) -> tuple[np.ndarray, np.ndarray]:
     dk = holidays.country_holidays("DK", years=year)
     days = np.arange((start - EPOCH).days, (start - EPOCH).days + n, dtype=np.int64)
     off = np.array(
-        [((start + dt.timedelta(i)).weekday() >= 5 or (start + dt.timedelta(i)) in dk) for i in range(n)]
+        [
+            ((start + dt.timedelta(i)).weekday() >= 5 or (start + dt.timedelta(i)) in dk)
+            for i in range(n)
+        ]
     )
     return days, off
 

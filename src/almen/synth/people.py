@@ -25,7 +25,9 @@ class Persons:
         return len(self.patient_id)
 
 
-def scaled_cell_counts(population: pl.DataFrame, muni_codes: list[str], scale: float) -> pl.DataFrame:
+def scaled_cell_counts(
+    population: pl.DataFrame, muni_codes: list[str], scale: float
+) -> pl.DataFrame:
     """Persons per municipality × age × sex cell at ``scale``.
 
     At scale 1 the counts are the population table's, exactly. Otherwise each
@@ -40,25 +42,31 @@ def scaled_cell_counts(population: pl.DataFrame, muni_codes: list[str], scale: f
     parts = []
     for code in muni_codes:
         sub = pop.filter(pl.col("municipality") == code)
-        total = int(round(int(sub["persons"].sum()) * scale))
+        total = round(int(sub["persons"].sum()) * scale)
         values = sub["persons"].to_numpy().astype(np.float64)
         running = np.cumsum(values * (total / max(values.sum(), 1.0)))
         counts = np.diff(np.floor(running + 0.5), prepend=0.0).astype(np.int64)
-        parts.append(sub.select("municipality", "age", "sex").with_columns(pl.Series("persons", counts)))
+        parts.append(
+            sub.select("municipality", "age", "sex").with_columns(pl.Series("persons", counts))
+        )
     return pl.concat(parts)
 
 
-def generate_persons(cells: pl.DataFrame, muni_codes: list[str], rng: np.random.Generator) -> Persons:
+def generate_persons(
+    cells: pl.DataFrame, muni_codes: list[str], rng: np.random.Generator
+) -> Persons:
     """One row per person from cell counts, with unique random 63-bit pseudonyms."""
     index = {c: i for i, c in enumerate(muni_codes)}
     counts = cells["persons"].to_numpy()
-    muni = np.repeat(np.array([index[c] for c in cells["municipality"].to_list()], dtype=np.int16), counts)
+    muni = np.repeat(
+        np.array([index[c] for c in cells["municipality"].to_list()], dtype=np.int16), counts
+    )
     age = np.repeat(cells["age"].to_numpy().astype(np.int16), counts)
     female = np.repeat((cells["sex"] == "F").to_numpy(), counts)
     n = len(muni)
     ids = rng.integers(1, 2**62, size=n, dtype=np.int64)
     while len(np.unique(ids)) < n:  # vanishingly rare; keep ids unique whatever happens
-        uniq, first = np.unique(ids, return_index=True)
+        _uniq, first = np.unique(ids, return_index=True)
         dup = np.setdiff1d(np.arange(n), first)
         ids[dup] = rng.integers(1, 2**62, size=len(dup), dtype=np.int64)
     return Persons(
