@@ -451,7 +451,11 @@ def _remove_stale(data_dir: Path) -> None:
 
 
 def existing_population(data_dir: Path, year: int) -> pl.DataFrame | None:
-    """An ingested (official) population for ``year`` in the current warehouse, if any."""
+    """The warehouse's population for ``year`` if it holds ingested (official) rows.
+
+    After ``almen ingest population`` that table is official where the extract reached and
+    derived elsewhere; it is used only when it covers all 98 municipalities.
+    """
     path = data_dir / WAREHOUSE_FILE
     if not path.exists():
         return None
@@ -460,11 +464,13 @@ def existing_population(data_dir: Path, year: int) -> pl.DataFrame | None:
             if not wh.has_table("population"):
                 return None
             t = wh.read_table("population")
-            df = pl.from_arrow(t.filter((t.year == year) & (t.basis == "official")).to_pyarrow())
+            df = pl.from_arrow(t.filter(t.year == year).to_pyarrow())
     except Exception:
         return None
     assert isinstance(df, pl.DataFrame)
-    return None if df.is_empty() else df
+    has_official = not df.filter(pl.col("basis") == "official").is_empty()
+    complete = df["municipality"].n_unique() == len(reference.load_municipalities())
+    return df if has_official and complete else None
 
 
 def write_denmark(

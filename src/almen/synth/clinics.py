@@ -205,7 +205,7 @@ def list_patients(
     (deferred acceptance without displacement). People still without a clinic after ``k``
     rounds are listed with the nearest clinic over its limit, as a region does for citizens
     without free choice. Afterwards clinics at or above the closing limit (1,600 per full-time
-    doctor) close to new patients with high probability, and a few close below it.
+    doctor) and full close to new patients with high probability; a few others close too.
     """
     n = len(person_lonlat)
     n_c = len(clinics)
@@ -248,7 +248,9 @@ def list_patients(
     listed_from = (start - 1 - np.floor(years_listed * 365.25)).astype(np.int32)
 
     size = np.bincount(clinic[clinic >= 0], minlength=n_c)
-    at_limit = size >= clinics.fte * P.CLOSING_LIMIT_PER_FTE
+    at_limit = (size >= clinics.fte * P.CLOSING_LIMIT_PER_FTE) & (
+        size >= P.FULL_SHARE * clinics.list_cap
+    )
     p_close = np.where(at_limit, P.CLOSE_PROB_AT_LIMIT, P.CLOSE_PROB_BELOW)
     clinics.closed_to_new = rng.random(n_c) < p_close
     return Listing(clinic=clinic, nearest=nearest, listed_from_days=listed_from)

@@ -26,7 +26,7 @@ CLINIC_FORMS: tuple[tuple[str, float, tuple[int, ...], tuple[float, ...]], ...] 
     ("shared", 0.06, (2,), (1.0,)),
 )
 # region-run and tender clinics: more of them where capacity is short [2.5]
-PUBLIC_CLINIC_SHARE_UNDERSERVED = 0.11
+PUBLIC_CLINIC_SHARE_UNDERSERVED = 0.065
 PUBLIC_CLINIC_SHARE_OTHER = 0.015
 PUBLIC_CLINIC_DOCTORS = ((1, 2, 3, 4), (0.3, 0.35, 0.25, 0.1))
 
@@ -37,10 +37,11 @@ DOCTOR_AGE_MIN, DOCTOR_AGE_MAX = 32, 75
 
 # list capacity: the old closing limit was 1,600 patients per capacity [2.4]
 CLOSING_LIMIT_PER_FTE = 1_600
-LIST_CAP_MEDIAN_PER_FTE = 1_760  # assumption: lists run above 1,600 where demand is high
+LIST_CAP_MEDIAN_PER_FTE = 1_900  # assumption: lists run above 1,600 where demand is high
 LIST_CAP_SD = 0.10
 PREFERENCE_NOISE_SD = 0.35  # assumption: people do not always list with the nearest clinic
-CLOSE_PROB_AT_LIMIT = 0.95  # clinics at or above the limit close (assumption)
+CLOSE_PROB_AT_LIMIT = 0.95  # full clinics at or above the limit close (assumption)
+FULL_SHARE = 0.97  # assumption: a clinic counts as full at 97 % of its list capacity
 CLOSE_PROB_BELOW = 0.12  # some close below it by dispensation [2.4]
 CLUSTER_TARGET_CLINICS = 18  # assumption: a quality cluster has about 10-25 clinics
 
