@@ -65,6 +65,11 @@ def settings_of(ctx: typer.Context) -> Settings:
     return obj
 
 
+def warehouse_target(settings: Settings) -> str | Path:
+    """Where the warehouse is: the backend URL if one is set, else the data directory."""
+    return settings.warehouse_url or settings.data
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -10,7 +10,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from almen.cli import app, guard, ingest_app, settings_of
+from almen.cli import app, guard, ingest_app, settings_of, warehouse_target
 from almen.cli.render import (
     console,
     render_calibration,
@@ -28,7 +28,13 @@ def _synth(ctx: typer.Context, scale: float, seed: int, year: int) -> None:
     from almen.synth import STEPS, SynthParams, write_denmark
 
     params = SynthParams(scale=scale, seed=seed, year=year)
-    data_dir = settings_of(ctx).data
+    settings = settings_of(ctx)
+    if settings.warehouse_url:
+        raise ParameterError(
+            "synth writes a DuckDB file in the data directory (--data); unset "
+            "ALMEN_WAREHOUSE_URL and copy the tables to that backend afterwards"
+        )
+    data_dir = settings.data
     with synth_progress(len(STEPS)) as advance:
         counts = write_denmark(params, data_dir, progress=advance)
     render_counts(counts, title=f"Synthetic Denmark in {data_dir / WAREHOUSE_FILE}")
@@ -76,7 +82,7 @@ def demo(
 @guard
 def tables(ctx: typer.Context) -> None:
     """List the warehouse tables and their row counts."""
-    with Warehouse.connect(settings_of(ctx).data, read_only=True) as wh:
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         render_counts({t: wh.row_count(t) for t in sorted(wh.con.list_tables())}, title=wh.location)
 
 
@@ -112,7 +118,7 @@ def ingest_patients(
     settings = settings_of(ctx)
     key = load_key(settings.pseudonym_key, settings.data)
     validated = validate_patient_list(file, key)
-    with Warehouse.connect(settings.data) as wh:
+    with Warehouse.connect(warehouse_target(settings)) as wh:
         ingest_id = write_validated(wh, validated)
     render_reconciliation(validated, ingest_id)
 
@@ -127,7 +133,7 @@ def ingest_population(
     from almen.ingest import validate_population, write_validated
 
     validated = validate_population(file)
-    with Warehouse.connect(settings_of(ctx).data) as wh:
+    with Warehouse.connect(warehouse_target(settings_of(ctx))) as wh:
         ingest_id = write_validated(wh, validated)
     render_reconciliation(validated, ingest_id)
 

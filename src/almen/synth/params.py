@@ -37,7 +37,7 @@ DOCTOR_AGE_MIN, DOCTOR_AGE_MAX = 32, 75
 
 # list capacity: the old closing limit was 1,600 patients per capacity [2.4]
 CLOSING_LIMIT_PER_FTE = 1_600
-LIST_CAP_MEDIAN_PER_FTE = 1_900  # assumption: lists run above 1,600 where demand is high
+LIST_CAP_MEDIAN_PER_FTE = 1_760  # assumption: lists run above 1,600 where demand is high
 LIST_CAP_SD = 0.10
 PREFERENCE_NOISE_SD = 0.35  # assumption: people do not always list with the nearest clinic
 CLOSE_PROB_AT_LIMIT = 0.95  # full clinics at or above the limit close (assumption)

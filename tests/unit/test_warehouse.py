@@ -1,0 +1,53 @@
+"""The warehouse checks columns and types against the schema in both directions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from almen.errors import NotFoundError, StorageError
+from almen.warehouse import Warehouse
+
+FEE = {
+    "agreement": ["A"], "service_code": ["0101"], "name_da": ["Konsultation"],
+    "name_en": ["Consultation"], "price_dkk": [175.0], "unit": ["service"],
+    "daytime": [True], "outside_frame": [False],
+    "valid_from": pa.array([0], pa.int32()).cast(pa.date32()),
+    "valid_to": pa.array([1000], pa.int32()).cast(pa.date32()),
+    "price_basis": ["estimate"],
+}  # fmt: skip
+
+
+def test_write_then_read_round_trips_through_a_backend_url(tmp_path: Path) -> None:
+    """A table written through a duckdb:// URL reads back with the declared types."""
+    with Warehouse.connect(f"duckdb://{tmp_path / 'w.duckdb'}") as wh:
+        wh.write_table("fee_schedule", pa.table(FEE))
+        t = wh.read_table("fee_schedule")
+        assert t.schema()["price_dkk"].is_floating()
+        assert wh.row_count("fee_schedule") == 1
+
+
+def test_write_refuses_missing_columns(tmp_path: Path) -> None:
+    """Writing a table without a declared column is refused before anything is written."""
+    with Warehouse.connect(tmp_path) as wh:
+        data = pa.table({k: v for k, v in FEE.items() if k != "price_dkk"})
+        with pytest.raises(ValueError, match="missing columns"):
+            wh.write_table("fee_schedule", data)
+        assert not wh.has_table("fee_schedule")
+
+
+def test_read_detects_a_column_of_the_wrong_type(tmp_path: Path) -> None:
+    """A table whose column type differs from the schema is a StorageError on read."""
+    with Warehouse.connect(tmp_path) as wh:
+        bad = dict(FEE, price_dkk=["175,00"])
+        wh.con.create_table("fee_schedule", pa.table(bad))
+        with pytest.raises(StorageError, match="price_dkk is"):
+            wh.read_table("fee_schedule")
+
+
+def test_read_only_on_empty_directory_says_what_to_do(tmp_path: Path) -> None:
+    """Opening a data directory without a warehouse names the command that makes one."""
+    with pytest.raises(NotFoundError, match="almen synth"):
+        Warehouse.connect(tmp_path / "nothing", read_only=True)
