@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +86,3 @@ def parse_date(text: str) -> dt.date:
         except ValueError:
             continue
     raise ValueError("not a date (use YYYY-MM-DD or DD-MM-YYYY)")
-
-
-def iter_cells(extract: Extract, line_values: list[str]) -> Iterator[tuple[str, str]]:
-    for name, pos in extract.columns.items():
-        yield name, (line_values[pos] if pos < len(line_values) else "")

@@ -9,7 +9,6 @@ the previous data intact. The method of each step is in ``docs/synthetic-denmark
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -354,7 +353,6 @@ def generate_denmark(
 
     # --- calibration ----------------------------------------------------------------
     step("calibration")
-    list_size = np.bincount(listing.clinic[listed], minlength=len(clinics))
     public = np.isin(clinics.form, ["region", "tender"])
     open_ll = np.column_stack([clinics.lon, clinics.lat])[~clinics.closed_to_new]
     no_choice = citizens_without_free_choice(lonlat, open_ll)
@@ -392,7 +390,6 @@ def generate_denmark(
         "ooh_contacts_sjaelland": float(ooh_by_region["Region Sjælland"]),
         "daytime_expenditure_dkk": stats["ffs_dkk"] + float(listed.sum()) * price["BASIS"],
     }
-    del list_size
     yield "calibration", calibration_table(generated, scale).to_arrow()
 
 
@@ -508,7 +505,3 @@ def write_denmark(
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
     return counts
-
-
-def run_date() -> dt.date:  # pragma: no cover - convenience for callers
-    return dt.date.today()
