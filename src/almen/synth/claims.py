@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import holidays
@@ -73,6 +74,7 @@ def _year_days(year: int) -> np.ndarray:
     return np.arange(start, start + n, dtype=np.int32)
 
 
+@functools.cache
 def clinic_day_weights(year: int) -> tuple[np.ndarray, np.ndarray]:
     """Days of ``year`` and their relative clinic activity (0 on weekends and holidays).
 
@@ -96,7 +98,10 @@ def clinic_day_weights(year: int) -> tuple[np.ndarray, np.ndarray]:
         week = date.isocalendar().week
         dip = 0.65 if 28 <= week <= 31 else (0.6 if date.month == 12 and date.day > 26 else 1.0)
         w[i] = weekday * season * dip
-    return days, w / w.sum()
+    w = w / w.sum()
+    days.flags.writeable = False  # cached: shared by every region
+    w.flags.writeable = False
+    return days, w
 
 
 def contact_rates(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import holidays
@@ -64,6 +65,7 @@ def out_of_hours_rates(age: np.ndarray, per_person: float) -> np.ndarray:
     return r * (per_person * len(age) / r.sum())
 
 
+@functools.cache
 def _day_table(year: int) -> tuple[np.ndarray, np.ndarray]:
     start = dt.date(year, 1, 1)
     n = (dt.date(year + 1, 1, 1) - start).days
@@ -75,6 +77,8 @@ def _day_table(year: int) -> tuple[np.ndarray, np.ndarray]:
             for i in range(n)
         ]
     )
+    days.flags.writeable = False  # cached: shared by every region
+    off.flags.writeable = False
     return days, off
 
 
