@@ -11,7 +11,14 @@ from scipy.spatial import cKDTree
 from almen.synth import params as P
 from almen.synth.geography import to_km
 
-__all__ = ["Clinics", "Doctors", "Listing", "generate_clinics", "list_patients"]
+__all__ = [
+    "Clinics",
+    "Doctors",
+    "Listing",
+    "close_probability",
+    "generate_clinics",
+    "list_patients",
+]
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -117,7 +124,7 @@ def generate_clinics(
                 else:
                     employed = form == "partnership" and rng.random() < 0.08
                     d_role.append("employed" if employed else "owner")
-                    d_fte.append(1.0 if rng.random() < 0.88 else 0.8)
+                    d_fte.append(1.0 if rng.random() < P.OWNER_FULL_TIME_SHARE else 0.8)
             remaining -= size
 
     n_c, n_d = len(c_muni), len(d_clinic)
@@ -189,6 +196,17 @@ def generate_clinics(
     return clinics, doctors
 
 
+def close_probability(load: np.ndarray) -> np.ndarray:
+    """Probability that a clinic closes to new patients, from its load.
+
+    ``load`` is the list per full-time doctor over the 1,600 closing limit: at or above 1 a
+    clinic may close (danish-facts §2.4), the likelier the fuller it is (a logistic curve);
+    below 1 only by dispensation, at most ``params.CLOSE_PROB_BELOW``.
+    """
+    p = 1.0 / (1.0 + np.exp(-(load - P.CLOSE_LOAD_MID) / P.CLOSE_LOAD_WIDTH))
+    return np.where(load >= 1.0, p, np.minimum(p, P.CLOSE_PROB_BELOW))
+
+
 def list_patients(
     clinics: Clinics,
     person_lonlat: np.ndarray,
@@ -205,7 +223,9 @@ def list_patients(
     (deferred acceptance without displacement). People still without a clinic after ``k``
     rounds are listed with the nearest clinic over its limit, as a region does for citizens
     without free choice. Afterwards clinics at or above the closing limit (1,600 per full-time
-    doctor) and full close to new patients with high probability; a few others close too.
+    doctor) may close to new patients, with a probability that rises with the list per
+    full-time doctor (``params.CLOSE_LOAD_MID``/``CLOSE_LOAD_WIDTH``); a few below it close
+    by dispensation.
     """
     n = len(person_lonlat)
     n_c = len(clinics)
@@ -248,9 +268,6 @@ def list_patients(
     listed_from = (start - 1 - np.floor(years_listed * 365.25)).astype(np.int32)
 
     size = np.bincount(clinic[clinic >= 0], minlength=n_c)
-    at_limit = (size >= clinics.fte * P.CLOSING_LIMIT_PER_FTE) & (
-        size >= P.FULL_SHARE * clinics.list_cap
-    )
-    p_close = np.where(at_limit, P.CLOSE_PROB_AT_LIMIT, P.CLOSE_PROB_BELOW)
-    clinics.closed_to_new = rng.random(n_c) < p_close
+    load = size / np.maximum(clinics.fte * P.CLOSING_LIMIT_PER_FTE, 1e-9)
+    clinics.closed_to_new = rng.random(n_c) < close_probability(load)
     return Listing(clinic=clinic, nearest=nearest, listed_from_days=listed_from)

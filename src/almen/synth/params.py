@@ -26,7 +26,7 @@ CLINIC_FORMS: tuple[tuple[str, float, tuple[int, ...], tuple[float, ...]], ...] 
     ("shared", 0.06, (2,), (1.0,)),
 )
 # region-run and tender clinics: more of them where capacity is short [2.5]
-PUBLIC_CLINIC_SHARE_UNDERSERVED = 0.065
+PUBLIC_CLINIC_SHARE_UNDERSERVED = 0.055
 PUBLIC_CLINIC_SHARE_OTHER = 0.015
 PUBLIC_CLINIC_DOCTORS = ((1, 2, 3, 4), (0.3, 0.35, 0.25, 0.1))
 
@@ -37,12 +37,17 @@ DOCTOR_AGE_MIN, DOCTOR_AGE_MAX = 32, 75
 
 # list capacity: the old closing limit was 1,600 patients per capacity [2.4]
 CLOSING_LIMIT_PER_FTE = 1_600
-LIST_CAP_MEDIAN_PER_FTE = 1_760  # assumption: lists run above 1,600 where demand is high
+LIST_CAP_MEDIAN_PER_FTE = 1_700  # assumption: lists run above 1,600 where demand is high
 LIST_CAP_SD = 0.10
 PREFERENCE_NOISE_SD = 0.35  # assumption: people do not always list with the nearest clinic
-CLOSE_PROB_AT_LIMIT = 0.95  # full clinics at or above the limit close (assumption)
-FULL_SHARE = 0.97  # assumption: a clinic counts as full at 97 % of its list capacity
-CLOSE_PROB_BELOW = 0.12  # some close below it by dispensation [2.4]
+OWNER_FULL_TIME_SHARE = 0.97  # assumption: share of owners with a whole capacity (else 0.8)
+# Closing: a clinic at or above the limit may close [2.4]; the further above, the likelier:
+# P(close) = 1 / (1 + exp(-(load - CLOSE_LOAD_MID) / CLOSE_LOAD_WIDTH)), load = list /
+# (1,600 × FTE). Below the limit only by dispensation, with CLOSE_PROB_BELOW at most.
+# Both are assumptions chosen to give two in three clinics closed (2022) [2.4].
+CLOSE_LOAD_MID = 0.92
+CLOSE_LOAD_WIDTH = 0.15
+CLOSE_PROB_BELOW = 0.20  # some close below it by dispensation [2.4]
 CLUSTER_TARGET_CLINICS = 18  # assumption: a quality cluster has about 10-25 clinics
 
 # --- out of hours ----------------------------------------------------------------------
