@@ -172,6 +172,7 @@ CLAIM = _t(
     C("service_date", "date", "date the service was given"),
     C("time_band", "string", "day (weekday 8-16), evening (own clinic after 16) or ooh"),
     C("quantity", "int16", "number of units"),
+    C("settlement_month", "date", "first day of the month the claim was sent for settlement"),
 )
 
 FEE_SCHEDULE = _t(
@@ -245,6 +246,41 @@ INGEST_LOG = _t(
     C("ingested_at", "timestamp(6)", "when"),
 )
 
+RETURNED_CLAIM = _t(
+    "returned_claim",
+    "one claim line that comes back (returregning)",
+    "Claim lines refused by the settlement rules, with the rule and its reason.",
+    ("claim_id",),
+    C("claim_id", "int64", "claim line"),
+    C("provider_number", "string", "clinic that claimed"),
+    C("service_code", "string", "service code"),
+    C("service_date", "date", "date of the service"),
+    C("settlement_month", "date", "settlement period"),
+    C("amount_dkk", "float64", "what the line would have paid"),
+    C("rule", "string", "rule that returned it (see claim_return_rule.csv)"),
+    C("reason_da", "string", "reason in Danish"),
+    C("reason_en", "string", "reason in English"),
+)
+
+SETTLEMENT = _t(
+    "settlement",
+    "clinic × month",
+    "Monthly statements: capitation, fee-for-service, local agreements, returned claims.",
+    ("provider_number", "month"),
+    C("provider_number", "string", "clinic"),
+    C("month", "date", "first day of the settlement month"),
+    C("listed", "int64", "group-1 patients listed on the first day of the month"),
+    C("capitation_dkk", "float64", "capitation (§ 86): listed × yearly fee / 12"),
+    C("ffs_daytime_dkk", "float64", "daytime fee-for-service (§§ 87-90), accepted lines"),
+    C("ffs_ooh_dkk", "float64", "out-of-hours fee-for-service, accepted lines"),
+    C("local_dkk", "float64", "local-agreement services, outside the frame and § 96"),
+    C("mileage_km", "float64", "mileage (§ 92) accrued; paid yearly"),
+    C("returned_lines", "int64", "claim lines returned"),
+    C("returned_dkk", "float64", "what the returned lines would have paid"),
+    C("total_dkk", "float64", "paid for the month: capitation + fee-for-service + local"),
+    C("payment_date", "date", "the 15th of the next month"),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -259,6 +295,8 @@ TABLES: dict[str, Table] = {
         FEE_SCHEDULE,
         OOH_CONTACT,
         CALIBRATION,
+        RETURNED_CLAIM,
+        SETTLEMENT,
         REJECT,
         INGEST_LOG,
     )

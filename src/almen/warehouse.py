@@ -8,6 +8,7 @@ columns and types are checked against ``almen.schema`` in both directions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
@@ -72,11 +73,18 @@ class Warehouse:
             path = path / WAREHOUSE_FILE
         try:
             con = ibis.duckdb.connect(str(path), read_only=read_only)
+            con.raw_sql("SET enable_progress_bar = false")
         except Exception as exc:
             raise StorageError(f"cannot open warehouse {path}: {exc}") from None
         return cls(con, location=str(path))
 
     def close(self) -> None:
+        # drop tables cached by ``Table.cache()`` while the connection is still open
+        cached = getattr(self.con, "_cache_name_to_entry", {})
+        for name in list(cached):
+            # a failed drop of a temporary table is harmless
+            with contextlib.suppress(Exception):
+                self.con._finalize_cached_table(name)
         disconnect = getattr(self.con, "disconnect", None)
         if disconnect is not None:
             disconnect()

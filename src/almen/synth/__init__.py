@@ -266,6 +266,10 @@ def generate_denmark(
         persons.age, persons.female, morb.n_chronic, P.CONTACTS_AT_SCALE_1 * scale
     )
     provider_of = np.where(listed, listing.clinic, listing.nearest).astype(np.int32)
+    # practice style: clinics differ in how much they do for the same patients (mean 1)
+    sd = P.PRACTICE_STYLE_SD
+    style = _rng(seed, 11).lognormal(-sd * sd / 2, sd, len(clinics))
+    rates = rates * style[provider_of]
     price = dict(zip(fees["service_code"].to_list(), fees["price_dkk"].to_list(), strict=False))
     daytime = dict(zip(fees["service_code"].to_list(), fees["daytime"].to_list(), strict=False))
     inside = dict(
@@ -414,8 +418,15 @@ def _claim_table(
             "service_date": _dates(days),
             "time_band": _dict_array(band, list(TIME_BANDS)),
             "quantity": np.ones(n, dtype=np.int16),
+            "settlement_month": _dates(_month_start(days)),
         }
     )
+
+
+def _month_start(days: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of the first day of each day's month."""
+    months = days.astype("datetime64[D]").astype("datetime64[M]")
+    return months.astype("datetime64[D]").astype(np.int32)
 
 
 def _ooh_sites(munis: pl.DataFrame, pop_full_by_code: dict[str, int]) -> Sites:

@@ -68,4 +68,5 @@ OOH_PLO_REGIONS = ("Region Nordjylland", "Region Midtjylland", "Region Syddanmar
 CONTACTS_AT_SCALE_1 = 41_000_000  # about 41 million contacts a year [1.5]
 CONTACT_HETEROGENEITY_SHAPE = 1.1  # assumption: gamma frailty; gives ~85 % with a contact
 MORBIDITY_CONTACT_FACTOR = 0.22  # assumption: log-rate rise per chronic condition
+PRACTICE_STYLE_SD = 0.12  # assumption: clinic factor on contact rates, so a few pass § 96
 EVENING_SHARE = 0.05  # assumption: share of contacts after 16 in the clinic's own hours

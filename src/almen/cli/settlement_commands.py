@@ -1,0 +1,257 @@
+"""Settlement commands: settle and ceiling. Thin: read tables, call the engine, show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import polars as pl
+import pyarrow as pa
+import typer
+from rich.table import Table
+
+from almen import settlement
+from almen.cli import app, guard, settings_of, warehouse_target
+from almen.cli.render import console
+from almen.errors import NotFoundError, ParameterError
+from almen.reference import fee_schedule_for_year
+from almen.warehouse import Warehouse
+
+YearOpt = Annotated[int, typer.Option("--year", help="settlement year")]
+ClinicOpt = Annotated[
+    str | None, typer.Option("--clinic", help="one clinic (provider number, ydernummer)")
+]
+
+
+def _fees(wh: Warehouse, year: int) -> pl.DataFrame:
+    fees = pl.from_arrow(wh.read_table("fee_schedule").to_pyarrow())
+    assert isinstance(fees, pl.DataFrame)
+    return fee_schedule_for_year(year, fees)
+
+
+def _check_month(month: int | None) -> None:
+    if month is not None and not 1 <= month <= 12:
+        raise ParameterError(f"--month must be 1-12, not {month}")
+
+
+def _dkk(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+@app.command()
+@guard
+def settle(
+    ctx: typer.Context,
+    year: YearOpt,
+    month: Annotated[int | None, typer.Option(help="one month (1-12); default all")] = None,
+    clinic: ClinicOpt = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="run date for the future-date rule")
+    ] = None,
+) -> None:
+    """Monthly statements: capitation, fee-for-service, local agreements, returned claims.
+
+    Writes the ``settlement`` and ``returned_claim`` tables for the months settled.
+    """
+    _check_month(month)
+    run_date = _parse_day(as_of) if as_of else dt.date.today()
+    settings = settings_of(ctx)
+    months = [month] if month else list(range(1, 13))
+    with Warehouse.connect(warehouse_target(settings)) as wh:
+        fees = _fees(wh, year)
+        checked = settlement.check_year(
+            wh.read_table("claim"),
+            wh.read_table("fee_schedule"),
+            wh.read_table("patient"),
+            settlement.load_service_rules(),
+            year=year,
+            through_month=max(months),
+            as_of=run_date,
+        )
+        expo = settlement.exposure(wh.read_table("patient"), year)
+        by_month = settlement.monthly_claims(checked)
+        stmt = settlement.monthly_statement(expo, by_month, fees, year=year, months=months)
+        returned = settlement.returned_lines(checked, settlement.load_return_rules())
+        month_starts = [dt.date(year, m, 1) for m in months]
+        returned = returned.filter(pl.col("settlement_month").is_in(month_starts))
+        with wh.transaction():
+            _replace_months(wh, "settlement", stmt.to_arrow(), "month", month_starts)
+            _replace_months(
+                wh, "returned_claim", returned.to_arrow(), "settlement_month", month_starts
+            )
+    if clinic is not None:
+        stmt = stmt.filter(pl.col("provider_number") == clinic)
+        returned = returned.filter(pl.col("provider_number") == clinic)
+        if stmt.is_empty():
+            raise NotFoundError(f"no clinic {clinic} in the settlement of {year}")
+        _render_clinic(stmt, returned, clinic)
+    else:
+        _render_summary(stmt, returned, year)
+
+
+def _parse_day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ParameterError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+
+
+def _replace_months(
+    wh: Warehouse, name: str, data: pa.Table, column: str, months: list[dt.date]
+) -> None:
+    """Replace the rows of ``months`` in table ``name`` with ``data``."""
+    if wh.has_table(name):
+        old = wh.read_table(name)
+        kept = old.filter(~old[column].isin(months)).to_pyarrow()
+        data = pa.concat_tables([kept.cast(data.schema), data.cast(data.schema)])
+    wh.write_table(name, data)
+
+
+def _render_summary(stmt: pl.DataFrame, returned: pl.DataFrame, year: int) -> None:
+    by_month = (
+        stmt.group_by("month")
+        .agg(
+            clinics=pl.len(),
+            listed=pl.col("listed").sum(),
+            capitation=pl.col("capitation_dkk").sum(),
+            daytime=pl.col("ffs_daytime_dkk").sum(),
+            ooh=pl.col("ffs_ooh_dkk").sum(),
+            local=pl.col("local_dkk").sum(),
+            returned=pl.col("returned_lines").sum(),
+            returned_dkk=pl.col("returned_dkk").sum(),
+            total=pl.col("total_dkk").sum(),
+            paid=pl.col("payment_date").first(),
+        )
+        .sort("month")
+    )
+    n_clinics = int(stmt["provider_number"].n_unique())
+    t = Table(title=f"Settlement {year}: {n_clinics:,} clinics, DKK (mileage is paid yearly)")
+    for col in ("month", "listed", "capitation", "fee-for-service", "local", "returned"):
+        t.add_column(col, justify="right")
+    t.add_column("total", justify="right")
+    t.add_column("paid", justify="right")
+    for r in by_month.iter_rows(named=True):
+        t.add_row(
+            r["month"].strftime("%Y-%m"),
+            f"{r['listed']:,}",
+            _dkk(r["capitation"]),
+            _dkk(r["daytime"] + r["ooh"]),
+            _dkk(r["local"]),
+            f"{r['returned']:,} lines, {_dkk(r['returned_dkk'])}",
+            _dkk(r["total"]),
+            str(r["paid"]),
+        )
+    console.print(t)
+    if not returned.is_empty():
+        _render_reasons(returned)
+
+
+def _render_reasons(returned: pl.DataFrame) -> None:
+    reasons = (
+        returned.group_by("rule", "reason_da", "reason_en")
+        .agg(lines=pl.len(), dkk=pl.col("amount_dkk").sum())
+        .sort("lines", descending=True)
+    )
+    t = Table(title="Returned claims (returregninger) by rule")
+    for col in ("rule", "lines", "DKK", "årsag", "reason"):
+        t.add_column(col, justify="right" if col in ("lines", "DKK") else "left")
+    for r in reasons.iter_rows(named=True):
+        t.add_row(r["rule"], f"{r['lines']:,}", _dkk(r["dkk"]), r["reason_da"], r["reason_en"])
+    console.print(t)
+
+
+def _render_clinic(stmt: pl.DataFrame, returned: pl.DataFrame, clinic: str) -> None:
+    t = Table(title=f"Clinic {clinic}: monthly statements (DKK)")
+    cols = ("month", "listed", "capitation", "daytime", "ooh", "local", "km", "returned")
+    for col in (*cols, "total", "paid"):
+        t.add_column(col, justify="right")
+    for r in stmt.iter_rows(named=True):
+        t.add_row(
+            r["month"].strftime("%Y-%m"),
+            f"{r['listed']:,}",
+            _dkk(r["capitation_dkk"]),
+            _dkk(r["ffs_daytime_dkk"]),
+            _dkk(r["ffs_ooh_dkk"]),
+            _dkk(r["local_dkk"]),
+            _dkk(r["mileage_km"]),
+            f"{r['returned_lines']:,} ({_dkk(r['returned_dkk'])})",
+            _dkk(r["total_dkk"]),
+            str(r["payment_date"]),
+        )
+    console.print(t)
+    if not returned.is_empty():
+        _render_reasons(returned)
+
+
+@app.command()
+@guard
+def ceiling(
+    ctx: typer.Context,
+    year: YearOpt,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="early warning: project from claims up to this date"),
+    ] = None,
+    clinic: ClinicOpt = None,
+    show: Annotated[int, typer.Option(help="clinics to list, highest ratio first")] = 20,
+) -> None:
+    """§ 96: daytime expenditure per listed patient against the regional average."""
+    settings = settings_of(ctx)
+    through = _parse_day(as_of) if as_of else dt.date(year, 12, 31)
+    if through.year != year:
+        raise ParameterError(f"--as-of {through} is not in {year}")
+    with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        report = _ceiling(wh, year, through)
+    if clinic is not None:
+        report = report.filter(pl.col("provider_number") == clinic)
+        if report.is_empty():
+            raise NotFoundError(f"no clinic {clinic} in the § 96 report of {year}")
+    title = f"§ 96 {year}" + (f", projected from claims to {through}" if as_of else "")
+    over = int(report["over"].sum())
+    t = Table(title=f"{title}: {over:,} of {len(report):,} clinics at or over the limit")
+    for col in ("clinic", "region", "patients", "DKK", "expected", "crude", "std.", "ceiling"):
+        t.add_column(col, justify="left" if col in ("clinic", "region") else "right")
+    top = report.sort("ratio", descending=True).head(show)
+    for r in top.iter_rows(named=True):
+        t.add_row(
+            r["provider_number"],
+            r["region"].removeprefix("Region "),
+            f"{r['patient_years']:,.0f}",
+            _dkk(r["expenditure_dkk"]),
+            _dkk(r["expected_dkk"]),
+            f"{r['crude_ratio']:.3f}",
+            f"{r['standardised_ratio']:.3f}",
+            ""
+            if r["ceiling_ffs_dkk"] is None
+            else f"{_dkk(r['ceiling_ffs_dkk'])} from {r['effective_from']}",
+        )
+    console.print(t)
+    for r in top.head(5 if clinic is None else 1).iter_rows(named=True):
+        console.print(f"{r['provider_number']}: {r['why']}")
+
+
+def _ceiling(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame:
+    fees = _fees(wh, year)
+    month = through.month
+    checked = settlement.check_year(
+        wh.read_table("claim"),
+        wh.read_table("fee_schedule"),
+        wh.read_table("patient"),
+        settlement.load_service_rules(),
+        year=year,
+        through_month=month,
+        as_of=through,
+    )
+    accepted = settlement.accepted_by_group(checked, start=dt.date(year, 1, 1), end=through)
+    expo = settlement.exposure(wh.read_table("patient"), year)
+    regions = settlement.clinic_regions(
+        wh.read_table("clinic"), wh.read_table("municipality"), year
+    )
+    return settlement.ceiling_report(
+        expo,
+        accepted,
+        regions,
+        capitation_per_year=settlement.capitation_price(fees, dt.date(year, 1, 1)),
+        year=year,
+        months=month,
+    )

@@ -1,0 +1,95 @@
+"""Settlement: returned claims, monthly statements, the § 96 ceiling and the budget frame.
+
+Plain functions from tables and parameters to tables. The data flow for a year:
+
+    claim ─ priced_claims ─ check_claims ─┬─ monthly_claims ─ monthly_statement
+    fee_schedule, patient, claim_rules    ├─ accepted_by_group ─ ceiling_report
+                                          └─ returned lines (rule and reason)
+    patient ─ exposure ─────────────────────┘
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import polars as pl
+
+from almen.settlement.ceiling import ceiling_report, ceiling_rule, next_quarter_start
+from almen.settlement.rules import (
+    check_claims,
+    load_return_rules,
+    load_service_rules,
+    priced_claims,
+)
+from almen.settlement.statement import (
+    accepted_by_group,
+    capitation_price,
+    exposure,
+    monthly_claims,
+    monthly_statement,
+    payment_date,
+)
+
+__all__ = [
+    "accepted_by_group",
+    "capitation_price",
+    "ceiling_report",
+    "ceiling_rule",
+    "check_claims",
+    "check_year",
+    "clinic_regions",
+    "exposure",
+    "load_return_rules",
+    "load_service_rules",
+    "monthly_claims",
+    "monthly_statement",
+    "next_quarter_start",
+    "payment_date",
+    "priced_claims",
+    "returned_lines",
+]
+
+
+def check_year(
+    claim: ibis.Table,
+    fee_schedule: ibis.Table,
+    patient: ibis.Table,
+    service_rules: pl.DataFrame,
+    *,
+    year: int,
+    through_month: int = 12,
+    as_of: dt.date,
+) -> ibis.Table:
+    """The year's claim lines sent for January..``through_month``, checked by the rules."""
+    c = claim.filter(
+        (claim.settlement_month >= dt.date(year, 1, 1))
+        & (claim.settlement_month <= dt.date(year, through_month, 1))
+    )
+    rules = ibis.memtable(service_rules.to_arrow())
+    return check_claims(priced_claims(c, fee_schedule, patient, rules), as_of=as_of)
+
+
+def returned_lines(checked: ibis.Table, return_rules: pl.DataFrame) -> pl.DataFrame:
+    """The returned lines with their rule and reasons (the ``returned_claim`` table)."""
+    r = checked.filter(checked.rule.notnull()).select(
+        "claim_id",
+        "provider_number",
+        "service_code",
+        "service_date",
+        "settlement_month",
+        "amount_dkk",
+        "rule",
+    )
+    out = r.to_polars().join(
+        return_rules.select("rule", "reason_da", "reason_en"), on="rule", how="left"
+    )
+    return out.sort("claim_id")
+
+
+def clinic_regions(clinic: ibis.Table, municipality: ibis.Table, year: int) -> pl.DataFrame:
+    """provider_number → region in force in ``year`` (Region Østdanmark from 2027)."""
+    region_col = "region_from_2027" if year >= 2027 else "region"
+    m = municipality.select(m_code=municipality.code, region=municipality[region_col])
+    j = clinic.join(m, clinic.municipality == m.m_code).select("provider_number", "region")
+    return j.to_polars()

@@ -1,0 +1,237 @@
+"""Returned claims (returregninger): the rules as data and the check that applies them.
+
+The rule catalogue (``claim_return_rule.csv``: rule, priority, reasons in Danish and
+English, source) and the per-service limits (``claim_rules.csv``: listing required, age and
+sex, largest quantity, most per day and per year) ship as data in ``almen.reference``; a
+user can replace both. ``check_claims`` applies every rule to every line in one pass and
+gives each line the first rule it breaks, by priority, or none.
+
+Seed 004 §5.2: fee-for-service claims are sent weekly and settled monthly; a claim that
+breaks the agreement comes back to the clinic (returregning).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+import ibis
+import polars as pl
+
+from almen.errors import InputError
+from almen.reference import DATA_DIR
+
+__all__ = [
+    "LATE_MONTHS",
+    "RULE_COLUMNS",
+    "check_claims",
+    "load_return_rules",
+    "load_service_rules",
+]
+
+LATE_MONTHS = 6  # assumption: a line older than six months before its period comes back
+
+RULE_COLUMNS: dict[str, type[pl.DataType]] = {
+    "service_code": pl.Utf8,
+    "requires_listed": pl.Boolean,
+    "min_age": pl.Int16,
+    "max_age": pl.Int16,
+    "sex": pl.Utf8,
+    "max_quantity": pl.Int32,
+    "max_per_day": pl.Int32,
+    "max_per_year": pl.Int32,
+}
+
+
+@cache
+def load_return_rules(path: Path | None = None) -> pl.DataFrame:
+    """The rule catalogue: rule, priority, reason_da, reason_en, source."""
+    p = path or DATA_DIR / "claim_return_rule.csv"
+    return pl.read_csv(p).sort("priority")
+
+
+def load_service_rules(path: Path | None = None) -> pl.DataFrame:
+    """Per-service limits; a service without a row needs listing and has no other limit."""
+    p = path or DATA_DIR / "claim_rules.csv"
+    try:
+        df = pl.read_csv(p, schema_overrides={"service_code": pl.Utf8, "sex": pl.Utf8})
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"cannot read the claim rules: {exc}", source=str(p)) from None
+    missing = [c for c in RULE_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"claim rules lack columns {missing}", source=str(p), line=1)
+    try:
+        return df.select([pl.col(c).cast(t, strict=True) for c, t in RULE_COLUMNS.items()])
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"claim rules have a bad value: {exc}", source=str(p)) from None
+
+
+def priced_claims(
+    claims: ibis.Table,
+    fees: ibis.Table,
+    patients: ibis.Table,
+    service_rules: ibis.Table,
+) -> ibis.Table:
+    """Claims joined with their price, their service's limits and their patient."""
+    f = fees.select(
+        f_code=fees.service_code,
+        f_from=fees.valid_from,
+        f_to=fees.valid_to,
+        price_dkk=fees.price_dkk,
+        unit=fees.unit,
+        daytime=fees.daytime,
+        outside_frame=fees.outside_frame,
+    )
+    c = claims.left_join(
+        f,
+        [
+            claims.service_code == f.f_code,
+            claims.service_date >= f.f_from,
+            claims.service_date <= f.f_to,
+        ],
+    ).drop("f_code", "f_from", "f_to")
+    r = service_rules.rename(r_code="service_code", rule_sex="sex")
+    c = c.left_join(r, c.service_code == r.r_code).drop("r_code")
+    p = patients.select(
+        p_id=patients.patient_id,
+        birth_year=patients.birth_year,
+        sex=patients.sex,
+        listed_at=patients.provider_number,
+        listed_from=patients.listed_from,
+        insurance_group=patients.insurance_group,
+    )
+    c = c.left_join(p, c.patient_id == p.p_id)
+    return c.mutate(
+        amount_dkk=(c.price_dkk * c.quantity).fill_null(0.0),
+        age=(c.service_date.year() - c.birth_year - 1).cast("int16"),
+    )
+
+
+CHECKED_COLUMNS = (
+    "claim_id",
+    "provider_number",
+    "patient_id",
+    "service_code",
+    "service_date",
+    "settlement_month",
+    "time_band",
+    "quantity",
+    "price_dkk",
+    "amount_dkk",
+    "unit",
+    "daytime",
+    "outside_frame",
+    "age",
+    "sex",
+    "max_per_day",
+    "max_per_year",
+    "rule",
+)
+
+
+def _row_rule(c: ibis.Table, as_of: dt.date) -> ibis.Value:
+    year = c.service_date.year()
+    # month numbers (year × 12 + month) compare faster than dates shifted by intervals
+    month = year * 12 + c.service_date.month()
+    period = c.settlement_month.year() * 12 + c.settlement_month.month()
+    max_q = c.max_quantity.fill_null(ibis.ifelse(c.unit == "km", 500, 1))
+    age_hi = year - c.birth_year  # the oldest the patient can be on the date
+    listed_ok = (
+        (c.listed_at == c.provider_number)
+        & c.listed_from.notnull()
+        & (c.listed_from <= c.service_date)
+    )
+    return ibis.cases(
+        (c.price_dkk.isnull(), "unknown_service"),
+        (c.p_id.isnull(), "unknown_patient"),
+        ((month > period) | (month < period - LATE_MONTHS), "outside_period"),
+        (c.service_date > ibis.literal(as_of), "future_date"),
+        ((c.quantity < 1) | (c.quantity > max_q), "invalid_quantity"),
+        (
+            c.requires_listed.fill_null(True) & (c.insurance_group == 1) & ~listed_ok,
+            "not_listed",
+        ),
+        (
+            (c.min_age.notnull() & (age_hi < c.min_age))
+            | (c.max_age.notnull() & (age_hi - 1 > c.max_age))
+            | (c.rule_sex.notnull() & (c.rule_sex != c.sex)),
+            "age_sex",
+        ),
+        else_=ibis.null(str),
+    )
+
+
+def check_claims(priced: ibis.Table, *, as_of: dt.date) -> ibis.Table:
+    """Every line of ``priced`` (from ``priced_claims``) with the first rule it breaks.
+
+    Seed 004 §5.2 (claims settled monthly; lines that break the agreement come back).
+
+    ``priced`` should hold every line of the year up to the period checked, so that the
+    yearly limits count earlier months. ``rule`` is null for an accepted line.
+
+    Rules, in priority order (``claim_return_rule.csv``):
+
+    - unknown_service: no fee-schedule row for the code on the service date;
+    - unknown_patient: the pseudonym is not in the patient table;
+    - outside_period: dated after the settlement month, or more than ``LATE_MONTHS``
+      months before it;
+    - future_date: dated after ``as_of``;
+    - invalid_quantity: quantity below 1 or above the service's ``max_quantity``
+      (default 1 for services, 500 for km);
+    - not_listed: the service requires listing, the patient is in group 1, and is not
+      listed with the claiming clinic on the service date;
+    - age_sex: outside the service's ages or sex. Only the birth year is known, so a line
+      comes back only when the age is certainly outside (age on the service date is
+      year − birth year − 1 or year − birth year);
+    - duplicate: another line has the same clinic, patient, service, date, time band and
+      quantity and a lower claim_id;
+    - per_day: more lines than ``max_per_day`` (no limit when empty) for the clinic,
+      patient, service and day; lines are kept in order of time band, quantity, claim_id;
+    - per_year: more lines than ``max_per_year`` for the patient and service in the
+      calendar year, at any clinic; the earliest by date and claim_id are kept.
+
+    Lines that break a row rule do not count towards the frequency limits of others.
+    Only patient-days with more than one line, and services with a yearly limit, go
+    through the (costly) window functions. The row-checked lines are cached in the
+    backend (a temporary table), since the frequency rules and the caller read them again.
+    """
+    c = priced.mutate(rule=_row_rule(priced, as_of)).select(*CHECKED_COLUMNS).cache()
+    ok = c.filter(c.rule.isnull())
+
+    per_patient_day = ibis.window(group_by=[ok.patient_id, ok.service_date])
+    multi = ok.mutate(n_day=ok.count().over(per_patient_day))
+    multi = multi.filter(multi.n_day > 1).drop("n_day")
+    day_w = ibis.window(
+        group_by=[multi.patient_id, multi.service_date, multi.provider_number, multi.service_code],
+        order_by=[multi.time_band, multi.quantity, multi.claim_id],
+    )
+    same_line = (multi.time_band.lag().over(day_w) == multi.time_band) & (
+        multi.quantity.lag().over(day_w) == multi.quantity
+    )
+    line_w = ibis.window(
+        group_by=[multi.patient_id, multi.service_date, multi.provider_number, multi.service_code],
+        order_by=[multi.time_band, multi.quantity],
+    )
+    rn = ibis.dense_rank().over(line_w)  # distinct lines: duplicates do not count twice
+    by_day = multi.mutate(
+        rule=ibis.cases(
+            (same_line.fill_null(False), "duplicate"),
+            (multi.max_per_day.notnull() & (rn >= multi.max_per_day), "per_day"),
+            else_=ibis.null(str),
+        )
+    )
+    by_day = by_day.filter(by_day.rule.notnull())
+
+    limited = ok.filter(ok.max_per_year.notnull())
+    year_w = ibis.window(
+        group_by=[limited.patient_id, limited.service_code, limited.service_date.year()],
+        order_by=[limited.service_date, limited.claim_id],
+    )
+    by_year = limited.mutate(rule=ibis.literal("per_year"), year_n=ibis.row_number().over(year_w))
+    by_year = by_year.filter(by_year.year_n >= by_year.max_per_year).drop("year_n")
+    day_ids = by_day.select(d_id=by_day.claim_id)
+    by_year = by_year.anti_join(day_ids, by_year.claim_id == day_ids.d_id)
+    grouped = by_day.union(by_year).select(g_id=ibis._.claim_id, g_rule=ibis._.rule).cache()
+    out = c.left_join(grouped, c.claim_id == grouped.g_id)
+    return out.mutate(rule=out.rule.coalesce(out.g_rule)).drop("g_id", "g_rule")

@@ -1,0 +1,224 @@
+"""Monthly statements: capitation, fee-for-service, local agreements and returned claims.
+
+Seed 004 §5.2: capitation (basishonorar, § 86) is paid monthly without invoice from the
+number of group-1 listed patients; fee-for-service (§§ 87-90) is claimed weekly, settled
+monthly and paid by the 15th of the next month; mileage (§ 92) is settled yearly.
+Seed 004 §5.1: local agreements are paid outside the budget frame and § 96.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import polars as pl
+
+__all__ = [
+    "AGE_BANDS",
+    "accepted_by_group",
+    "capitation_price",
+    "category",
+    "exposure",
+    "monthly_claims",
+    "monthly_statement",
+    "payment_date",
+]
+
+AGE_BANDS = tuple(range(0, 90, 5))  # 0-4, 5-9, ..., 85+: the standardisation groups
+
+
+def _band(age: ibis.IntegerValue) -> ibis.IntegerValue:
+    return (age.clip(lower=0, upper=85) // 5 * 5).cast("int16")
+
+
+def category(
+    daytime: ibis.BooleanValue, outside_frame: ibis.BooleanValue, unit: ibis.Value
+) -> ibis.StringValue:
+    """The statement line a priced claim belongs to: mileage, local, daytime or ooh."""
+    return ibis.cases(
+        (unit == "km", "mileage"),
+        (outside_frame, "local"),
+        (daytime, "daytime"),
+        else_="ooh",
+    )
+
+
+def exposure(patients: ibis.Table, year: int) -> pl.DataFrame:
+    """Group-1 listed patients by clinic, age band, sex and first month listed in ``year``.
+
+    A patient counts for a month when listed on its first day: ``first_month`` is 1 for
+    patients listed on 1 January or before, 13 for patients listed after 1 December.
+    Age is on 1 January (year − birth year − 1). The patient table is a snapshot of the
+    current lists, so a patient who moved clinic during the year counts where listed now.
+    """
+    p = patients.filter(
+        (patients.insurance_group == 1)
+        & patients.provider_number.notnull()
+        & patients.listed_from.notnull()
+    )
+    lf = p.listed_from
+    start = ibis.date(year, 1, 1)
+    first = ibis.cases(
+        (lf <= start, 1),
+        (lf.year() > year, 13),
+        else_=lf.month() + ibis.ifelse(lf.day() > 1, 1, 0),
+    )
+    q = p.mutate(
+        age_band=_band(year - p.birth_year - 1),
+        first_month=first.cast("int8"),
+    )
+    out = q.group_by(["provider_number", "age_band", "sex", "first_month"]).aggregate(
+        patients=q.count()
+    )
+    return out.to_polars()
+
+
+def capitation_price(fees: pl.DataFrame, day: dt.date) -> float:
+    """The yearly capitation per group-1 patient (code BASIS) in force on ``day``."""
+    row = fees.filter(
+        (pl.col("service_code") == "BASIS")
+        & (pl.col("valid_from") <= day)
+        & (pl.col("valid_to") >= day)
+    )
+    if row.is_empty():
+        raise LookupError(f"no capitation (BASIS) in the fee schedule on {day}")
+    return float(row["price_dkk"][0])
+
+
+def monthly_claims(checked: ibis.Table) -> pl.DataFrame:
+    """Claim lines by clinic, settlement month, statement category and returned or not."""
+    c = checked.mutate(
+        category=category(checked.daytime, checked.outside_frame, checked.unit),
+        returned=checked.rule.notnull(),
+    )
+    out = c.group_by(["provider_number", "settlement_month", "category", "returned"]).aggregate(
+        lines=c.count(), units=c.quantity.sum().cast("float64"), dkk=c.amount_dkk.sum()
+    )
+    return out.to_polars()
+
+
+def accepted_by_group(checked: ibis.Table, *, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Accepted daytime fee-for-service inside the frame by clinic, service, age band, sex.
+
+    Only services dated ``start``..``end``; these are the lines that count in § 96.
+    """
+    c = checked.filter(
+        checked.rule.isnull()
+        & checked.daytime
+        & ~checked.outside_frame
+        & (checked.unit == "service")
+        & (checked.service_date >= start)
+        & (checked.service_date <= end)
+    )
+    c = c.mutate(age_band=_band(c.age))
+    out = c.group_by(["provider_number", "service_code", "age_band", "sex"]).aggregate(
+        lines=c.count(), dkk=c.amount_dkk.sum()
+    )
+    return out.to_polars()
+
+
+def payment_date(month: dt.date) -> dt.date:
+    """Fee-for-service for a month is paid by the 15th of the next month (seed 004 §5.2)."""
+    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 15)
+
+
+def monthly_statement(
+    exposure_table: pl.DataFrame,
+    claims_by_month: pl.DataFrame,
+    fees: pl.DataFrame,
+    *,
+    year: int,
+    months: list[int],
+) -> pl.DataFrame:
+    """One row per clinic and month (the ``settlement`` table).
+
+    - capitation = listed on the first of the month × the yearly BASIS fee / 12 (§ 86);
+    - ffs_daytime / ffs_ooh = accepted fee-for-service lines of the month (§§ 87-90);
+    - local = accepted local-agreement lines, outside the frame and § 96 (004 §5.1);
+    - mileage_km accrues monthly and is paid yearly (§ 92), so it is not in the total;
+    - returned = lines refused by the rules, with what they would have paid;
+    - total = capitation + ffs_daytime + ffs_ooh + local, paid on the 15th of the next
+      month.
+    """
+    frames = []
+    for m in months:
+        first = dt.date(year, m, 1)
+        listed = (
+            exposure_table.filter(pl.col("first_month") <= m)
+            .group_by("provider_number")
+            .agg(pl.col("patients").sum().alias("listed"))
+        )
+        basis = capitation_price(fees, first)
+        frames.append(
+            listed.with_columns(
+                month=pl.lit(first),
+                capitation_dkk=pl.col("listed").cast(pl.Float64) * basis / 12.0,
+            )
+        )
+    cap = pl.concat(frames) if frames else pl.DataFrame()
+    month_starts = [dt.date(year, m, 1) for m in months]
+    cl = claims_by_month.filter(pl.col("settlement_month").is_in(month_starts))
+    acc = cl.filter(~pl.col("returned"))
+    wide = acc.group_by(["provider_number", "settlement_month"]).agg(
+        ffs_daytime_dkk=pl.col("dkk").filter(pl.col("category") == "daytime").sum(),
+        ffs_ooh_dkk=pl.col("dkk").filter(pl.col("category") == "ooh").sum(),
+        local_dkk=pl.col("dkk").filter(pl.col("category") == "local").sum(),
+        mileage_km=pl.col("units").filter(pl.col("category") == "mileage").sum(),
+    )
+    ret = (
+        cl.filter(pl.col("returned"))
+        .group_by(["provider_number", "settlement_month"])
+        .agg(returned_lines=pl.col("lines").sum(), returned_dkk=pl.col("dkk").sum())
+    )
+    keys = pl.concat(
+        [
+            cap.select("provider_number", "month"),
+            cl.select("provider_number", pl.col("settlement_month").alias("month")),
+        ]
+    ).unique()
+    out = (
+        keys.join(cap, on=["provider_number", "month"], how="left")
+        .join(
+            wide.rename({"settlement_month": "month"}), on=["provider_number", "month"], how="left"
+        )
+        .join(
+            ret.rename({"settlement_month": "month"}), on=["provider_number", "month"], how="left"
+        )
+        .with_columns(
+            pl.col("listed").fill_null(0).cast(pl.Int64),
+            pl.col("returned_lines").fill_null(0).cast(pl.Int64),
+            *[
+                pl.col(c).fill_null(0.0).cast(pl.Float64)
+                for c in (
+                    "capitation_dkk",
+                    "ffs_daytime_dkk",
+                    "ffs_ooh_dkk",
+                    "local_dkk",
+                    "mileage_km",
+                    "returned_dkk",
+                )
+            ],
+        )
+        .with_columns(
+            total_dkk=pl.col("capitation_dkk")
+            + pl.col("ffs_daytime_dkk")
+            + pl.col("ffs_ooh_dkk")
+            + pl.col("local_dkk"),
+            payment_date=pl.col("month").map_elements(payment_date, return_dtype=pl.Date),
+        )
+    )
+    cols = [
+        "provider_number",
+        "month",
+        "listed",
+        "capitation_dkk",
+        "ffs_daytime_dkk",
+        "ffs_ooh_dkk",
+        "local_dkk",
+        "mileage_km",
+        "returned_lines",
+        "returned_dkk",
+        "total_dkk",
+        "payment_date",
+    ]
+    return out.select(cols).sort(["provider_number", "month"])
