@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from almen.warehouse import WAREHOUSE_FILE
+from almen.warehouse import WAREHOUSE_FILE, Warehouse
 
 Cli = Callable[..., Result]
 
@@ -87,3 +87,50 @@ def test_schema_lists_every_table(call_cli: Cli) -> None:
     assert result.exit_code == 0
     for name in TABLES:
         assert f"## `{name}`" in result.stdout
+
+
+def test_settle_writes_statements_and_returned_claims(call_cli: Cli, tiny_copy: Path) -> None:
+    result = call_cli("--data", str(tiny_copy), "settle", "--year", "2025", "--as-of", "2026-01-31")
+    assert result.exit_code == 0, result.output
+    assert "Settlement 2025" in result.stdout
+    with Warehouse.connect(tiny_copy, read_only=True) as wh:
+        stmt = wh.read_table("settlement").to_pyarrow()
+        claims = wh.row_count("claim")
+        returned = wh.row_count("returned_claim")
+    assert stmt.num_rows > 0
+    assert 0 < returned < claims
+    one = call_cli(
+        "--data", str(tiny_copy), "settle", "--year", "2025", "--month", "3",
+        "--clinic", str(stmt.column("provider_number")[0]), "--as-of", "2026-01-31",
+    )  # fmt: skip
+    assert one.exit_code == 0, one.output
+    assert "2025-04-15" in one.stdout
+
+
+def test_ceiling_lists_clinics_with_their_ratio(call_cli: Cli, tiny_denmark: Path) -> None:
+    result = call_cli("--data", str(tiny_denmark), "ceiling", "--year", "2025")
+    assert result.exit_code == 0, result.output
+    assert "§ 96 2025" in result.stdout
+    assert "standardised ratio" in result.stdout
+    early = call_cli(
+        "--data", str(tiny_denmark), "ceiling", "--year", "2025", "--as-of", "2025-06-30"
+    )
+    assert early.exit_code == 0, early.output
+    assert "projected from claims to 2025-06-30" in early.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("settle", "--year", "2025", "--month", "13"), "--month must be 1-12"),
+        (("settle", "--year", "1990"), "no fee schedule covers the year 1990"),
+        (("ceiling", "--year", "2025", "--as-of", "2024-05-01"), "is not in 2025"),
+        (("ceiling", "--year", "2025", "--clinic", "000000"), "no clinic 000000"),
+    ],
+)
+def test_settlement_commands_refuse_bad_input_with_exit_2(
+    call_cli: Cli, tiny_copy: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = call_cli("--data", str(tiny_copy), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr

@@ -161,20 +161,18 @@ def _render_reasons(returned: pl.DataFrame) -> None:
 
 
 def _render_clinic(stmt: pl.DataFrame, returned: pl.DataFrame, clinic: str) -> None:
-    t = Table(title=f"Clinic {clinic}: monthly statements (DKK)")
-    cols = ("month", "listed", "capitation", "daytime", "ooh", "local", "km", "returned")
-    for col in (*cols, "total", "paid"):
+    listed = int(stmt["listed"][-1])
+    km = float(stmt["mileage_km"].sum())
+    t = Table(title=f"Clinic {clinic}: {listed:,} listed; DKK (mileage {km:,.0f} km, paid yearly)")
+    for col in ("month", "capitation", "fee-for-service", "local", "returned", "total", "paid"):
         t.add_column(col, justify="right")
     for r in stmt.iter_rows(named=True):
         t.add_row(
             r["month"].strftime("%Y-%m"),
-            f"{r['listed']:,}",
             _dkk(r["capitation_dkk"]),
-            _dkk(r["ffs_daytime_dkk"]),
-            _dkk(r["ffs_ooh_dkk"]),
+            _dkk(r["ffs_daytime_dkk"] + r["ffs_ooh_dkk"]),
             _dkk(r["local_dkk"]),
-            _dkk(r["mileage_km"]),
-            f"{r['returned_lines']:,} ({_dkk(r['returned_dkk'])})",
+            _dkk(r["returned_dkk"]),
             _dkk(r["total_dkk"]),
             str(r["payment_date"]),
         )

@@ -8,8 +8,16 @@ transaction: the table, the reject rows and the ingest log).
 
 from __future__ import annotations
 
+from almen.ingest.claims import validate_claims
 from almen.ingest.patient_list import validate_patient_list
 from almen.ingest.population import validate_population
 from almen.ingest.validated import Reject, Validated, write_validated
 
-__all__ = ["Reject", "Validated", "validate_patient_list", "validate_population", "write_validated"]
+__all__ = [
+    "Reject",
+    "Validated",
+    "validate_claims",
+    "validate_patient_list",
+    "validate_population",
+    "write_validated",
+]

@@ -28,14 +28,41 @@ class Extract:
     rows: list[tuple[int, list[str]]]  # (line number, values)
 
 
-def open_extract(
-    path: Path, aliases: Mapping[str, tuple[str, ...]], required: tuple[str, ...]
-) -> Extract:
-    """Read ``path`` (UTF-8 or Latin-1, ``;`` ``,`` or tab) and map its header to canonical names.
+def _decode_strict(raw: bytes, encoding: str, source: str) -> str:
+    """Decode ``raw`` or raise an ``InputError`` at the line and column of the first bad byte."""
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise InputError(
+            f"not valid {encoding} (byte 0x{raw[exc.start]:02x}); give the file's encoding "
+            "with --encoding, e.g. --encoding cp1252",
+            source=source,
+            line=line,
+            column=column,
+        ) from None
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}", source=source) from None
 
-    ``aliases`` maps a canonical column to the header names that mean it. A missing
-    required column, an empty file or an unreadable file is an ``InputError`` naming the
-    file, line and column; nothing is read further.
+
+def open_extract(
+    path: Path,
+    aliases: Mapping[str, tuple[str, ...]],
+    required: tuple[str, ...],
+    *,
+    encoding: str | None = None,
+    strict_fields: bool = False,
+) -> Extract:
+    """Read ``path`` (``;`` ``,`` or tab) and map its header to canonical names.
+
+    ``aliases`` maps a canonical column to the header names that mean it. With
+    ``encoding`` None the file is read as UTF-8, else Latin-1; with an encoding given, a
+    byte that does not decode is an error at its line and column. ``strict_fields`` makes
+    a line with another number of fields than the header an error. A missing required
+    column, an empty file or an unreadable file is an ``InputError`` naming the file, line
+    and column; nothing is read further.
     """
     source = path.name
     try:
@@ -44,10 +71,13 @@ def open_extract(
         raise InputError(f"cannot read the file: {exc.strerror}", source=str(path)) from None
     if b"\x00" in raw[:4096]:
         raise InputError("not a text file (it contains NUL bytes)", source=source, line=1)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    if encoding is not None:
+        text = _decode_strict(raw, encoding, source).lstrip("\ufeff")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise InputError("the file is empty or has no header line", source=source, line=1)
@@ -70,6 +100,14 @@ def open_extract(
     for i, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
             continue
+        if strict_fields and len(values) != len(header):
+            raise InputError(
+                f"malformed line: {len(values)} fields where the header has {len(header)}; "
+                "nothing was imported",
+                source=source,
+                line=i,
+                column=min(len(values), len(header)) + 1,
+            )
         rows.append((i, values))
     return Extract(source=source, columns=columns, rows=rows)
 

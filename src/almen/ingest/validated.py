@@ -31,7 +31,7 @@ class Validated:
     rows_accepted: int  # input lines accepted (a table row may sum several lines)
     accepted: pa.Table
     rejects: list[Reject] = field(default_factory=list)
-    replace_key: tuple[str, ...] | None = None  # rows with these keys in the table are replaced
+    replace_key: tuple[str, ...] | None = None  # rows with these keys are replaced; None: append
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -52,14 +52,15 @@ def write_validated(wh: Warehouse, validated: Validated) -> str:
     name = validated.target_table
     new = validated.accepted
     key = validated.replace_key
-    if wh.has_table(name) and key is not None:
+    if key is None:
+        wh.append_table(name, new)  # no key: rows are added (claims)
+    elif wh.has_table(name):
         old = wh.read_table(name)
         keys = ibis.memtable(new.select(list(key)).group_by(list(key)).aggregate([]))
         kept = old.anti_join(keys, list(key)).to_pyarrow()
-        combined = pa.concat_tables([kept.cast(new.schema), new])
+        wh.write_table(name, pa.concat_tables([kept.cast(new.schema), new]))
     else:
-        combined = new
-    wh.write_table(name, combined)
+        wh.write_table(name, new)
     rejects = pa.table(
         {
             "ingest_id": [ingest_id] * len(validated.rejects),
