@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+import ibis
 import polars as pl
 import pyarrow as pa
 import typer
@@ -192,9 +193,15 @@ def ceiling(
     ] = None,
     clinic: ClinicOpt = None,
     show: Annotated[int, typer.Option(help="clinics to list, highest ratio first")] = 20,
+    backtest: Annotated[
+        bool, typer.Option(help="how early the year-to-date flag equals the final one")
+    ] = False,
 ) -> None:
     """§ 96: daytime expenditure per listed patient against the regional average."""
     settings = settings_of(ctx)
+    if backtest:
+        _backtest(ctx, year)
+        return
     through = _parse_day(as_of) if as_of else dt.date(year, 12, 31)
     if through.year != year:
         raise ParameterError(f"--as-of {through} is not in {year}")
@@ -253,3 +260,142 @@ def _ceiling(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame:
         year=year,
         months=month,
     )
+
+
+@app.command()
+@guard
+def frame(ctx: typer.Context, year: YearOpt) -> None:
+    """The budget frame month by month against expenditure, nationally and per region."""
+    settings = settings_of(ctx)
+    with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        fees = _fees(wh, year)
+        try:
+            rate = settlement.frame_rate(year)
+        except LookupError as exc:
+            raise NotFoundError(str(exc)) from None
+        checked = _checked_year(wh, year, dt.date(year, 12, 31))
+        report = settlement.frame_report(
+            settlement.exposure(wh.read_table("patient"), year),
+            settlement.monthly_claims(checked),
+            settlement.clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year),
+            year=year,
+            capitation_per_year=settlement.capitation_price(fees, dt.date(year, 1, 1)),
+            frame_per_insured_year=rate,
+        )
+    nat = report.filter(pl.col("area") == "Danmark")
+    t = Table(title=f"Budget frame {year}, Denmark: {rate:,.0f} DKK per insured a year (estimate)")
+    for col in ("month", "insured", "frame", "expenditure", "difference", "year to date"):
+        t.add_column(col, justify="right")
+    for r in nat.iter_rows(named=True):
+        t.add_row(
+            r["month"].strftime("%Y-%m"),
+            f"{r['insured']:,}",
+            _dkk(r["frame_dkk"]),
+            _dkk(r["expenditure_dkk"]),
+            _dkk(r["difference_dkk"]),
+            f"{r['ytd_ratio']:.1%}",
+        )
+    console.print(t)
+    dec = report.filter(pl.col("month") == dt.date(year, 12, 1)).sort("area")
+    t2 = Table(title=f"Year {year} by region")
+    for col in ("area", "frame", "expenditure", "share of frame"):
+        t2.add_column(col, justify="left" if col == "area" else "right")
+    for r in dec.iter_rows(named=True):
+        t2.add_row(
+            r["area"],
+            _dkk(r["frame_ytd_dkk"]),
+            _dkk(r["expenditure_ytd_dkk"]),
+            f"{r['ytd_ratio']:.1%}",
+        )
+    console.print(t2)
+
+
+@app.command()
+@guard
+def overview(
+    ctx: typer.Context,
+    clinic: Annotated[str, typer.Option("--clinic", help="provider number (ydernummer)")],
+    year: Annotated[int, typer.Option("--year", help="settlement year")] = 2025,
+) -> None:
+    """Service overview (ydelsesoverblik): each service's rate against the region's."""
+    settings = settings_of(ctx)
+    with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        fees = _fees(wh, year)
+        checked = _checked_year(wh, year, dt.date(year, 12, 31))
+        accepted = settlement.accepted_by_group(
+            checked, start=dt.date(year, 1, 1), end=dt.date(year, 12, 31)
+        )
+        expo = settlement.exposure(wh.read_table("patient"), year)
+        regions = settlement.clinic_regions(
+            wh.read_table("clinic"), wh.read_table("municipality"), year
+        )
+    if clinic not in set(regions["provider_number"].to_list()):
+        raise NotFoundError(f"no clinic {clinic} in the warehouse")
+    report = settlement.ceiling_report(
+        expo,
+        accepted,
+        regions,
+        capitation_per_year=settlement.capitation_price(fees, dt.date(year, 1, 1)),
+        year=year,
+    )
+    me = report.filter(pl.col("provider_number") == clinic).to_dicts()[0]
+    ov = settlement.service_overview(
+        clinic, expo, accepted, regions, expected_total_dkk=me["expected_dkk"]
+    )
+    names = dict(zip(fees["service_code"], fees["name_en"], strict=False))
+    t = Table(
+        title=f"Clinic {clinic} {year}: § 96 ratio {me['ratio']:.3f} "
+        f"({me['patient_years']:,.0f} listed)"
+    )
+    for col in ("service", "per 1,000", "region (std.)", "deviation", "→ § 96 ratio"):
+        t.add_column(col, justify="left" if col == "service" else "right")
+    for r in ov.iter_rows(named=True):
+        dev = "" if r["deviation"] is None else f"{r['deviation']:+.0%}"
+        t.add_row(
+            f"{r['service_code']} {names.get(r['service_code'], '')}"[:30],
+            f"{r['rate_per_1000']:,.0f}",
+            f"{r['expected_per_1000']:,.0f}",
+            dev,
+            f"{r['contribution']:+.3f}",
+        )
+    console.print(t)
+
+
+def _checked_year(wh: Warehouse, year: int, through: dt.date) -> ibis.Table:
+    return settlement.check_year(
+        wh.read_table("claim"),
+        wh.read_table("fee_schedule"),
+        wh.read_table("patient"),
+        settlement.load_service_rules(),
+        year=year,
+        through_month=through.month,
+        as_of=through,
+    )
+
+
+def _backtest(ctx: typer.Context, year: int) -> None:
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        fees = _fees(wh, year)
+        checked = _checked_year(wh, year, dt.date(year, 12, 31))
+        table = settlement.early_warning(
+            checked,
+            settlement.exposure(wh.read_table("patient"), year),
+            settlement.clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year),
+            year=year,
+            capitation_per_year=settlement.capitation_price(fees, dt.date(year, 1, 1)),
+        )
+    t = Table(title=f"§ 96 early warning {year}: year-to-date flag against the final flag")
+    for col in ("through month", "agreement", "flagged", "of them final", "final"):
+        t.add_column(col, justify="right")
+    for r in table.iter_rows(named=True):
+        t.add_row(
+            str(r["month"]),
+            f"{r['agreement']:.1%}",
+            f"{r['flagged']:,}",
+            f"{r['true_positives']:,}",
+            f"{r['flagged_final']:,}",
+        )
+    console.print(t)
+    ok = table.filter(pl.col("agreement") >= 0.95)["month"].to_list()
+    first = next((m for m in ok if all(x in ok for x in range(m, 13))), None)
+    console.print(f"first month from which the flag agrees for ≥ 95 % of clinics: {first}")

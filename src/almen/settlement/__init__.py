@@ -16,6 +16,7 @@ import ibis
 import polars as pl
 
 from almen.settlement.ceiling import ceiling_report, ceiling_rule, next_quarter_start
+from almen.settlement.frame import frame_rate, frame_report, load_frame_rates, service_overview
 from almen.settlement.rules import (
     check_claims,
     load_return_rules,
@@ -39,7 +40,11 @@ __all__ = [
     "check_claims",
     "check_year",
     "clinic_regions",
+    "early_warning",
     "exposure",
+    "frame_rate",
+    "frame_report",
+    "load_frame_rates",
     "load_return_rules",
     "load_service_rules",
     "monthly_claims",
@@ -48,6 +53,7 @@ __all__ = [
     "payment_date",
     "priced_claims",
     "returned_lines",
+    "service_overview",
 ]
 
 
@@ -93,3 +99,50 @@ def clinic_regions(clinic: ibis.Table, municipality: ibis.Table, year: int) -> p
     m = municipality.select(m_code=municipality.code, region=municipality[region_col])
     j = clinic.join(m, clinic.municipality == m.m_code).select("provider_number", "region")
     return j.to_polars()
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def early_warning(
+    checked: ibis.Table,
+    exposure_table: pl.DataFrame,
+    clinic_region: pl.DataFrame,
+    *,
+    year: int,
+    capitation_per_year: float,
+) -> pl.DataFrame:
+    """How early the year-to-date § 96 flag equals the final one (seed 004 §5.3).
+
+    For each month m the ratio is computed from January to the end of m, for the clinic
+    and its region alike, so a season common to the region cancels out. Columns: month,
+    share of clinics whose projected flag equals the final flag, clinics flagged then,
+    clinics flagged in the final statement.
+    """
+    reports = {}
+    for m in range(1, 13):
+        accepted = accepted_by_group(checked, start=dt.date(year, 1, 1), end=_month_end(year, m))
+        reports[m] = ceiling_report(
+            exposure_table,
+            accepted,
+            clinic_region,
+            capitation_per_year=capitation_per_year,
+            year=year,
+            months=m,
+        ).select("provider_number", "over")
+    final = reports[12].rename({"over": "final"})
+    rows = []
+    for m, rep in reports.items():
+        j = rep.join(final, on="provider_number", how="inner")
+        rows.append(
+            {
+                "month": m,
+                "agreement": float((j["over"] == j["final"]).to_numpy().mean()) if len(j) else 0.0,
+                "flagged": int(j["over"].sum()),
+                "flagged_final": int(j["final"].sum()),
+                "true_positives": int((j["over"] & j["final"]).sum()),
+            }
+        )
+    return pl.DataFrame(rows)
