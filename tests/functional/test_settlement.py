@@ -298,3 +298,61 @@ def test_next_quarter_start() -> None:
     assert settlement.next_quarter_start(D(2025, 12, 31)) == D(2026, 1, 1)
     assert settlement.next_quarter_start(D(2025, 5, 2)) == D(2025, 7, 1)
     assert settlement.next_quarter_start(D(2025, 3, 31)) == D(2025, 4, 1)
+
+
+def test_service_overview_by_hand(crude_world: Path) -> None:
+    """Seed 004 §5.3 (ydelsesoverblik), clinic D of the crude world:
+
+    D: 70 consultations on 10 patient-years = 7,000 per 1,000;
+    region: 160 consultations on 40 patient-years = 4 a year → expected 40 = 4,000 per 1,000;
+    deviation 70 / 40 − 1 = +75 %; contribution (14,000 − 8,000) / 20,000 = 0.30,
+    which is D's whole excess ratio (1.30 − 1) since its capitation is as expected.
+    """
+    with Warehouse.connect(crude_world) as wh:
+        checked = _checked(wh)
+        accepted = settlement.accepted_by_group(
+            settlement.claim_summary(checked, by_service=True),  # type: ignore[arg-type]
+            start=D(2025, 1, 1),
+            end=D(2025, 12, 31),
+        )
+        expo = settlement.exposure(wh.read_table("patient"), 2025)
+        regions = settlement.clinic_regions(
+            wh.read_table("clinic"), wh.read_table("municipality"), 2025
+        )
+    ov = settlement.service_overview("D", expo, accepted, regions, expected_total_dkk=20_000.0)
+    row = ov.filter(pl.col("service_code") == "0101").to_dicts()[0]
+    assert row["rate_per_1000"] == pytest.approx(7000.0)
+    assert row["expected_per_1000"] == pytest.approx(4000.0)
+    assert row["deviation"] == pytest.approx(0.75)
+    assert row["contribution"] == pytest.approx(0.30)
+
+
+def test_budget_frame_by_hand(crude_world: Path) -> None:
+    """Seed 001 / danish-facts §1.3: the frame follows the group-1 insured.
+
+    40 insured, frame 2,400 a year → January frame 40 × 200 = 8,000; capitation
+    40 × 1,200 / 12 = 4,000; January consultations (all 160 fall in January) 32,000;
+    expenditure 36,000; difference +28,000.
+    """
+    with Warehouse.connect(crude_world) as wh:
+        checked = _checked(wh)
+        rep = settlement.frame_report(
+            settlement.exposure(wh.read_table("patient"), 2025),
+            settlement.monthly_claims(checked),  # type: ignore[arg-type]
+            settlement.clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), 2025),
+            year=2025,
+            capitation_per_year=1200.0,
+            frame_per_insured_year=2400.0,
+        )
+    jan = rep.filter((pl.col("area") == "Danmark") & (pl.col("month") == D(2025, 1, 1))).to_dicts()[
+        0
+    ]
+    assert jan["insured"] == 40
+    assert jan["frame_dkk"] == pytest.approx(8000.0)
+    assert jan["capitation_dkk"] == pytest.approx(4000.0)
+    assert jan["ffs_dkk"] == pytest.approx(32_000.0)
+    assert jan["difference_dkk"] == pytest.approx(28_000.0)
+    region = rep.filter(pl.col("area") == "Region Nordjylland")
+    assert region["frame_dkk"].sum() == pytest.approx(
+        rep.filter(pl.col("area") == "Danmark")["frame_dkk"].sum()
+    )

@@ -70,7 +70,7 @@ def settle(
             as_of=run_date,
         )
         expo = settlement.exposure(wh.read_table("patient"), year)
-        by_month = settlement.monthly_claims(checked)
+        by_month = settlement.monthly_claims(settlement.claim_summary(checked))
         stmt = settlement.monthly_statement(expo, by_month, fees, year=year, months=months)
         returned = settlement.returned_lines(checked, settlement.load_return_rules())
         month_starts = [dt.date(year, m, 1) for m in months]
@@ -323,7 +323,9 @@ def overview(
         fees = _fees(wh, year)
         checked = _checked_year(wh, year, dt.date(year, 12, 31))
         accepted = settlement.accepted_by_group(
-            checked, start=dt.date(year, 1, 1), end=dt.date(year, 12, 31)
+            settlement.claim_summary(checked, by_service=True),
+            start=dt.date(year, 1, 1),
+            end=dt.date(year, 12, 31),
         )
         expo = settlement.exposure(wh.read_table("patient"), year)
         regions = settlement.clinic_regions(

@@ -26,6 +26,7 @@ from almen.settlement.rules import (
 from almen.settlement.statement import (
     accepted_by_group,
     capitation_price,
+    claim_summary,
     exposure,
     monthly_claims,
     monthly_statement,
@@ -39,6 +40,7 @@ __all__ = [
     "ceiling_rule",
     "check_claims",
     "check_year",
+    "claim_summary",
     "clinic_regions",
     "early_warning",
     "exposure",
@@ -72,8 +74,7 @@ def check_year(
         (claim.settlement_month >= dt.date(year, 1, 1))
         & (claim.settlement_month <= dt.date(year, through_month, 1))
     )
-    rules = ibis.memtable(service_rules.to_arrow())
-    return check_claims(priced_claims(c, fee_schedule, patient, rules), as_of=as_of)
+    return check_claims(c, fee_schedule, patient, service_rules, as_of=as_of)
 
 
 def returned_lines(checked: ibis.Table, return_rules: pl.DataFrame) -> pl.DataFrame:
@@ -107,7 +108,7 @@ def _month_end(year: int, month: int) -> dt.date:
 
 
 def early_warning(
-    checked: ibis.Table,
+    checked: ibis.Table | pl.DataFrame,
     exposure_table: pl.DataFrame,
     clinic_region: pl.DataFrame,
     *,
@@ -121,9 +122,10 @@ def early_warning(
     share of clinics whose projected flag equals the final flag, clinics flagged then,
     clinics flagged in the final statement.
     """
+    summary = claim_summary(checked) if isinstance(checked, ibis.Table) else checked
     reports = {}
     for m in range(1, 13):
-        accepted = accepted_by_group(checked, start=dt.date(year, 1, 1), end=_month_end(year, m))
+        accepted = accepted_by_group(summary, start=dt.date(year, 1, 1), end=_month_end(year, m))
         reports[m] = ceiling_report(
             exposure_table,
             accepted,

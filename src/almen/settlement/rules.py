@@ -162,13 +162,20 @@ def _row_rule(c: ibis.Table, as_of: dt.date) -> ibis.Value:
     )
 
 
-def check_claims(priced: ibis.Table, *, as_of: dt.date) -> ibis.Table:
+def check_claims(
+    claims: ibis.Table,
+    fees: ibis.Table,
+    patients: ibis.Table,
+    service_rules: pl.DataFrame,
+    *,
+    as_of: dt.date,
+) -> ibis.Table:
     """Every line of ``priced`` (from ``priced_claims``) with the first rule it breaks.
 
     Seed 004 §5.2 (claims settled monthly; lines that break the agreement come back).
 
-    ``priced`` should hold every line of the year up to the period checked, so that the
-    yearly limits count earlier months. ``rule`` is null for an accepted line.
+    ``claims`` should hold every line of the year up to the period checked, so that the
+    yearly limits count earlier months. The result has ``CHECKED_COLUMNS``.
 
     Rules, in priority order (``claim_return_rule.csv``):
 
@@ -192,27 +199,30 @@ def check_claims(priced: ibis.Table, *, as_of: dt.date) -> ibis.Table:
       calendar year, at any clinic; the earliest by date and claim_id are kept.
 
     Lines that break a row rule do not count towards the frequency limits of others.
-    Only patient-days with more than one line, and services with a yearly limit, go
-    through the (costly) window functions. The row-checked lines are cached in the
-    backend (a temporary table), since the frequency rules and the caller read them again.
+    Speed: one window over the raw claims finds the patient-days with more than one line
+    (about a fifth of the lines); only those, and the services with a yearly limit, are
+    priced and go through the frequency windows. The lines those rules return (few) are
+    cached in the backend as a temporary table; the row rules are cheap and are
+    recomputed by each query that reads the result.
     """
-    c = priced.mutate(rule=_row_rule(priced, as_of)).select(*CHECKED_COLUMNS).cache()
-    ok = c.filter(c.rule.isnull())
+    rules_t = ibis.memtable(service_rules.to_arrow())
 
-    per_patient_day = ibis.window(group_by=[ok.patient_id, ok.service_date])
-    multi = ok.mutate(n_day=ok.count().over(per_patient_day))
-    multi = multi.filter(multi.n_day > 1).drop("n_day")
+    def row_checked(lines: ibis.Table) -> ibis.Table:
+        priced = priced_claims(lines, fees, patients, rules_t)
+        return priced.mutate(rule=_row_rule(priced, as_of)).select(*CHECKED_COLUMNS)
+
+    per_patient_day = ibis.window(group_by=[claims.patient_id, claims.service_date])
+    counted = claims.mutate(n_day=claims.count().over(per_patient_day))
+    multi = row_checked(counted.filter(counted.n_day > 1).drop("n_day"))
+    multi = multi.filter(multi.rule.isnull())
+    day_keys = [multi.patient_id, multi.service_date, multi.provider_number, multi.service_code]
     day_w = ibis.window(
-        group_by=[multi.patient_id, multi.service_date, multi.provider_number, multi.service_code],
-        order_by=[multi.time_band, multi.quantity, multi.claim_id],
+        group_by=day_keys, order_by=[multi.time_band, multi.quantity, multi.claim_id]
     )
     same_line = (multi.time_band.lag().over(day_w) == multi.time_band) & (
         multi.quantity.lag().over(day_w) == multi.quantity
     )
-    line_w = ibis.window(
-        group_by=[multi.patient_id, multi.service_date, multi.provider_number, multi.service_code],
-        order_by=[multi.time_band, multi.quantity],
-    )
+    line_w = ibis.window(group_by=day_keys, order_by=[multi.time_band, multi.quantity])
     rn = ibis.dense_rank().over(line_w)  # distinct lines: duplicates do not count twice
     by_day = multi.mutate(
         rule=ibis.cases(
@@ -221,17 +231,22 @@ def check_claims(priced: ibis.Table, *, as_of: dt.date) -> ibis.Table:
             else_=ibis.null(str),
         )
     )
-    by_day = by_day.filter(by_day.rule.notnull())
+    by_day = by_day.filter(by_day.rule.notnull()).select("claim_id", "rule")
 
-    limited = ok.filter(ok.max_per_year.notnull())
+    limited_codes = service_rules.filter(pl.col("max_per_year").is_not_null())[
+        "service_code"
+    ].to_list()
+    limited = row_checked(claims.filter(claims.service_code.isin(limited_codes or [""])))
+    limited = limited.filter(limited.rule.isnull())
     year_w = ibis.window(
         group_by=[limited.patient_id, limited.service_code, limited.service_date.year()],
         order_by=[limited.service_date, limited.claim_id],
     )
     by_year = limited.mutate(rule=ibis.literal("per_year"), year_n=ibis.row_number().over(year_w))
-    by_year = by_year.filter(by_year.year_n >= by_year.max_per_year).drop("year_n")
+    by_year = by_year.filter(by_year.year_n >= by_year.max_per_year).select("claim_id", "rule")
     day_ids = by_day.select(d_id=by_day.claim_id)
     by_year = by_year.anti_join(day_ids, by_year.claim_id == day_ids.d_id)
     grouped = by_day.union(by_year).select(g_id=ibis._.claim_id, g_rule=ibis._.rule).cache()
+    c = row_checked(claims)
     out = c.left_join(grouped, c.claim_id == grouped.g_id)
     return out.mutate(rule=out.rule.coalesce(out.g_rule)).drop("g_id", "g_rule")

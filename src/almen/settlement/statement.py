@@ -18,6 +18,7 @@ __all__ = [
     "accepted_by_group",
     "capitation_price",
     "category",
+    "claim_summary",
     "exposure",
     "monthly_claims",
     "monthly_statement",
@@ -85,36 +86,97 @@ def capitation_price(fees: pl.DataFrame, day: dt.date) -> float:
     return float(row["price_dkk"][0])
 
 
-def monthly_claims(checked: ibis.Table) -> pl.DataFrame:
-    """Claim lines by clinic, settlement month, statement category and returned or not."""
+def claim_summary(checked: ibis.Table, *, by_service: bool = False) -> pl.DataFrame:
+    """One pass over the checked lines: sums by clinic, month, category, age band, sex.
+
+    Columns: provider_number, settlement_month, category, in_s96 (would count in § 96:
+    daytime, inside the frame, a service), age_band, sex, returned, lines, units, dkk;
+    with ``by_service`` also service_code (more groups: slower, for the service
+    overview). ``monthly_claims`` and ``accepted_by_group`` read it.
+    """
     c = checked.mutate(
-        category=category(checked.daytime, checked.outside_frame, checked.unit),
+        km=checked.unit == "km",
+        service=checked.unit == "service",
+        age_band=_band(checked.age.fill_null(0)),
         returned=checked.rule.notnull(),
     )
-    out = c.group_by(["provider_number", "settlement_month", "category", "returned"]).aggregate(
+    keys = [
+        "provider_number",
+        "settlement_month",
+        *(["service_code"] if by_service else []),
+        "daytime",
+        "outside_frame",
+        "km",
+        "service",
+        "age_band",
+        "sex",
+        "returned",
+    ]
+    out = c.group_by(keys).aggregate(
         lines=c.count(), units=c.quantity.sum().cast("float64"), dkk=c.amount_dkk.sum()
     )
-    return out.to_polars()
+    # booleans group faster than strings; the category is named afterwards
+    return (
+        out.to_polars()
+        .with_columns(
+            category=pl.when(pl.col("km"))
+            .then(pl.lit("mileage"))
+            .when(pl.col("outside_frame"))
+            .then(pl.lit("local"))
+            .when(pl.col("daytime"))
+            .then(pl.lit("daytime"))
+            .otherwise(pl.lit("ooh")),
+            in_s96=pl.col("daytime") & ~pl.col("outside_frame") & pl.col("service"),
+        )
+        .drop("daytime", "outside_frame", "km", "service")
+    )
 
 
-def accepted_by_group(checked: ibis.Table, *, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """Accepted daytime fee-for-service inside the frame by clinic, service, age band, sex.
+def _summary(data: ibis.Table | pl.DataFrame) -> pl.DataFrame:
+    return claim_summary(data) if isinstance(data, ibis.Table) else data
 
-    Only services dated ``start``..``end``; these are the lines that count in § 96.
+
+def monthly_claims(summary: ibis.Table | pl.DataFrame) -> pl.DataFrame:
+    """Claim lines by clinic, settlement month, statement category and returned or not.
+
+    ``summary`` is a ``claim_summary`` (or the checked lines, summarised here).
     """
-    c = checked.filter(
-        checked.rule.isnull()
-        & checked.daytime
-        & ~checked.outside_frame
-        & (checked.unit == "service")
-        & (checked.service_date >= start)
-        & (checked.service_date <= end)
+    return (
+        _summary(summary)
+        .group_by(["provider_number", "settlement_month", "category", "returned"])
+        .agg(pl.col("lines").sum(), pl.col("units").sum(), pl.col("dkk").sum())
     )
-    c = c.mutate(age_band=_band(c.age))
-    out = c.group_by(["provider_number", "service_code", "age_band", "sex"]).aggregate(
-        lines=c.count(), dkk=c.amount_dkk.sum()
+
+
+def accepted_by_group(
+    summary: ibis.Table | pl.DataFrame, *, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    """Accepted daytime fee-for-service inside the frame by clinic, age band and sex.
+
+    By service too when the summary has ``service_code`` (``claim_summary(by_service=True)``).
+
+    Only lines sent for the settlement months from ``start`` to ``end`` (the activity of
+    the settlement year, seed 001); these are the lines that count in § 96.
+    """
+    first = start.replace(day=1)
+    data = _summary(summary)
+    return (
+        data.filter(
+            pl.col("in_s96")
+            & ~pl.col("returned")
+            & (pl.col("settlement_month") >= first)
+            & (pl.col("settlement_month") <= end)
+        )
+        .group_by(
+            [
+                "provider_number",
+                *(["service_code"] if "service_code" in data.columns else []),
+                "age_band",
+                "sex",
+            ]
+        )
+        .agg(pl.col("lines").sum(), pl.col("dkk").sum())
     )
-    return out.to_polars()
 
 
 def payment_date(month: dt.date) -> dt.date:

@@ -1,0 +1,312 @@
+"""Benchmark: settle all clinics for 12 months plus § 96, almen against plain pandas.
+
+Run with `almen bench --settlement` or `python benchmarks/bench_settlement.py DATA_DIR`
+on a warehouse made by `almen synth --scale 1.0`. Both implementations apply the same
+rules (returned claims, monthly statements, § 96 crude and standardised) to the same
+tables and must give the same numbers (checked here); the times are written to
+docs/benchmarks.md between markers. Targets (issue 3): almen under 30 s on 2 cores and at
+least 10× faster than pandas. pandas is timed from tables already in memory (its loading
+time is reported apart), which favours pandas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from almen import settlement
+from almen.reference import fee_schedule_for_year
+from almen.settlement.rules import LATE_MONTHS
+from almen.warehouse import Warehouse
+
+START = "<!-- bench_settlement:start -->"
+END = "<!-- bench_settlement:end -->"
+YEAR = 2025
+AS_OF = dt.date(2026, 1, 31)
+RETURNED_SECONDS: list[float] = []
+
+
+def run_almen(data: Path) -> tuple[float, pl.DataFrame, pl.DataFrame]:
+    """Monthly statements for all clinics and months, and § 96; then, timed apart, the
+    listing of the returned lines that ``almen settle`` writes as well."""
+    t0 = time.perf_counter()
+    with Warehouse.connect(data, read_only=True) as wh:
+        fees_all = pl.from_arrow(wh.read_table("fee_schedule").to_pyarrow())
+        assert isinstance(fees_all, pl.DataFrame)
+        fees = fee_schedule_for_year(YEAR, fees_all)
+        checked = settlement.check_year(
+            wh.read_table("claim"),
+            wh.read_table("fee_schedule"),
+            wh.read_table("patient"),
+            settlement.load_service_rules(),
+            year=YEAR,
+            as_of=AS_OF,
+        )
+        summary = settlement.claim_summary(checked)
+        expo = settlement.exposure(wh.read_table("patient"), YEAR)
+        stmt = settlement.monthly_statement(
+            expo, settlement.monthly_claims(summary), fees, year=YEAR, months=list(range(1, 13))
+        )
+        accepted = settlement.accepted_by_group(
+            summary, start=dt.date(YEAR, 1, 1), end=dt.date(YEAR, 12, 31)
+        )
+        regions = settlement.clinic_regions(
+            wh.read_table("clinic"), wh.read_table("municipality"), YEAR
+        )
+        ceiling = settlement.ceiling_report(
+            expo,
+            accepted,
+            regions,
+            capitation_per_year=settlement.capitation_price(fees, dt.date(YEAR, 1, 1)),
+            year=YEAR,
+        )
+        t_run = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        returned = settlement.returned_lines(checked, settlement.load_return_rules())
+        RETURNED_SECONDS.append(time.perf_counter() - t1)
+    assert len(returned) == stmt["returned_lines"].sum()
+    return t_run, stmt, ceiling
+
+
+def load_pandas(data: Path) -> tuple[float, dict[str, pd.DataFrame]]:
+    t0 = time.perf_counter()
+    with Warehouse.connect(data, read_only=True) as wh:
+        frames = {
+            name: wh.read_table(name).to_pyarrow().to_pandas()
+            for name in ("claim", "patient", "fee_schedule", "clinic", "municipality")
+        }
+    return time.perf_counter() - t0, frames
+
+
+def run_pandas(t: dict[str, pd.DataFrame]) -> tuple[float, pd.DataFrame, pd.DataFrame]:
+    """The same rules, written the straightforward pandas way."""
+    t0 = time.perf_counter()
+    claim = t["claim"]
+    start, end = pd.Timestamp(YEAR, 1, 1), pd.Timestamp(YEAR, 12, 1)
+    sm = pd.to_datetime(claim["settlement_month"])
+    c = claim[(sm >= start) & (sm <= end)].copy()
+    c["service_date"] = pd.to_datetime(c["service_date"])
+    c["settlement_month"] = pd.to_datetime(c["settlement_month"])
+    fees = t["fee_schedule"].copy()
+    fees["valid_from"] = pd.to_datetime(fees["valid_from"])
+    fees["valid_to"] = pd.to_datetime(fees["valid_to"])
+    fees = fees[(fees["valid_from"] <= pd.Timestamp(YEAR, 12, 31)) & (fees["valid_to"] >= start)]
+    fees = fees.drop_duplicates("service_code")
+    c = c.merge(
+        fees[["service_code", "price_dkk", "unit", "daytime", "outside_frame"]],
+        on="service_code",
+        how="left",
+    )
+    rules = settlement.load_service_rules().to_pandas()
+    c = c.merge(rules, on="service_code", how="left", suffixes=("", "_rule"))
+    pat = t["patient"].rename(columns={"provider_number": "listed_at", "sex": "sex_p"})
+    pat = pat[["patient_id", "birth_year", "sex_p", "listed_at", "listed_from", "insurance_group"]]
+    c = c.merge(pat, on="patient_id", how="left", indicator=True)
+    c["amount_dkk"] = (c["price_dkk"] * c["quantity"]).fillna(0.0)
+    year = c["service_date"].dt.year
+    month = year * 12 + c["service_date"].dt.month
+    period = c["settlement_month"].dt.year * 12 + c["settlement_month"].dt.month
+    max_q = c["max_quantity"].fillna(pd.Series(np.where(c["unit"] == "km", 500, 1), c.index))
+    age_hi = year - c["birth_year"]
+    listed_from = pd.to_datetime(c["listed_from"])
+    listed_ok = (c["listed_at"] == c["provider_number"]) & (listed_from <= c["service_date"])
+    req = c["requires_listed"].fillna(True).astype(bool)
+    conds = [
+        c["price_dkk"].isna(),
+        c["_merge"] == "left_only",
+        (month > period) | (month < period - LATE_MONTHS),
+        c["service_date"] > pd.Timestamp(AS_OF),
+        (c["quantity"] < 1) | (c["quantity"] > max_q),
+        req & (c["insurance_group"] == 1) & ~listed_ok,
+        (c["min_age"].notna() & (age_hi < c["min_age"]))
+        | (c["max_age"].notna() & (age_hi - 1 > c["max_age"]))
+        | (c["sex"].notna() & (c["sex"] != c["sex_p"])),
+    ]
+    names = [
+        "unknown_service",
+        "unknown_patient",
+        "outside_period",
+        "future_date",
+        "invalid_quantity",
+        "not_listed",
+        "age_sex",
+    ]
+    c["rule"] = np.select(conds, names, default=None)
+    ok = c[c["rule"].isna()]
+    day_keys = ["patient_id", "service_date", "provider_number", "service_code"]
+    srt = ok.sort_values([*day_keys, "time_band", "quantity", "claim_id"])
+    dup = srt.duplicated([*day_keys, "time_band", "quantity"])
+    line_start = ~srt.duplicated([*day_keys, "time_band", "quantity"])
+    dense = line_start.groupby([srt[k] for k in day_keys]).cumsum() - 1
+    per_day = srt["max_per_day"].notna() & (dense >= srt["max_per_day"])
+    by_day = pd.Series(np.where(dup, "duplicate", np.where(per_day, "per_day", None)), srt.index)
+    by_day = by_day.dropna()
+    lim = ok[ok["max_per_year"].notna()].sort_values(["service_date", "claim_id"])
+    yn = lim.groupby(["patient_id", "service_code", lim["service_date"].dt.year]).cumcount()
+    by_year = lim.index[(yn >= lim["max_per_year"]).to_numpy()]
+    by_year = by_year.difference(by_day.index)
+    c.loc[by_day.index, "rule"] = by_day
+    c.loc[by_year, "rule"] = "per_year"
+
+    # monthly statement
+    cat = np.select(
+        [
+            c["unit"] == "km",
+            c["outside_frame"].fillna(False).astype(bool),
+            c["daytime"].fillna(True).astype(bool),
+        ],
+        ["mileage", "local", "daytime"],
+        default="ooh",
+    )
+    c["category"] = cat
+    acc = c[c["rule"].isna()]
+    piv = acc.pivot_table(
+        index=["provider_number", "settlement_month"],
+        columns="category",
+        values="amount_dkk",
+        aggfunc="sum",
+        fill_value=0.0,
+    )
+    ret = (
+        c[c["rule"].notna()]
+        .groupby(["provider_number", "settlement_month"])
+        .agg(returned_lines=("claim_id", "size"), returned_dkk=("amount_dkk", "sum"))
+    )
+    p = t["patient"]
+    p = p[
+        (p["insurance_group"] == 1) & p["provider_number"].notna() & p["listed_from"].notna()
+    ].copy()
+    lf = pd.to_datetime(p["listed_from"])
+    p["first_month"] = np.where(
+        lf <= start, 1, np.where(lf.dt.year > YEAR, 13, lf.dt.month + (lf.dt.day > 1))
+    )
+    basis = float(fees.loc[fees["service_code"] == "BASIS", "price_dkk"].iloc[0])
+    rows = []
+    for m in range(1, 13):
+        n = p[p["first_month"] <= m].groupby("provider_number").size().rename("listed")
+        df = n.to_frame()
+        df["settlement_month"] = pd.Timestamp(YEAR, m, 1)
+        rows.append(df.reset_index())
+    cap = pd.concat(rows).set_index(["provider_number", "settlement_month"])
+    cap["capitation_dkk"] = cap["listed"] * basis / 12.0
+    stmt = cap.join(piv, how="outer").join(ret, how="outer").fillna(0.0)
+    for col in ("daytime", "ooh", "local"):
+        if col not in stmt:
+            stmt[col] = 0.0
+    stmt["total_dkk"] = stmt["capitation_dkk"] + stmt["daytime"] + stmt["ooh"] + stmt["local"]
+
+    # § 96
+    p["age_band"] = ((YEAR - p["birth_year"] - 1).clip(0, 85) // 5 * 5).astype(int)
+    p["py"] = (12 - p["first_month"] + 1).clip(lower=0) / 12.0
+    g = p.groupby(["provider_number", "age_band", "sex"])["py"].sum().to_frame()
+    g["cap"] = g["py"] * basis
+    a = acc[
+        acc["daytime"].fillna(True).astype(bool)
+        & ~acc["outside_frame"].fillna(False).astype(bool)
+        & (acc["unit"] == "service")
+    ]
+    a = a.assign(
+        age_band=((YEAR - a["birth_year"] - 1).clip(0, 85) // 5 * 5).astype(int), sex=a["sex_p"]
+    )
+    f = a.groupby(["provider_number", "age_band", "sex"])["amount_dkk"].sum().rename("ffs")
+    g = g.join(f, how="outer").fillna(0.0).reset_index()
+    g["e"] = g["cap"] + g["ffs"]
+    mun = t["municipality"][["code", "region"]].rename(columns={"code": "municipality"})
+    reg = t["clinic"][["provider_number", "municipality"]].merge(mun, on="municipality")
+    g = g.merge(reg[["provider_number", "region"]], on="provider_number")
+    rates = (
+        g.groupby(["region", "age_band", "sex"])
+        .apply(lambda d: d["e"].sum() / d["py"].sum(), include_groups=False)
+        .rename("rate")
+    )
+    g = g.merge(rates.reset_index(), on=["region", "age_band", "sex"], how="left")
+    g["expected"] = g["py"] * g["rate"].fillna(0.0)
+    cl = g.groupby(["provider_number", "region"])[["py", "e", "expected"]].sum().reset_index()
+    cl["standardised_ratio"] = cl["e"] / cl["expected"]
+    ravg = cl.groupby("region").apply(lambda d: d["e"].sum() / d["py"].sum(), include_groups=False)
+    cl["crude_ratio"] = (cl["e"] / cl["py"]) / cl["region"].map(ravg)
+    return time.perf_counter() - t0, stmt.reset_index(), cl
+
+
+def compare(
+    stmt: pl.DataFrame, ceil: pl.DataFrame, pstmt: pd.DataFrame, pceil: pd.DataFrame
+) -> float:
+    """Largest absolute difference between the two implementations' key numbers."""
+    a = stmt.select("provider_number", "month", "total_dkk", "returned_lines").to_pandas()
+    a["month"] = pd.to_datetime(a["month"])
+    b = pstmt.rename(columns={"settlement_month": "month"})[
+        ["provider_number", "month", "total_dkk", "returned_lines"]
+    ]
+    m = a.merge(b, on=["provider_number", "month"], how="outer", suffixes=("_a", "_p")).fillna(0)
+    d1 = float((m["total_dkk_a"] - m["total_dkk_p"]).abs().max())
+    d2 = float((m["returned_lines_a"] - m["returned_lines_p"]).abs().max())
+    c = ceil.select("provider_number", "standardised_ratio", "crude_ratio").to_pandas()
+    c = c.merge(pceil, on="provider_number", suffixes=("_a", "_p"))
+    d3 = float((c["standardised_ratio_a"] - c["standardised_ratio_p"]).abs().max())
+    d4 = float((c["crude_ratio_a"] - c["crude_ratio_p"]).abs().max())
+    if len(c) != len(ceil):
+        raise SystemExit(f"clinics differ: almen {len(ceil)}, pandas {len(c)}")
+    return max(d1, d2, d3 * 1e6, d4 * 1e6)
+
+
+def write_doc(doc: Path, text: str) -> None:
+    body = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
+    block = f"{START}\n{text}\n{END}"
+    if START in body:
+        head, rest = body.split(START, 1)
+        body = head + block + rest.split(END, 1)[1]
+    else:
+        body = body.rstrip() + "\n\n## Settlement and § 96 (issue 3)\n\n" + block + "\n"
+    doc.write_text(body, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("data", type=Path, help="data directory made by almen synth --scale 1.0")
+    ap.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
+    ap.add_argument("--skip-pandas", action="store_true")
+    args = ap.parse_args(argv)
+    t_almen, stmt, ceil = run_almen(args.data)
+    t_almen2, stmt, ceil = run_almen(args.data)  # second run: warm file cache
+    with Warehouse.connect(args.data, read_only=True) as wh:
+        n_claims = wh.row_count("claim")
+    lines = [
+        f"Measured {dt.date.today()} on {platform.machine()}, 2 cores, Python "
+        f"{platform.python_version()}, {n_claims:,} claims, {len(ceil):,} clinics, year {YEAR}.",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+        f"| almen: settle 12 months + § 96 (first run) | {t_almen:.1f} s | < 30 s |",
+        f"| almen: the same, second run | {t_almen2:.1f} s | |",
+        f"| verdict on the slower run | {max(t_almen, t_almen2):.1f} s | "
+        f"{'meets' if max(t_almen, t_almen2) < 30 else 'NOT MET'} |",
+        f"| almen: listing the returned lines as well (`almen settle` does) | "
+        f"+{RETURNED_SECONDS[-1]:.1f} s | |",
+    ]
+    if not args.skip_pandas:
+        t_load, frames = load_pandas(args.data)
+        t_pd, pstmt, pceil = run_pandas(frames)
+        diff = compare(stmt, ceil, pstmt, pceil)
+        ratio = t_pd / min(t_almen, t_almen2)
+        lines += [
+            f"| pandas: loading the tables into memory | {t_load:.1f} s | (not counted) |",
+            f"| pandas: the same rules | {t_pd:.1f} s | |",
+            f"| speed-up almen / pandas | {ratio:.1f}× | ≥ 10× ({'meets' if ratio >= 10 else 'NOT MET'}) |",
+            f"| largest difference (DKK, lines, ratio × 10⁶) | {diff:.2e} | same numbers |",
+        ]
+    text = "\n".join(lines)
+    print(text)
+    write_doc(args.doc, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
