@@ -42,7 +42,7 @@ def test_synth_rejects_year_when_no_fee_schedule(call_cli: Cli, tmp_path: Path) 
     result = call_cli("--data", str(tmp_path / "d"), "synth", "--scale", "0.01", "--year", "2019")
     assert result.exit_code == 2
     line = _one_line(result)
-    assert "no fee schedule covers the year 2019" in line and "2025" in line
+    assert "no fee schedule covers the year 2019" in line and "2022–2027" in line
 
 
 def test_synth_rejects_data_dir_when_unwritable(call_cli: Cli, tmp_path: Path) -> None:
@@ -134,3 +134,38 @@ def test_settlement_commands_refuse_bad_input_with_exit_2(
     result = call_cli("--data", str(tiny_copy), *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_fees_compare_on_the_base_year(call_cli: Cli, tiny_denmark: Path) -> None:
+    result = call_cli(
+        "--data", str(tiny_denmark), "fees", "compare", "--base", "aftale25",
+        "--scenario", "docs/scenarios/underserved-supplement.toml",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "budget-neutral" in result.stdout
+    assert "By clinic form" in result.stdout
+
+
+def test_fees_compare_moves_2151_money_on_a_2024_year(call_cli: Cli, tmp_path: Path) -> None:
+    """docs/scenarios/aftale25-2151.toml against OK22 (seed 001: 2151 closed by Aftale25)."""
+    data = tmp_path / "d24"
+    made = call_cli(
+        "--data", str(data), "synth", "--scale", "0.01", "--seed", "3", "--year", "2024"
+    )
+    assert made.exit_code == 0, made.output
+    result = call_cli(
+        "--data", str(data), "fees", "compare", "--base", "OK22", "--year", "2024",
+        "--scenario", "docs/scenarios/aftale25-2151.toml",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Aftale25: 2151 closed" in result.stdout
+
+
+def test_fees_compare_refuses_unknown_service_code(
+    call_cli: Cli, tiny_denmark: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[prices]\n"0101" = 180.0\n"2151" = 10.0\n', encoding="utf-8")
+    result = call_cli("--data", str(tiny_denmark), "fees", "compare", "--scenario", str(bad))
+    assert result.exit_code == 2
+    assert f"{bad}:4:1: input error: unknown service code '2151'" in result.stderr

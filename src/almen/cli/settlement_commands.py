@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated
 
 import ibis
@@ -401,3 +402,143 @@ def _backtest(ctx: typer.Context, year: int) -> None:
     ok = table.filter(pl.col("agreement") >= 0.95)["month"].to_list()
     first = next((m for m in ok if all(x in ok for x in range(m, 13))), None)
     console.print(f"first month from which the flag agrees for ≥ 95 % of clinics: {first}")
+
+
+fees_app = typer.Typer(help="Fee-structure scenarios.", no_args_is_help=True)
+app.add_typer(fees_app, name="fees")
+
+
+@fees_app.command("compare")
+@guard
+def fees_compare(
+    ctx: typer.Context,
+    scenario: Annotated[Path, typer.Option("--scenario", help="scenario TOML file")],
+    base: Annotated[str, typer.Option("--base", help="agreement of the base prices")] = "Aftale25",
+    year: Annotated[int, typer.Option("--year", help="year of the activity")] = 2025,
+    budget_neutral: Annotated[
+        bool | None,
+        typer.Option(
+            "--budget-neutral/--not-budget-neutral",
+            help="scale the scenario so it costs the same as the base (default: the file's)",
+        ),
+    ] = None,
+    show: Annotated[int, typer.Option(help="clinics to list at each end")] = 5,
+) -> None:
+    """Re-price a year's activity under a scenario and show who wins and who loses."""
+    from almen.reference import load_underserved
+    from almen.settlement import scenario as sc
+
+    settings = settings_of(ctx)
+    with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        fees_all = pl.from_arrow(wh.read_table("fee_schedule").to_pyarrow())
+        assert isinstance(fees_all, pl.DataFrame)
+        base_rows = fee_schedule_for_year(year, fees_all).filter(
+            pl.col("agreement").str.to_lowercase() == base.lower()
+        )
+        if base_rows.is_empty():
+            have = sorted(set(fee_schedule_for_year(year, fees_all)["agreement"].to_list()))
+            raise NotFoundError(
+                f"no fee schedule {base!r} in force in {year} (in force: {', '.join(have)})"
+            )
+        base_prices = {
+            r["service_code"]: r["price_dkk"]
+            for r in base_rows.filter(~pl.col("outside_frame")).iter_rows(named=True)
+            if r["service_code"] != "BASIS"
+        }
+        base_cap = settlement.capitation_price(base_rows, dt.date(year, 1, 1))
+        scen = sc.load_scenario(scenario, set(base_prices) | {"BASIS"})
+        checked = _checked_year(wh, year, dt.date(year, 12, 31))
+        summary = settlement.claim_summary(checked, by_service=True)
+        activity = (
+            summary.filter(~pl.col("returned") & (pl.col("category") != "local"))
+            .group_by("provider_number", "service_code")
+            .agg(pl.col("units").sum())
+        )
+        expo = settlement.exposure(wh.read_table("patient"), year)
+        need = _need(wh)
+        clinic = wh.read_table("clinic")
+        info = clinic.select("provider_number", "form", "municipality").to_polars()
+        regions = settlement.clinic_regions(clinic, wh.read_table("municipality"), year)
+    info = info.join(regions, on="provider_number", how="left")
+    underserved = set(load_underserved()["code"].to_list())
+    clinics = sc.clinic_attributes(expo, need, info, underserved)
+    per_clinic, totals = sc.compare(
+        scen,
+        activity=activity,
+        clinics=clinics,
+        base_prices=base_prices,
+        base_capitation=base_cap,
+        budget_neutral=budget_neutral,
+    )
+    _render_scenario(scen, per_clinic, totals, year, show)
+
+
+def _need(wh: Warehouse) -> pl.DataFrame:
+    """Σ chronic conditions of each clinic's listed patients (from the condition table)."""
+    p = wh.read_table("patient")
+    if not wh.has_table("condition"):
+        return pl.DataFrame({"provider_number": [], "need_units": []})
+    cond = wh.read_table("condition")
+    n = cond.group_by("patient_id").aggregate(n=cond.count())
+    j = p.filter(p.provider_number.notnull()).join(n, "patient_id")
+    return j.group_by("provider_number").aggregate(need_units=j.n.sum()).to_polars()
+
+
+def _render_scenario(
+    scen: object, per_clinic: pl.DataFrame, totals: dict[str, float], year: int, show: int
+) -> None:
+    from almen.settlement import scenario as sc
+
+    assert isinstance(scen, sc.Scenario)
+    base, new = totals["base_dkk"], totals["scenario_dkk"]
+    py = float(per_clinic["patient_years"].sum())
+    try:
+        frame_dkk = settlement.frame_rate(year) * py
+        frame_txt = f"; frame ≈ {_dkk(frame_dkk)} (scenario {new / frame_dkk:.1%} of it)"
+    except LookupError:
+        frame_txt = ""
+    console.print(f"[bold]{scen.name}[/] {scen.description}")
+    console.print(
+        f"base {_dkk(base)} DKK → scenario {_dkk(new)} DKK: {new - base:+,.0f} "
+        f"({(new - base) / base:+.2%}){frame_txt}"
+    )
+    if totals["unplaced_dkk"]:
+        console.print(
+            f"[yellow]note:[/] {_dkk(totals['unplaced_dkk'])} DKK moved to services with no "
+            "activity this year could not be placed and left the total"
+        )
+    if totals["scaling"] != 1.0:
+        console.print(f"budget-neutral: every price and the capitation × {totals['scaling']:.5f}")
+    names = {
+        "need_decile": "need decile (chronic conditions per patient)",
+        "form": "clinic form",
+        "region": "region",
+        "area": "underserved area",
+    }
+    for key, table in sc.groups(per_clinic).items():
+        t = Table(title=f"By {names[key]}")
+        for col in (key, "clinics", "change DKK", "change %", "winners", "losers"):
+            t.add_column(col, justify="left" if col == key else "right")
+        for r in table.iter_rows(named=True):
+            t.add_row(
+                str(r[key]).removeprefix("Region "),
+                f"{r['clinics']:,}",
+                f"{r['change_dkk']:+,.0f}",
+                f"{r['change_pct']:+.2f}",
+                f"{r['winners']:,}",
+                f"{r['losers']:,}",
+            )
+        console.print(t)
+    ranked = per_clinic.filter(pl.col("change_pct").is_not_null()).sort("change_pct")
+    t = Table(title=f"Clinics with the largest change (of {len(per_clinic):,})")
+    for col in ("clinic", "form", "base DKK", "scenario DKK", "change %"):
+        t.add_column(col, justify="left" if col in ("clinic", "form") else "right")
+    for r in pl.concat([ranked.head(show), ranked.tail(show)]).iter_rows(named=True):
+        t.add_row(
+            r["provider_number"],
+            r["form"],
+            _dkk(r["base_dkk"]),
+            _dkk(r["scenario_dkk"]),
+            f"{r['change_pct']:+.2f}",
+        )
+    console.print(t)

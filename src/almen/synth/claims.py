@@ -37,6 +37,7 @@ CHANNEL_MIX = np.array(
 )
 PROCEDURE_CODES = ("2104", "2105", "2108", "2109", "2111", "2112", "2113", "2117", "2119")
 TIME_BANDS = ("day", "evening", "ooh")
+OPTIONAL_CODES = ("2151",)
 
 
 @dataclass(slots=True)
@@ -61,7 +62,9 @@ class ClaimCodes:
         missing = [c for c in wanted if c not in available]
         if missing:
             raise ValueError(f"the fee schedule lacks service codes the generator uses: {missing}")
-        self.codes = list(wanted)
+        # used only where the year's schedule has them (2151 was closed by Aftale25)
+        optional = [c for c in OPTIONAL_CODES if c in available]
+        self.codes = [*wanted, *optional]
         self.index = {c: i for i, c in enumerate(self.codes)}
 
     def __getitem__(self, code: str) -> int:
@@ -200,6 +203,8 @@ def generate_claims(
     autumn = np.array([(EPOCH + dt.timedelta(days=int(d))).month >= 10 for d in days])
     w_autumn = np.where(autumn, w, 0.0)
     yearly(a >= 65, 0.55, "L002", days, w_autumn / w_autumn.sum())
+    if "2151" in codes.index:  # before Aftale25: instruction in clinical forms, chronic care
+        yearly(chronic_care, 0.5, "2151", days, w)
 
     mood = (has["depression"] | has["anxiety"])[persons]
     therapy = persons[mood & (rng.random(len(persons)) < 0.35)]
