@@ -80,7 +80,7 @@ def load_pandas(data: Path) -> tuple[float, dict[str, pd.DataFrame]]:
     t0 = time.perf_counter()
     with Warehouse.connect(data, read_only=True) as wh:
         frames = {
-            name: wh.read_table(name).to_pyarrow().to_pandas()
+            name: wh.read_table(name).to_pyarrow().to_pandas(strings_to_categorical=True)
             for name in ("claim", "patient", "fee_schedule", "clinic", "municipality")
         }
     return time.perf_counter() - t0, frames
@@ -93,35 +93,50 @@ def run_pandas(t: dict[str, pd.DataFrame]) -> tuple[float, pd.DataFrame, pd.Data
     start, end = pd.Timestamp(YEAR, 1, 1), pd.Timestamp(YEAR, 12, 1)
     sm = pd.to_datetime(claim["settlement_month"])
     c = claim[(sm >= start) & (sm <= end)].copy()
+    del sm
     c["service_date"] = pd.to_datetime(c["service_date"])
     c["settlement_month"] = pd.to_datetime(c["settlement_month"])
-    fees = t["fee_schedule"].copy()
+    fees = t["fee_schedule"].astype({"service_code": str, "unit": str})
     fees["valid_from"] = pd.to_datetime(fees["valid_from"])
     fees["valid_to"] = pd.to_datetime(fees["valid_to"])
     fees = fees[(fees["valid_from"] <= pd.Timestamp(YEAR, 12, 31)) & (fees["valid_to"] >= start)]
-    fees = fees.drop_duplicates("service_code")
-    c = c.merge(
-        fees[["service_code", "price_dkk", "unit", "daytime", "outside_frame"]],
-        on="service_code",
-        how="left",
+    fees = fees.drop_duplicates("service_code").set_index("service_code")
+    # lookups by map (the tables are in memory as categoricals to fit 48 million lines)
+    code = c["service_code"]
+    c["price_dkk"] = code.map(fees["price_dkk"]).astype(float)
+    c["unit"] = code.map(fees["unit"]).astype(object).fillna("service").astype("category")
+    c["daytime"] = code.map(fees["daytime"]).astype(object).fillna(True).astype(bool)
+    c["outside_frame"] = code.map(fees["outside_frame"]).astype(object).fillna(False).astype(bool)
+    rules = settlement.load_service_rules().to_pandas().set_index("service_code")
+    for col in ("requires_listed", "min_age", "max_age", "sex", "max_quantity", "max_per_day",
+                "max_per_year"):  # fmt: skip
+        c[col] = code.map(rules[col]).astype(object)
+    for col in ("min_age", "max_age", "max_quantity", "max_per_day", "max_per_year"):
+        c[col] = pd.to_numeric(c[col])
+    pat = t["patient"].set_index("patient_id")
+    providers = sorted(
+        set(c["provider_number"].cat.categories) | set(pat["provider_number"].cat.categories)
     )
-    rules = settlement.load_service_rules().to_pandas()
-    c = c.merge(rules, on="service_code", how="left", suffixes=("", "_rule"))
-    pat = t["patient"].rename(columns={"provider_number": "listed_at", "sex": "sex_p"})
-    pat = pat[["patient_id", "birth_year", "sex_p", "listed_at", "listed_from", "insurance_group"]]
-    c = c.merge(pat, on="patient_id", how="left", indicator=True)
+    c["prov_i"] = pd.Categorical(c["provider_number"], categories=providers).codes
+    pat["listed_i"] = pd.Categorical(pat["provider_number"], categories=providers).codes
+    pid = c["patient_id"]
+    known = pid.isin(pat.index)
+    c["birth_year"] = pid.map(pat["birth_year"])
+    c["sex_p"] = pid.map(pat["sex"]).astype(object)
+    c["listed_i"] = pid.map(pat["listed_i"])
+    c["listed_from"] = pd.to_datetime(pid.map(pat["listed_from"]))
+    c["insurance_group"] = pid.map(pat["insurance_group"])
     c["amount_dkk"] = (c["price_dkk"] * c["quantity"]).fillna(0.0)
     year = c["service_date"].dt.year
     month = year * 12 + c["service_date"].dt.month
     period = c["settlement_month"].dt.year * 12 + c["settlement_month"].dt.month
     max_q = c["max_quantity"].fillna(pd.Series(np.where(c["unit"] == "km", 500, 1), c.index))
     age_hi = year - c["birth_year"]
-    listed_from = pd.to_datetime(c["listed_from"])
-    listed_ok = (c["listed_at"] == c["provider_number"]) & (listed_from <= c["service_date"])
+    listed_ok = (c["listed_i"] == c["prov_i"]) & (c["listed_from"] <= c["service_date"])
     req = c["requires_listed"].fillna(True).astype(bool)
     conds = [
         c["price_dkk"].isna(),
-        c["_merge"] == "left_only",
+        ~known,
         (month > period) | (month < period - LATE_MONTHS),
         c["service_date"] > pd.Timestamp(AS_OF),
         (c["quantity"] < 1) | (c["quantity"] > max_q),
@@ -145,12 +160,14 @@ def run_pandas(t: dict[str, pd.DataFrame]) -> tuple[float, pd.DataFrame, pd.Data
     srt = ok.sort_values([*day_keys, "time_band", "quantity", "claim_id"])
     dup = srt.duplicated([*day_keys, "time_band", "quantity"])
     line_start = ~srt.duplicated([*day_keys, "time_band", "quantity"])
-    dense = line_start.groupby([srt[k] for k in day_keys]).cumsum() - 1
+    dense = line_start.groupby([srt[k] for k in day_keys], observed=True, sort=False).cumsum() - 1
     per_day = srt["max_per_day"].notna() & (dense >= srt["max_per_day"])
     by_day = pd.Series(np.where(dup, "duplicate", np.where(per_day, "per_day", None)), srt.index)
     by_day = by_day.dropna()
     lim = ok[ok["max_per_year"].notna()].sort_values(["service_date", "claim_id"])
-    yn = lim.groupby(["patient_id", "service_code", lim["service_date"].dt.year]).cumcount()
+    yn = lim.groupby(
+        ["patient_id", "service_code", lim["service_date"].dt.year], observed=True, sort=False
+    ).cumcount()
     by_year = lim.index[(yn >= lim["max_per_year"]).to_numpy()]
     by_year = by_year.difference(by_day.index)
     c.loc[by_day.index, "rule"] = by_day
@@ -174,10 +191,11 @@ def run_pandas(t: dict[str, pd.DataFrame]) -> tuple[float, pd.DataFrame, pd.Data
         values="amount_dkk",
         aggfunc="sum",
         fill_value=0.0,
+        observed=True,
     )
     ret = (
         c[c["rule"].notna()]
-        .groupby(["provider_number", "settlement_month"])
+        .groupby(["provider_number", "settlement_month"], observed=True)
         .agg(returned_lines=("claim_id", "size"), returned_dkk=("amount_dkk", "sum"))
     )
     p = t["patient"]
@@ -188,10 +206,15 @@ def run_pandas(t: dict[str, pd.DataFrame]) -> tuple[float, pd.DataFrame, pd.Data
     p["first_month"] = np.where(
         lf <= start, 1, np.where(lf.dt.year > YEAR, 13, lf.dt.month + (lf.dt.day > 1))
     )
-    basis = float(fees.loc[fees["service_code"] == "BASIS", "price_dkk"].iloc[0])
+    basis = float(fees.loc["BASIS", "price_dkk"])
     rows = []
     for m in range(1, 13):
-        n = p[p["first_month"] <= m].groupby("provider_number").size().rename("listed")
+        n = (
+            p[p["first_month"] <= m]
+            .groupby("provider_number", observed=True)
+            .size()
+            .rename("listed")
+        )
         df = n.to_frame()
         df["settlement_month"] = pd.Timestamp(YEAR, m, 1)
         rows.append(df.reset_index())
@@ -206,7 +229,7 @@ def run_pandas(t: dict[str, pd.DataFrame]) -> tuple[float, pd.DataFrame, pd.Data
     # § 96
     p["age_band"] = ((YEAR - p["birth_year"] - 1).clip(0, 85) // 5 * 5).astype(int)
     p["py"] = (12 - p["first_month"] + 1).clip(lower=0) / 12.0
-    g = p.groupby(["provider_number", "age_band", "sex"])["py"].sum().to_frame()
+    g = p.groupby(["provider_number", "age_band", "sex"], observed=True)["py"].sum().to_frame()
     g["cap"] = g["py"] * basis
     a = acc[
         acc["daytime"].fillna(True).astype(bool)
@@ -216,11 +239,17 @@ def run_pandas(t: dict[str, pd.DataFrame]) -> tuple[float, pd.DataFrame, pd.Data
     a = a.assign(
         age_band=((YEAR - a["birth_year"] - 1).clip(0, 85) // 5 * 5).astype(int), sex=a["sex_p"]
     )
-    f = a.groupby(["provider_number", "age_band", "sex"])["amount_dkk"].sum().rename("ffs")
+    f = (
+        a.groupby(["provider_number", "age_band", "sex"], observed=True)["amount_dkk"]
+        .sum()
+        .rename("ffs")
+    )
     g = g.join(f, how="outer").fillna(0.0).reset_index()
     g["e"] = g["cap"] + g["ffs"]
     mun = t["municipality"][["code", "region"]].rename(columns={"code": "municipality"})
     reg = t["clinic"][["provider_number", "municipality"]].merge(mun, on="municipality")
+    g = g.astype({"provider_number": str, "sex": str})
+    reg = reg.astype({"provider_number": str, "region": str})
     g = g.merge(reg[["provider_number", "region"]], on="provider_number")
     rates = (
         g.groupby(["region", "age_band", "sex"])
@@ -232,7 +261,7 @@ def run_pandas(t: dict[str, pd.DataFrame]) -> tuple[float, pd.DataFrame, pd.Data
     cl = g.groupby(["provider_number", "region"])[["py", "e", "expected"]].sum().reset_index()
     cl["standardised_ratio"] = cl["e"] / cl["expected"]
     ravg = cl.groupby("region").apply(lambda d: d["e"].sum() / d["py"].sum(), include_groups=False)
-    cl["crude_ratio"] = (cl["e"] / cl["py"]) / cl["region"].map(ravg)
+    cl["crude_ratio"] = (cl["e"] / cl["py"]) / cl["region"].map(ravg).astype(float)
     return time.perf_counter() - t0, stmt.reset_index(), cl
 
 
