@@ -30,8 +30,12 @@ format: setup
 	$(BIN)/ruff format src tests benchmarks scripts
 	$(BIN)/ruff check --fix src tests benchmarks scripts
 
+# synth at scale 1, then settlement + § 96 against pandas on a scale-1 warehouse
+BENCH_DATA ?= /tmp/almen-bench-scale1
 bench: setup
 	$(BIN)/almen bench
+	test -f $(BENCH_DATA)/warehouse.duckdb || $(BIN)/almen --data $(BENCH_DATA) synth --scale 1.0
+	$(BIN)/python benchmarks/bench_settlement.py $(BENCH_DATA) --doc docs/benchmarks.md
 
 # Re-pin every dependency to what installs today (commit the result).
 lock:

@@ -213,6 +213,13 @@ def bench(
     output: Annotated[Path, typer.Option(help="Markdown file for the figures")] = Path(
         "docs/benchmarks.md"
     ),
+    settlement: Annotated[
+        Path | None,
+        typer.Option(
+            help="also benchmark settlement + § 96 (against pandas) on this data directory, "
+            "made by `almen synth --scale 1.0`"
+        ),
+    ] = None,
 ) -> None:
     """Run the benchmarks in benchmarks/ and write their figures to docs/benchmarks.md."""
     script = Path("benchmarks") / "bench_synth.py"
@@ -220,7 +227,20 @@ def bench(
         raise NotFoundError(f"{script} not found: run `almen bench` from the repository root")
     if scale <= 0:
         raise ParameterError(f"--scale must be above 0, got {scale:g}")
+    if settlement is not None and not (settlement / WAREHOUSE_FILE).exists():
+        raise NotFoundError(f"no warehouse in {settlement}: run `almen synth` there first")
     result = subprocess.run(
         [sys.executable, str(script), "--scale", str(scale), "--output", str(output)], check=False
     )
+    if result.returncode == 0 and settlement is not None:
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(Path("benchmarks") / "bench_settlement.py"),
+                str(settlement),
+                "--doc",
+                str(output),
+            ],
+            check=False,
+        )
     raise typer.Exit(result.returncode)
