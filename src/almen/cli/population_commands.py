@@ -1,0 +1,108 @@
+"""Population commands: case finding. Thin: read tables, call the engine, show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from almen import population, reference
+from almen.cli import app, guard, settings_of, warehouse_target
+from almen.cli.render import console
+from almen.disclosure import margin_totals, suppress
+from almen.errors import NotFoundError, ParameterError
+from almen.warehouse import Warehouse
+
+
+@app.command()
+@guard
+def findings(
+    ctx: typer.Context,
+    clinic: Annotated[
+        str | None, typer.Option("--clinic", help="one clinic's patients; default all clinics")
+    ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="date (default today)")] = None,
+    cut: Annotated[
+        float | None,
+        typer.Option(help="polypharmacy group as a share of each list (default 0.04)"),
+    ] = None,
+    show: Annotated[int, typer.Option(help="patients to list per definition")] = 10,
+) -> None:
+    """Case finding for the special efforts (seed 002 §2, seed 003).
+
+    With --clinic: the clinic's patients (pseudonyms) in each group, with the reason.
+    Without: counts per clinic for the whole country, small counts suppressed.
+    """
+    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    if cut is not None and not 0 < cut < 1:
+        raise ParameterError(f"--cut must be between 0 and 1, not {cut}")
+    defs = population.load_definitions()
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        if clinic is not None:
+            c = wh.read_table("clinic")
+            if c.filter(c.provider_number == clinic).count().to_pyarrow().as_py() == 0:
+                raise NotFoundError(f"no clinic {clinic} in the warehouse")
+        feats = population.patient_features(
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("medication"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            as_of=day,
+            definitions=defs,
+            provider_number=clinic,
+        )
+    found = population.apply_definitions(feats, defs, target_share=cut)
+    counts = population.clinic_counts(found, feats)
+    if clinic is not None:
+        _render_clinic(clinic, found, counts, defs, show)
+    else:
+        _render_country(counts, defs)
+
+
+def _render_clinic(
+    clinic: str, found: pl.DataFrame, counts: pl.DataFrame, defs: dict, show: int
+) -> None:
+    row = counts.to_dicts()[0] if len(counts) else {"list_size": 0}
+    t = Table(title=f"Clinic {clinic}: {row['list_size']:,} listed (counts stay in the clinic)")
+    for col in ("group", "patients", "share of list"):
+        t.add_column(col, justify="left" if col == "group" else "right")
+    for d in population.DEFINITIONS:
+        n = int(row.get(d, 0))
+        share = n / row["list_size"] if row["list_size"] else 0.0
+        t.add_row(defs[d]["name_en"], f"{n:,}", f"{share:.1%}")
+    console.print(t)
+    for d in population.DEFINITIONS:
+        part = found.filter(pl.col("definition") == d).head(show)
+        if part.is_empty():
+            continue
+        console.print(f"[bold]{defs[d]['name_en']}[/] (first {len(part)}):")
+        for r in part.iter_rows(named=True):
+            console.print(f"  patient {r['patient_id']}: {r['reason']}")
+
+
+def _render_country(counts: pl.DataFrame, defs: dict) -> None:
+    long = counts.unpivot(
+        index=["provider_number", "list_size"], on=list(population.DEFINITIONS)
+    ).rename({"variable": "definition", "value": "patients"})
+    safe = suppress(long, "patients", [["definition"]])
+    totals = margin_totals(long, safe, "patients", ["definition"])
+    t = Table(title=f"Case finding, {len(counts):,} clinics (counts 1-4 suppressed)")
+    for col in ("group", "patients", "clinics with a suppressed count"):
+        t.add_column(col, justify="left" if col == "group" else "right")
+    hidden = safe.group_by("definition").agg(pl.col("patients_suppressed").sum())
+    hid = dict(hidden.iter_rows())
+    for r in totals.iter_rows(named=True):
+        total = "suppressed" if r["total"] is None else f"{r['total']:,}"
+        t.add_row(defs[r["definition"]]["name_en"], total, f"{hid.get(r['definition'], 0):,}")
+    console.print(t)
+    share = counts["polypharmacy"] / counts["list_size"]
+    ok = population.polypharmacy_share_check(counts)
+    q = [float(share.quantile(x) or 0.0) for x in (0.05, 0.5, 0.95)]
+    console.print(
+        f"polypharmacy group as a share of the list: 5 % of clinics below {q[0]:.2%}, "
+        f"median {q[1]:.2%}, 95 % below {q[2]:.2%}; within 3-5 %: {ok:.1%} of clinics"
+    )

@@ -1,0 +1,126 @@
+"""Case finding: for each definition, patients built to fall just inside and just outside.
+
+Definitions: reference/data/case_definitions.toml (seed 002 §2; seed 003).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from almen import population, reference
+from almen.warehouse import Warehouse
+from tests.settlement_world import D, World
+
+AS_OF = D(2025, 12, 31)
+C = "100001"
+
+
+def _world(tmp_path: Path) -> Path:
+    w = World(clinics=[(C, "0101")])
+    births = {7: 1949, 8: 1951, 9: 1940}
+    for pid in range(1, 21):
+        w.patient(pid, C, birth_year=births.get(pid, 1970))
+    w.claim(C, 5, "0101", D(2024, 12, 30), month=D(2024, 12, 1))  # before the look-back
+    w.claim(C, 6, "0201", D(2025, 1, 5))  # inside the look-back
+    w.claim(C, 9, "0121", D(2025, 6, 1))  # a preventive home visit this year
+    path = w.write(tmp_path / "w")
+    conds = [
+        (1, "P76", "psychiatry"),  # psychiatric, secondary care: inside
+        (2, "P76", "gp"),  # psychiatric, diagnosed by the GP: outside
+        (3, "P85", "gp"),  # intellectual disability: inside
+        (5, "T90", "gp"),  # diabetes, no contact in 12 months: rarely in contact
+        (6, "T90", "gp"),  # diabetes, a contact in January: outside
+        (7, "K86", "gp"), (7, "R95", "hospital"),  # 75, two conditions: frail
+        (8, "K86", "gp"), (8, "R95", "hospital"),  # 73: outside by age
+        (9, "K86", "gp"), (9, "R95", "hospital"),  # 84 but visited this year: outside
+    ]  # fmt: skip
+    meds = (
+        [(11, f"A0{i}XX01") for i in range(6)]  # 6 drugs: score 6
+        + [(12, a) for a in ("N05AA01", "N06AB01", "C07AB02", "C08CA01", "B01AC06")]  # 5 + 2
+        + [(13, f"A0{i}XX01") for i in range(4)]  # 4 drugs: score 4, just outside the cut
+    )
+    with Warehouse.connect(path) as wh:
+        wh.write_table(
+            "condition",
+            pa.table(
+                {
+                    "patient_id": pa.array([c[0] for c in conds], pa.int64()),
+                    "code": [c[1] for c in conds],
+                    "onset_date": pa.array([D(2020, 1, 1)] * len(conds), pa.date32()),
+                    "diagnosed_by": [c[2] for c in conds],
+                }
+            ),
+        )
+        wh.write_table(
+            "medication",
+            pa.table(
+                {
+                    "patient_id": pa.array([m[0] for m in meds], pa.int64()),
+                    "atc": [m[1] for m in meds],
+                    "start_date": pa.array([D(2024, 1, 1)] * len(meds), pa.date32()),
+                    "end_date": pa.array([None] * len(meds), pa.date32()),
+                }
+            ),
+        )
+    return path
+
+
+@pytest.fixture
+def found(tmp_path: Path) -> dict[str, set[int]]:
+    defs = population.load_definitions()
+    with Warehouse.connect(_world(tmp_path)) as wh:
+        feats = population.patient_features(
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("medication"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            as_of=AS_OF,
+            definitions=defs,
+        )
+    out = population.apply_definitions(feats, defs, target_share=0.1)  # 20 listed → top 2
+    return {
+        d: set(out.filter(out["definition"] == d)["patient_id"].to_list())
+        for d in population.DEFINITIONS
+    }
+
+
+def test_psychiatric_illness_diagnosed_in_secondary_care(found: dict[str, set[int]]) -> None:
+    assert 1 in found["psychiatric_secondary"]
+    assert 2 not in found["psychiatric_secondary"]
+
+
+def test_intellectual_disability(found: dict[str, set[int]]) -> None:
+    assert found["intellectual_disability"] == {3}
+
+
+def test_polypharmacy_is_the_top_of_the_list_by_score(found: dict[str, set[int]]) -> None:
+    """Scores: 12 → 5 drugs + 2 for N05 with N06 = 7; 11 → 6; 13 → 4 (cut after two)."""
+    assert found["polypharmacy"] == {11, 12}
+
+
+def test_chronically_ill_rarely_in_contact(found: dict[str, set[int]]) -> None:
+    assert 5 in found["rarely_in_contact"]  # last contact 30 Dec 2024, 12 months + 1 day
+    assert 6 not in found["rarely_in_contact"]
+
+
+def test_frail_elderly_for_a_preventive_home_visit(found: dict[str, set[int]]) -> None:
+    assert 7 in found["frail_elderly"]  # born 1949: 75 on 31 Dec 2025 by the birth-year rule
+    assert 8 not in found["frail_elderly"]  # 73
+    assert 9 not in found["frail_elderly"]  # visited in June
+
+
+def test_findings_for_an_unknown_clinic_exit_2(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]
+    result = call_cli("--data", str(tiny_denmark), "findings", "--clinic", "000000")
+    assert result.exit_code == 2
+    assert "no clinic 000000" in result.stderr
+
+
+def test_findings_for_the_country_suppress_small_counts(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]
+    result = call_cli("--data", str(tiny_denmark), "findings", "--as-of", "2025-12-31")
+    assert result.exit_code == 0, result.output
+    assert "counts 1-4 suppressed" in result.stdout
+    assert "within 3-5 %" in result.stdout
