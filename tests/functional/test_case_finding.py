@@ -124,3 +124,31 @@ def test_findings_for_the_country_suppress_small_counts(call_cli, tiny_denmark: 
     assert result.exit_code == 0, result.output
     assert "counts 1-4 suppressed" in result.stdout
     assert "within 3-5 %" in result.stdout
+
+
+def test_aggregates_by_area_show_no_count_between_1_and_4(tiny_denmark: Path) -> None:
+    """Item 5 with item 4: every level's published counts pass the disclosure rules."""
+    defs = population.load_definitions()
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        feats = population.patient_features(
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("medication"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            as_of=AS_OF,
+            definitions=defs,
+        )
+        c, m = wh.read_table("clinic"), wh.read_table("municipality")
+        area = (
+            c.join(m, c.municipality == m.code)
+            .select("provider_number", "cluster", "municipality", "health_council", "region")
+            .to_polars()
+        )
+    counts = population.clinic_counts(population.apply_definitions(feats, defs), feats)
+    for level in population.LEVELS[1:]:
+        pub = population.publishable(population.aggregate(counts, area, level))
+        visible = pub["patients"].drop_nulls().to_list()
+        assert not any(1 <= v <= 4 for v in visible), level
+        for _d, part in pub.group_by("definition"):
+            assert part["patients_suppressed"].sum() != 1

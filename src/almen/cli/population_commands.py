@@ -30,6 +30,10 @@ def findings(
         typer.Option(help="polypharmacy group as a share of each list (default 0.04)"),
     ] = None,
     show: Annotated[int, typer.Option(help="patients to list per definition")] = 10,
+    by: Annotated[
+        str | None,
+        typer.Option(help="counts by cluster, municipality, health_council or region (suppressed)"),
+    ] = None,
 ) -> None:
     """Case finding for the special efforts (seed 002 §2, seed 003).
 
@@ -37,6 +41,8 @@ def findings(
     Without: counts per clinic for the whole country, small counts suppressed.
     """
     day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    if by is not None and by not in population.LEVELS[1:]:
+        raise ParameterError(f"--by must be one of {', '.join(population.LEVELS[1:])}")
     if cut is not None and not 0 < cut < 1:
         raise ParameterError(f"--cut must be between 0 and 1, not {cut}")
     defs = population.load_definitions()
@@ -55,12 +61,39 @@ def findings(
             definitions=defs,
             provider_number=clinic,
         )
+        area = None
+        if by is not None:
+            c = wh.read_table("clinic")
+            m = wh.read_table("municipality")
+            area = (
+                c.join(m, c.municipality == m.code)
+                .select("provider_number", "cluster", "municipality", "health_council", "region")
+                .to_polars()
+            )
     found = population.apply_definitions(feats, defs, target_share=cut)
     counts = population.clinic_counts(found, feats)
     if clinic is not None:
         _render_clinic(clinic, found, counts, defs, show)
+    elif by is not None and area is not None:
+        _render_areas(population.publishable(population.aggregate(counts, area, by)), by, defs)
     else:
         _render_country(counts, defs)
+
+
+def _render_areas(long: pl.DataFrame, by: str, defs: dict) -> None:
+    wide = long.pivot(on="definition", index=["area", "list_size"], values="patients")
+    t = Table(title=f"Special-effort groups by {by} (counts 1-4 suppressed: ·)")
+    t.add_column(by)
+    t.add_column("listed", justify="right")
+    for d in population.DEFINITIONS:
+        t.add_column(d.replace("_", " "), justify="right")
+    for r in wide.sort("area").iter_rows(named=True):
+        t.add_row(
+            str(r["area"]),
+            f"{r['list_size']:,}",
+            *["·" if r[d] is None else f"{r[d]:,}" for d in population.DEFINITIONS],
+        )
+    console.print(t)
 
 
 def _render_clinic(

@@ -7,18 +7,24 @@ from __future__ import annotations
 
 from almen.population.case_finding import (
     DEFINITIONS,
+    LEVELS,
+    aggregate,
     apply_definitions,
     clinic_counts,
     load_definitions,
     patient_features,
     polypharmacy_share_check,
+    publishable,
 )
 
 __all__ = [
     "DEFINITIONS",
+    "LEVELS",
+    "aggregate",
     "apply_definitions",
     "clinic_counts",
     "load_definitions",
     "patient_features",
     "polypharmacy_share_check",
+    "publishable",
 ]

@@ -26,11 +26,14 @@ from almen.reference import DATA_DIR
 
 __all__ = [
     "DEFINITIONS",
+    "LEVELS",
+    "aggregate",
     "apply_definitions",
     "clinic_counts",
     "load_definitions",
     "patient_features",
     "polypharmacy_share_check",
+    "publishable",
 ]
 
 DEFINITIONS = (
@@ -257,3 +260,33 @@ def polypharmacy_share_check(counts: pl.DataFrame, low: float = 0.03, high: floa
     share = counts["polypharmacy"] / counts["list_size"]
     ok = ((share >= low) & (share <= high)).sum()
     return float(ok) / max(len(counts), 1) if not math.isnan(float(ok)) else 0.0
+
+
+LEVELS = ("clinic", "cluster", "municipality", "health_council", "region")
+
+
+def aggregate(counts: pl.DataFrame, clinic_area: pl.DataFrame, level: str) -> pl.DataFrame:
+    """Counts of each special-effort group by ``level``, for capacity planning.
+
+    ``counts`` from ``clinic_counts``; ``clinic_area``: provider_number, cluster,
+    municipality, health_council, region (of the clinic's address). Returns level,
+    area, list_size and one column per definition, not yet suppressed: pass it through
+    ``almen.disclosure.suppress`` before it leaves the clinic (``publishable``).
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    key = "provider_number" if level == "clinic" else level
+    j = counts.join(clinic_area, on="provider_number", how="left")
+    out = j.group_by(key).agg(pl.col("list_size").sum(), *[pl.col(d).sum() for d in DEFINITIONS])
+    return out.rename({key: "area"}).with_columns(level=pl.lit(level)).sort("area")
+
+
+def publishable(table: pl.DataFrame) -> pl.DataFrame:
+    """``aggregate`` output in long form with counts 1-4 suppressed (with secondary
+    suppression over each definition's areas, whose national total is published)."""
+    from almen.disclosure import suppress
+
+    long = table.unpivot(index=["level", "area", "list_size"], on=list(DEFINITIONS)).rename(
+        {"variable": "definition", "value": "patients"}
+    )
+    return suppress(long, "patients", [["definition"]])
