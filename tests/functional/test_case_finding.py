@@ -152,3 +152,37 @@ def test_aggregates_by_area_show_no_count_between_1_and_4(tiny_denmark: Path) ->
         assert not any(1 <= v <= 4 for v in visible), level
         for _d, part in pub.group_by("definition"):
             assert part["patients_suppressed"].sum() != 1
+
+
+def test_funnel_limits_by_hand() -> None:
+    """Spiegelhalter funnel, two clinics of 100 with 50 and 70 met: p0 = 120 / 200 = 0.6;
+    z = (0.5 − 0.6) / √(0.24 / 100) = −2.04 and +2.04; winsorising two values changes
+    nothing, so φ = 4.17; the 95 % limits are 0.6 ± 1.96 √(4.17 × 0.24 / 100)."""
+    import polars as pl
+
+    from almen.population.indicators import funnel
+
+    counts = pl.DataFrame(
+        {"provider_number": ["A", "B"], "indicator": ["i", "i"], "n": [100, 100], "x": [50, 70]}
+    )
+    area = pl.DataFrame(
+        {"provider_number": ["A", "B"], "cluster": ["c", "c"], "region": ["r", "r"]}
+    )
+    out = {r["provider_number"]: r for r in funnel(counts, area).to_dicts()}
+    z = 0.1 / (0.24 / 100) ** 0.5
+    assert out["A"]["phi"] == pytest.approx(z * z, rel=1e-6)
+    half = 1.959964 * (z * z * 0.24 / 100) ** 0.5
+    assert out["A"]["lower95"] == pytest.approx(0.6 - half, rel=1e-6)
+    assert out["A"]["cluster_p"] == pytest.approx(0.6)
+    assert out["A"]["flag"] == ""  # overdispersion absorbs a spread both clinics share
+
+
+def test_indicators_for_a_cluster_and_an_unknown_one(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = call_cli("--data", str(tiny_denmark), "indicators", "--cluster", "Nowhere")
+    assert bad.exit_code == 2 and "no cluster 'Nowhere'" in bad.stderr
+    ok = call_cli(
+        "--data", str(tiny_denmark), "indicators", "--region", "Region Sjælland",
+        "--as-of", "2025-12-31",
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert "diabetes_control" in ok.stdout

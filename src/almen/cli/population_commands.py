@@ -139,3 +139,93 @@ def _render_country(counts: pl.DataFrame, defs: dict) -> None:
         f"polypharmacy group as a share of the list: 5 % of clinics below {q[0]:.2%}, "
         f"median {q[1]:.2%}, 95 % below {q[2]:.2%}; within 3-5 %: {ok:.1%} of clinics"
     )
+
+
+@app.command()
+@guard
+def indicators(
+    ctx: typer.Context,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="a quality cluster")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="a region")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="date (default today)")] = None,
+) -> None:
+    """Quality indicators by clinic beside the cluster and region, with funnel limits.
+
+    Counts 1-4 (of patients meeting or not meeting an indicator) are suppressed.
+    """
+    from almen.population.indicators import INDICATORS, funnel, indicator_counts
+
+    if (cluster is None) == (region is None):
+        raise ParameterError("give one of --cluster or --region")
+    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    defs = population.load_definitions()
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        c, m = wh.read_table("clinic"), wh.read_table("municipality")
+        area = (
+            c.join(m, c.municipality == m.code)
+            .select("provider_number", "cluster", "region")
+            .to_polars()
+        )
+        key, value = ("cluster", cluster) if cluster is not None else ("region", region)
+        if value not in set(area[key].to_list()):
+            raise NotFoundError(f"no {key} {value!r} in the warehouse")
+        feats = population.patient_features(
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("medication"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            as_of=day,
+            definitions=defs,
+        )
+        poly = population.apply_definitions(feats, defs).filter(
+            pl.col("definition") == "polypharmacy"
+        )["patient_id"]
+        counts = indicator_counts(
+            feats,
+            poly,
+            wh.read_table("condition"),
+            wh.read_table("claim"),
+            as_of=day,
+            since=day.replace(year=day.year - 1),
+        )
+    res = funnel(counts, area).filter(pl.col(key) == value)
+    # disclosure: the cells (met, not met) of each clinic and indicator
+    long = pl.concat(
+        [
+            res.select("provider_number", "indicator", outcome=pl.lit("met"), count="x"),
+            res.select(
+                "provider_number",
+                "indicator",
+                outcome=pl.lit("not met"),
+                count=pl.col("n") - pl.col("x"),
+            ),
+        ]
+    ).with_columns(pl.col("count").cast(pl.Int64))
+    safe = suppress(long, "count", [["provider_number", "indicator"], ["indicator", "outcome"]])
+    hidden = safe.group_by("provider_number", "indicator").agg(
+        hidden=pl.col("count_suppressed").any()
+    )
+    res = res.join(hidden, on=["provider_number", "indicator"], how="left")
+    for ind, text in INDICATORS.items():
+        part = res.filter(pl.col("indicator") == ind).sort("provider_number")
+        if part.is_empty():
+            continue
+        first = part.row(0, named=True)
+        t = Table(
+            title=f"{ind}: {text}. {key} {first[f'{key}_p']:.1%}, region "
+            f"{first['region_p']:.1%}, Denmark {first['p0']:.1%}"
+        )
+        for col in ("clinic", "n", "share", "95 % limits", "99.8 % limits", "flag"):
+            t.add_column(col, justify="left" if col in ("clinic", "flag") else "right")
+        for r in part.iter_rows(named=True):
+            small = r["hidden"] or r["n"] < 5
+            t.add_row(
+                r["provider_number"],
+                "·" if r["n"] < 5 else f"{r['n']:,.0f}",
+                "·" if small else f"{r['p']:.1%}",
+                f"{r['lower95']:.1%}-{r['upper95']:.1%}",
+                f"{r['lower998']:.1%}-{r['upper998']:.1%}",
+                "" if small else r["flag"],
+            )
+        console.print(t)
