@@ -1,0 +1,111 @@
+"""Benchmark: case finding and quality indicators for the whole country (issue 4).
+
+Run `python benchmarks/bench_population.py DATA_DIR` on a warehouse made by
+`almen synth --scale 1.0`; the figures go into docs/benchmarks.md between markers.
+Target: under 20 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from almen import population, reference
+from almen.population.indicators import funnel, indicator_counts
+from almen.warehouse import Warehouse
+
+START = "<!-- bench_population:start -->"
+END = "<!-- bench_population:end -->"
+AS_OF = dt.date(2025, 12, 31)
+
+
+def run(data: Path) -> dict[str, float]:
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    defs = population.load_definitions()
+    with Warehouse.connect(data, read_only=True) as wh:
+        feats = population.patient_features(
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("medication"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            as_of=AS_OF,
+            definitions=defs,
+        )
+        found = population.apply_definitions(feats, defs)
+        counts = population.clinic_counts(found, feats)
+        times["case finding"] = time.perf_counter() - t0
+        c, m = wh.read_table("clinic"), wh.read_table("municipality")
+        area = (
+            c.join(m, c.municipality == m.code)
+            .select("provider_number", "cluster", "municipality", "health_council", "region")
+            .to_polars()
+        )
+        for level in population.LEVELS[1:]:
+            population.publishable(population.aggregate(counts, area, level))
+        t1 = time.perf_counter()
+        poly = found.filter(pl.col("definition") == "polypharmacy")["patient_id"]
+        ind = indicator_counts(
+            feats, poly, wh.read_table("condition"), wh.read_table("claim"),
+            as_of=AS_OF, since=dt.date(2024, 12, 31),
+        )  # fmt: skip
+        funnel(ind, area.select("provider_number", "cluster", "region"))
+        times["indicators"] = time.perf_counter() - t1
+    times["total"] = time.perf_counter() - t0
+    share = counts["polypharmacy"] / counts["list_size"]
+    times["polypharmacy_within_3_5"] = population.polypharmacy_share_check(counts)
+    times["clinics"] = float(len(counts))
+    times["patients"] = float(len(feats))
+    times["share_p05"] = float(share.quantile(0.05) or 0)
+    times["share_p95"] = float(share.quantile(0.95) or 0)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
+    args = ap.parse_args(argv)
+    r = run(args.data)
+    text = "\n".join(
+        [
+            f"Measured {dt.date.today()} on {platform.machine()}, 2 cores, Python "
+            f"{platform.python_version()}, {r['patients']:,.0f} listed patients, "
+            f"{r['clinics']:,.0f} clinics, as of {AS_OF}.",
+            "",
+            "| figure | value | target |",
+            "|---|---|---|",
+            f"| case finding, all clinics (5 definitions, counts by clinic and 4 levels) | {r['case finding']:.1f} s | |",
+            f"| quality indicators, all clinics (4 indicators, funnel limits) | {r['indicators']:.1f} s | |",
+            f"| total | {r['total']:.1f} s | < 20 s ({'meets' if r['total'] < 20 else 'NOT MET'}) |",
+            f"| clinics whose polypharmacy group is 3-5 % of the list | {r['polypharmacy_within_3_5']:.1%} | ≥ 90 % |",
+            f"| polypharmacy share of the list, 5th-95th percentile | {r['share_p05']:.2%}-{r['share_p95']:.2%} | |",
+        ]
+    )
+    print(text)
+    doc = args.doc
+    body = doc.read_text(encoding="utf-8")
+    block = f"{START}\n{text}\n{END}"
+    if START in body:
+        head, rest = body.split(START, 1)
+        body = head + block + rest.split(END, 1)[1]
+    else:
+        body = (
+            body.rstrip()
+            + "\n\n## Case finding and quality indicators (issue 4)\n\n"
+            + block
+            + "\n"
+        )
+    doc.write_text(body, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
