@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         description="secret key for CPR pseudonyms (ALMEN_PSEUDONYM_KEY); default: a key "
         "file created in the data directory",
     )
+    records_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the records store (ALMEN_RECORDS_URL); default: "
+        "records.sqlite in the data directory",
+    )
 
 
 def get_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

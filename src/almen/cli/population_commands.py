@@ -229,3 +229,76 @@ def indicators(
                 "" if small else r["flag"],
             )
         console.print(t)
+
+
+@app.command("patient")
+@guard
+def patient_cmd(
+    ctx: typer.Context,
+    patient_id: Annotated[int, typer.Argument(help="patient pseudonym (patient_id)")],
+    fhir: Annotated[bool, typer.Option("--fhir", help="print a FHIR R4 (R4B) Bundle")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="date (default today)")] = None,
+) -> None:
+    """The patient overview (seed 002 §8.2): diagnoses, drugs, contacts, efforts, care plan."""
+    from almen import records
+    from almen.population.patient import fhir_bundle, patient_overview
+
+    settings = settings_of(ctx)
+    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        o = patient_overview(
+            patient_id,
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("medication"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            population.load_definitions(),
+            as_of=day,
+        )
+    o.care_plans = records.care_plans(
+        records.connect(settings.data, settings.records_url), patient_id
+    )
+    if fhir:
+        typer.echo(fhir_bundle(o).model_dump_json(indent=2))
+        return
+    console.print(
+        f"[bold]Patient {o.patient_id}[/]: born {o.birth_year}, {o.sex}, "
+        f"listed with {o.provider_number or '(not listed)'}"
+    )
+    console.print(
+        "Diagnoses: " + (", ".join(f"{d['code']} {d['name']}" for d in o.diagnoses) or "none")
+    )
+    console.print(f"Drugs in use ({len(o.drugs)}): " + ", ".join(d["atc"] for d in o.drugs))
+    contacts = ", ".join(f"{k} {v}" for k, v in sorted(o.contacts.items())) or "none"
+    console.print(f"Contacts in 12 months: {contacts}")
+    console.print(f"Last yearly control (0120): {o.last_yearly_control or 'none'}")
+    for e in o.efforts:
+        console.print(f"Special effort: {e['name']}: {e['reason']}")
+    for p in o.care_plans:
+        console.print(
+            f"Care plan ({p.status}, {p.created_at:%Y-%m-%d}): {p.title}. {p.description}"
+        )
+
+
+@app.command("careplan")
+@guard
+def careplan_cmd(
+    ctx: typer.Context,
+    patient_id: Annotated[int, typer.Argument(help="patient pseudonym (patient_id)")],
+    title: Annotated[str, typer.Option("--title", help="the plan's title")],
+    description: Annotated[str, typer.Option(help="goals and activities")] = "",
+    status: Annotated[str, typer.Option(help="draft, active, completed or revoked")] = "active",
+) -> None:
+    """Add a shared care plan for a patient to the records store."""
+    from almen import records
+
+    settings = settings_of(ctx)
+    with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        p = wh.read_table("patient")
+        if p.filter(p.patient_id == patient_id).count().to_pyarrow().as_py() == 0:
+            raise NotFoundError("no such patient in the warehouse (check the pseudonym)")
+    plan = records.add_care_plan(
+        records.connect(settings.data, settings.records_url), patient_id, title, description, status
+    )
+    console.print(f"care plan {plan.id} saved for patient {patient_id}")

@@ -1,0 +1,224 @@
+"""The patient overview (seed 002 §8.2) and its FHIR R4 form.
+
+One patient: the diagnosis card, drugs in use, contacts in the last 12 months by
+channel, the last yearly control, the special efforts the patient qualifies for and why,
+and the shared care plans (from the records store). ``fhir_bundle`` writes it as a FHIR
+Bundle of Patient, Condition, MedicationStatement, Encounter and CarePlan resources built
+with fhir.resources' R4B models: the Danish national profiles are R4, fhir.resources'
+default models are R5, and R4B (4.3) resources are read by R4 readers for these types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import polars as pl
+
+from almen.errors import NotFoundError
+from almen.population.case_finding import apply_definitions, patient_features
+
+__all__ = ["CHANNELS", "PatientOverview", "fhir_bundle", "patient_overview"]
+
+CHANNELS = {
+    "0101": "consultation",
+    "0102": "consultation",
+    "0120": "yearly control",
+    "0121": "home visit",
+    "0411": "home visit",
+    "0201": "phone",
+    "0204": "phone",
+    "0105": "e-mail",
+    "0127": "e-mail",
+    "0125": "video",
+}
+ICPC2 = "urn:oid:1.2.208.176.2.4"  # ICPC-2 (Danish OID); text carries the name
+ATC = "http://www.whocc.no/atc"
+
+
+@dataclass
+class PatientOverview:
+    patient_id: int
+    birth_year: int
+    sex: str
+    provider_number: str | None
+    diagnoses: list[dict[str, Any]]
+    drugs: list[dict[str, Any]]
+    contacts: dict[str, int]
+    last_yearly_control: dt.date | None
+    efforts: list[dict[str, str]]
+    care_plans: list[Any] = field(default_factory=list)
+    encounters: list[dict[str, Any]] = field(default_factory=list)
+
+
+def patient_overview(
+    patient_id: int,
+    patient: ibis.Table,
+    condition: ibis.Table,
+    medication: ibis.Table,
+    claim: ibis.Table,
+    condition_codes: pl.DataFrame,
+    definitions: dict[str, dict[str, Any]],
+    *,
+    as_of: dt.date,
+) -> PatientOverview:
+    """Everything the overview shows for one patient; NotFoundError if unknown."""
+    p = patient.filter(patient.patient_id == patient_id).to_polars()
+    if p.is_empty():
+        raise NotFoundError("no such patient in the warehouse (check the pseudonym)")
+    row = p.row(0, named=True)
+    names = dict(zip(condition_codes["icpc2_code"], condition_codes["name_en"], strict=False))
+    conds = condition.filter(condition.patient_id == patient_id).to_polars().sort("onset_date")
+    diagnoses = [
+        {"code": r["code"], "name": names.get(r["code"], r["code"]), "onset": r["onset_date"],
+         "diagnosed_by": r["diagnosed_by"]}
+        for r in conds.iter_rows(named=True)
+    ]  # fmt: skip
+    m = medication.filter(
+        (medication.patient_id == patient_id)
+        & (medication.start_date <= as_of)
+        & (medication.end_date.isnull() | (medication.end_date >= as_of))
+    ).to_polars()
+    drugs = [
+        {"atc": r["atc"], "start": r["start_date"]} for r in m.sort("atc").iter_rows(named=True)
+    ]
+    since = as_of.replace(year=as_of.year - 1)
+    cl = claim.filter(
+        (claim.patient_id == patient_id)
+        & (claim.service_date > since)
+        & (claim.service_date <= as_of)
+    ).to_polars()
+    contacts: dict[str, int] = {}
+    encounters = []
+    for r in cl.sort("service_date").iter_rows(named=True):
+        channel = CHANNELS.get(r["service_code"])
+        if r["time_band"] == "ooh":
+            channel = "out of hours"
+        if channel is None:
+            continue
+        contacts[channel] = contacts.get(channel, 0) + 1
+        encounters.append(
+            {"date": r["service_date"], "channel": channel, "code": r["service_code"]}
+        )
+    ctrl = claim.filter((claim.patient_id == patient_id) & (claim.service_code == "0120"))
+    last = ctrl.service_date.max().to_pyarrow().as_py()
+    efforts: list[dict[str, str]] = []
+    if row["provider_number"] is not None and row["insurance_group"] == 1:
+        feats = patient_features(
+            patient, condition, medication, claim, condition_codes,
+            as_of=as_of, definitions=definitions, provider_number=row["provider_number"],
+        )  # fmt: skip
+        found = apply_definitions(feats, definitions).filter(pl.col("patient_id") == patient_id)
+        efforts = [
+            {"definition": r["definition"], "name": definitions[r["definition"]]["name_en"],
+             "reason": r["reason"]}
+            for r in found.iter_rows(named=True)
+        ]  # fmt: skip
+    return PatientOverview(
+        patient_id=patient_id,
+        birth_year=int(row["birth_year"]),
+        sex=row["sex"],
+        provider_number=row["provider_number"],
+        diagnoses=diagnoses,
+        drugs=drugs,
+        contacts=contacts,
+        last_yearly_control=last,
+        efforts=efforts,
+        encounters=encounters,
+    )
+
+
+def fhir_bundle(o: PatientOverview) -> Any:
+    """The overview as a FHIR R4B Bundle (type collection), validated on construction."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    def res(kind: str, **fields: Any) -> dict[str, Any]:
+        return {"resourceType": kind, **{k: v for k, v in fields.items() if v is not None}}
+
+    pid = f"p{o.patient_id}"
+    subject = {"reference": f"Patient/{pid}"}
+    resources: list[dict[str, Any]] = [
+        res(
+            "Patient",
+            id=pid,
+            identifier=[{"system": "urn:almen:pseudonym", "value": str(o.patient_id)}],
+            gender={"M": "male", "F": "female"}.get(o.sex, "unknown"),
+            birthDate=str(o.birth_year),
+            generalPractitioner=(
+                [{"identifier": {"system": "urn:almen:ydernummer", "value": o.provider_number}}]
+                if o.provider_number
+                else None
+            ),
+        )
+    ]
+    for i, d in enumerate(o.diagnoses):
+        resources.append(
+            res(
+                "Condition",
+                id=f"{pid}-c{i}",
+                subject=subject,
+                code={"coding": [{"system": ICPC2, "code": d["code"]}], "text": d["name"]},
+                onsetDateTime=d["onset"].isoformat(),
+                clinicalStatus={
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                            "code": "active",
+                        }
+                    ]
+                },
+            )
+        )
+    for i, m in enumerate(o.drugs):
+        resources.append(
+            res(
+                "MedicationStatement",
+                id=f"{pid}-m{i}",
+                status="active",
+                subject=subject,
+                medicationCodeableConcept={"coding": [{"system": ATC, "code": m["atc"]}]},
+                effectivePeriod={"start": m["start"].isoformat()},
+            )
+        )
+    for i, e in enumerate(o.encounters):
+        virtual = e["channel"] in ("phone", "e-mail", "video")
+        resources.append(
+            res(
+                "Encounter",
+                id=f"{pid}-e{i}",
+                status="finished",
+                subject=subject,
+                **{
+                    "class": {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                        "code": "VR" if virtual else ("HH" if "home" in e["channel"] else "AMB"),
+                    }
+                },
+                type=[
+                    {
+                        "coding": [{"system": "urn:almen:ydelse", "code": e["code"]}],
+                        "text": e["channel"],
+                    }
+                ],
+                period={"start": e["date"].isoformat(), "end": e["date"].isoformat()},
+            )
+        )
+    for plan in o.care_plans:
+        resources.append(
+            res(
+                "CarePlan",
+                id=f"{pid}-cp{plan.id}",
+                status=plan.status,
+                intent="plan",
+                title=plan.title,
+                description=plan.description or None,
+                subject=subject,
+                created=plan.created_at.date().isoformat(),
+            )
+        )
+    entries = [
+        {"fullUrl": f"urn:almen:{r['resourceType']}/{r['id']}", "resource": r} for r in resources
+    ]
+    return Bundle.model_validate({"resourceType": "Bundle", "type": "collection", "entry": entries})

@@ -1,0 +1,92 @@
+"""The operational records store: what users write (care plans), apart from the warehouse.
+
+SQLAlchemy over SQLite by default (``records.sqlite`` in the data directory), or any
+database by URL (``ALMEN_RECORDS_URL``). The warehouse is rebuilt from extracts; the
+records store keeps what people type, so a later web page can edit it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, create_engine, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from almen.errors import ParameterError, StorageError
+
+__all__ = ["RECORDS_FILE", "CarePlan", "CarePlanRow", "add_care_plan", "care_plans", "connect"]
+
+RECORDS_FILE = "records.sqlite"
+STATUSES = ("draft", "active", "completed", "revoked")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CarePlanRow(Base):
+    """A shared care plan (seed 002 §8.2: "en fælles plan for patientens forløb")."""
+
+    __tablename__ = "care_plan"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class CarePlan:
+    id: int
+    patient_id: int
+    title: str
+    description: str
+    status: str
+    created_at: dt.datetime
+
+
+def connect(data_dir: Path, url: str | None = None) -> Engine:
+    """The records store: ``url`` if given, else SQLite in ``data_dir``; tables created."""
+    target = url or f"sqlite:///{data_dir / RECORDS_FILE}"
+    try:
+        engine = create_engine(target)
+        Base.metadata.create_all(engine)
+    except Exception as exc:  # drivers raise many types
+        raise StorageError(f"cannot open the records store: {type(exc).__name__}") from None
+    return engine
+
+
+def add_care_plan(
+    engine: Engine, patient_id: int, title: str, description: str = "", status: str = "active"
+) -> CarePlan:
+    if status not in STATUSES:
+        raise ParameterError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    if not title.strip():
+        raise ParameterError("a care plan needs a title")
+    with Session(engine) as s:
+        row = CarePlanRow(
+            patient_id=patient_id,
+            title=title.strip(),
+            description=description,
+            status=status,
+            created_at=dt.datetime.now().replace(microsecond=0),
+        )
+        s.add(row)
+        s.commit()
+        return _plan(row)
+
+
+def care_plans(engine: Engine, patient_id: int) -> list[CarePlan]:
+    with Session(engine) as s:
+        rows = s.scalars(
+            select(CarePlanRow).where(CarePlanRow.patient_id == patient_id).order_by(CarePlanRow.id)
+        )
+        return [_plan(r) for r in rows]
+
+
+def _plan(r: CarePlanRow) -> CarePlan:
+    return CarePlan(r.id, r.patient_id, r.title, r.description, r.status, r.created_at)
