@@ -186,3 +186,31 @@ def test_indicators_for_a_cluster_and_an_unknown_one(call_cli, tiny_denmark: Pat
     )  # fmt: skip
     assert ok.exit_code == 0, ok.output
     assert "diabetes_control" in ok.stdout
+
+
+def test_indicator_standardised_by_age_and_sex_by_hand() -> None:
+    """Indirect standardisation: national shares old 16/20 = 0.8, young 16/40 = 0.4,
+    overall p0 = 32/60. A (10 old, 8 met; 10 young, 4 met): crude 0.6, expected
+    8 + 4 = 12 = observed, so standardised = p0. B (10 old, 8; 30 young, 12): crude 0.5,
+    expected 8 + 12 = 20 = observed: also p0. The crude difference is all age."""
+    import polars as pl
+
+    from almen.population.indicators import funnel
+
+    counts = pl.DataFrame(
+        {
+            "provider_number": ["A", "A", "B", "B"],
+            "indicator": ["i"] * 4,
+            "age_band": [80, 20, 80, 20],
+            "sex": ["F"] * 4,
+            "n": [10, 10, 10, 30],
+            "x": [8, 4, 8, 12],
+        }
+    )
+    area = pl.DataFrame(
+        {"provider_number": ["A", "B"], "cluster": ["c", "c"], "region": ["r", "r"]}
+    )
+    out = {r["provider_number"]: r for r in funnel(counts, area).to_dicts()}
+    assert out["A"]["p"] == pytest.approx(0.6) and out["B"]["p"] == pytest.approx(0.5)
+    assert out["A"]["p_std"] == pytest.approx(32 / 60)
+    assert out["B"]["p_std"] == pytest.approx(32 / 60)

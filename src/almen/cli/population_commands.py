@@ -216,7 +216,7 @@ def indicators(
             title=f"{ind}: {text}. {key} {first[f'{key}_p']:.1%}, region "
             f"{first['region_p']:.1%}, Denmark {first['p0']:.1%}"
         )
-        for col in ("clinic", "n", "share", "95 % limits", "99.8 % limits", "flag"):
+        for col in ("clinic", "n", "share", "std.", "95 % limits", "99.8 % limits", "flag"):
             t.add_column(col, justify="left" if col in ("clinic", "flag") else "right")
         for r in part.iter_rows(named=True):
             small = r["hidden"] or r["n"] < 5
@@ -224,6 +224,7 @@ def indicators(
                 r["provider_number"],
                 "·" if r["n"] < 5 else f"{r['n']:,.0f}",
                 "·" if small else f"{r['p']:.1%}",
+                "·" if small or r["p_std"] is None else f"{r['p_std']:.1%}",
                 f"{r['lower95']:.1%}-{r['upper95']:.1%}",
                 f"{r['lower998']:.1%}-{r['upper998']:.1%}",
                 "" if small else r["flag"],

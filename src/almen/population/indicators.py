@@ -89,35 +89,59 @@ def indicator_counts(
         "polypharmacy_review": (pl.col("poly"), pl.col("had_0120")),
         "preventive_visit": (frail, pl.col("had_0121")),
     }
+    f = f.join(features.select("patient_id", "sex"), on="patient_id", how="left").with_columns(
+        age_band=(pl.col("age").clip(0, 85) // 10 * 10).cast(pl.Int16)
+    )
     parts = []
     for name, (den, num) in specs.items():
         parts.append(
             f.filter(den)
-            .group_by("provider_number")
+            .group_by("provider_number", "age_band", "sex")
             .agg(n=pl.len(), x=num.sum())
             .with_columns(indicator=pl.lit(name))
         )
-    return pl.concat(parts).select("provider_number", "indicator", "n", "x")
+    return pl.concat(parts).select("provider_number", "indicator", "age_band", "sex", "n", "x")
 
 
 def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
     """Per clinic and indicator: p, the cluster's and region's p, the funnel limits, flag.
 
+    ``counts`` may carry age-sex groups (``age_band``, ``sex``): then the comparison is
+    indirectly standardised: expected E = Σ_g n_g p0_g and variance V = Σ_g n_g p0_g
+    (1 − p0_g) from the national share p0_g of each group; z = (x − E) / √V, and the
+    standardised share p_std = p0 × x / E. Without groups this is the plain funnel.
     ``clinic_area``: provider_number, cluster, region.
     """
-    c = counts.join(clinic_area, on="provider_number", how="left").with_columns(
-        n=pl.col("n").cast(pl.Float64), x=pl.col("x").cast(pl.Float64)
+    if "age_band" not in counts.columns:
+        counts = counts.with_columns(age_band=pl.lit(0), sex=pl.lit("all"))
+    g = counts.with_columns(n=pl.col("n").cast(pl.Float64), x=pl.col("x").cast(pl.Float64))
+    rates = g.group_by("indicator", "age_band", "sex").agg(
+        p0g=pl.col("x").sum() / pl.col("n").sum()
+    )
+    g = g.join(rates, on=["indicator", "age_band", "sex"]).with_columns(
+        e=pl.col("n") * pl.col("p0g"), v=pl.col("n") * pl.col("p0g") * (1 - pl.col("p0g"))
+    )
+    c = (
+        g.group_by("provider_number", "indicator")
+        .agg(pl.col("n").sum(), pl.col("x").sum(), pl.col("e").sum(), pl.col("v").sum())
+        .join(clinic_area, on="provider_number", how="left")
     )
     national = c.group_by("indicator").agg(p0=pl.col("x").sum() / pl.col("n").sum())
     c = c.join(national, on="indicator").with_columns(
         p=pl.col("x") / pl.col("n"),
+        p_std=pl.when(pl.col("e") > 0)
+        .then(pl.col("p0") * pl.col("x") / pl.col("e"))
+        .otherwise(None),
         cluster_p=pl.col("x").sum().over("indicator", "cluster")
         / pl.col("n").sum().over("indicator", "cluster"),
         region_p=pl.col("x").sum().over("indicator", "region")
         / pl.col("n").sum().over("indicator", "region"),
     )
-    se0 = (pl.col("p0") * (1 - pl.col("p0")) / pl.col("n")).sqrt()
-    c = c.with_columns(z=pl.when(se0 > 0).then((pl.col("p") - pl.col("p0")) / se0).otherwise(0.0))
+    c = c.with_columns(
+        z=pl.when(pl.col("v") > 0)
+        .then((pl.col("x") - pl.col("e")) / pl.col("v").sqrt())
+        .otherwise(0.0)
+    )
     phis = {}
     for (ind,), part in c.group_by(["indicator"]):
         z = part["z"]
@@ -127,7 +151,8 @@ def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
         phi = float(mean) if isinstance(mean, int | float) else 1.0
         phis[ind] = max(1.0, phi if not math.isnan(phi) else 1.0)
     c = c.with_columns(phi=pl.col("indicator").replace_strict(phis, return_dtype=pl.Float64))
-    sd = (pl.col("phi") * pl.col("p0") * (1 - pl.col("p0")) / pl.col("n")).sqrt()
+    # limits on the standardised share: p0 × (1 ± z √(φ V) / E)
+    sd = pl.col("p0") * (pl.col("phi") * pl.col("v")).sqrt() / pl.col("e")
     c = c.with_columns(
         lower95=(pl.col("p0") - Z95 * sd).clip(0, 1),
         upper95=(pl.col("p0") + Z95 * sd).clip(0, 1),
@@ -135,12 +160,12 @@ def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
         upper998=(pl.col("p0") + Z998 * sd).clip(0, 1),
     )
     flag = (
-        pl.when(pl.col("p") > pl.col("upper998"))
+        pl.when(pl.col("p_std") > pl.col("upper998"))
         .then(pl.lit("high"))
-        .when(pl.col("p") < pl.col("lower998"))
+        .when(pl.col("p_std") < pl.col("lower998"))
         .then(pl.lit("low"))
-        .when((pl.col("p") > pl.col("upper95")) | (pl.col("p") < pl.col("lower95")))
+        .when((pl.col("p_std") > pl.col("upper95")) | (pl.col("p_std") < pl.col("lower95")))
         .then(pl.lit("watch"))
         .otherwise(pl.lit(""))
     )
-    return c.with_columns(flag=flag).drop("z")
+    return c.with_columns(flag=flag).drop("z", "e", "v")
