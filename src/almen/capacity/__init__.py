@@ -1,0 +1,13 @@
+"""Capacity: GP workforce, treatment need, coverage and the distribution of capacity.
+
+Plain functions from tables and parameters to tables (seed 001 "5.000 praktiserende
+læger", "National fordeling af kapaciteter"; seed 002 §4). This session built the
+workforce projection; need, coverage, free choice, distribution and closing limits come
+next (issue 5).
+"""
+
+from __future__ import annotations
+
+from almen.capacity.workforce import WorkforceParams, minimum_intake, project, reach_probability
+
+__all__ = ["WorkforceParams", "minimum_intake", "project", "reach_probability"]

@@ -1,0 +1,61 @@
+"""Capacity commands (issue 5). Thin: parameters in, the engine, a table out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from almen.capacity import WorkforceParams, minimum_intake, project
+from almen.cli import app, guard
+from almen.cli.render import console
+
+capacity_app = typer.Typer(help="GP capacity: workforce (more to come).", no_args_is_help=True)
+app.add_typer(capacity_app, name="capacity")
+
+
+@capacity_app.command("workforce")
+@guard
+def workforce(
+    intake: Annotated[
+        list[int] | None, typer.Option(help="training posts a year (repeat for several)")
+    ] = None,
+    runs: Annotated[int, typer.Option(help="Monte Carlo runs")] = 10_000,
+    target: Annotated[int, typer.Option(help="GPs wanted in the target year")] = 5000,
+    target_year: Annotated[int, typer.Option(help="the target year")] = 2035,
+    probability: Annotated[
+        float, typer.Option(help="probability for the smallest sufficient intake")
+    ] = 0.8,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+) -> None:
+    """GPs year by year to the target year under each intake, and the chance of the target.
+
+    Seed 001: at least 5,000 GPs by 2035; 350 posts a year now, PLO asks 400.
+    """
+    base = WorkforceParams(target=target, target_year=target_year)
+    intakes = intake or [350, 400]
+    years = list(range(base.start_year, target_year + 1))
+    for n in intakes:
+        p = replace(base, intake=n)
+        out = project(p, runs, seed)
+        lo, mid, hi = np.percentile(out, [5, 50, 95], axis=0)
+        reach = float((out[:, -1] >= target).mean())
+        t = Table(
+            title=f"{n} training posts a year: P(≥ {target:,} GPs in {target_year}) = {reach:.1%}"
+        )
+        for col in ("year", "GPs (median)", "90 % interval"):
+            t.add_column(col, justify="right")
+        for i, y in enumerate(years):
+            t.add_row(str(y), f"{mid[i]:,.0f}", f"{lo[i]:,.0f}-{hi[i]:,.0f}")
+        console.print(t)
+    need = minimum_intake(base, probability, runs=min(runs, 2000), seed=seed)
+    if need is None:
+        console.print(f"no intake up to 2,000 posts a year reaches {target:,} by {target_year}")
+    else:
+        console.print(
+            f"smallest intake reaching {target:,} GPs by {target_year} with probability "
+            f"{probability:.0%}: {need:,} posts a year (from {base.start_year})"
+        )
