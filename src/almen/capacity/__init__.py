@@ -2,12 +2,20 @@
 
 Plain functions from tables and parameters to tables (seed 001 "5.000 praktiserende
 læger", "National fordeling af kapaciteter"; seed 002 §4). This session built the
-workforce projection; need, coverage, free choice, distribution and closing limits come
+workforce projection and the need index; need, coverage, free choice, distribution and closing limits come
 next (issue 5).
 """
 
 from __future__ import annotations
 
+from almen.capacity.need import need_by_area, need_index
 from almen.capacity.workforce import WorkforceParams, minimum_intake, project, reach_probability
 
-__all__ = ["WorkforceParams", "minimum_intake", "project", "reach_probability"]
+__all__ = [
+    "WorkforceParams",
+    "minimum_intake",
+    "need_by_area",
+    "need_index",
+    "project",
+    "reach_probability",
+]

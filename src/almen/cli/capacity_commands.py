@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Annotated
 
 import numpy as np
+import polars as pl
 import typer
 from rich.table import Table
 
@@ -59,3 +60,56 @@ def workforce(
             f"smallest intake reaching {target:,} GPs by {target_year} with probability "
             f"{probability:.0%}: {need:,} posts a year (from {base.start_year})"
         )
+
+
+@capacity_app.command("need")
+@guard
+def need(
+    ctx: typer.Context,
+    year: Annotated[int, typer.Option(help="year of the claims the weights come from")] = 2025,
+    by: Annotated[
+        str, typer.Option(help="municipality, health_council or clinic")
+    ] = "municipality",
+    show: Annotated[int, typer.Option(help="areas to list at each end")] = 5,
+) -> None:
+    """The need index, estimated from the year's claims (country = 1.0), by area."""
+    from almen import reference
+    from almen.capacity import need_by_area, need_index
+    from almen.cli import settings_of, warehouse_target
+    from almen.errors import ParameterError
+    from almen.warehouse import Warehouse
+
+    if by not in ("municipality", "health_council", "clinic"):
+        raise ParameterError("--by must be municipality, health_council or clinic")
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        persons, weights = need_index(
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            year=year,
+        )
+        munis = wh.read_table("municipality").select("code", "name", "health_council").to_polars()
+    if by == "health_council":
+        persons = persons.join(
+            munis.select(pl.col("code").alias("municipality"), "health_council"),
+            on="municipality",
+            how="left",
+        )
+    key = "provider_number" if by == "clinic" else by
+    table = need_by_area(persons, key).sort("need_index")
+    m = weights["morbidity"]
+    v = weights["vulnerable"].filter(pl.col("vulnerable"))
+    console.print(
+        "morbidity factors (0-4+ chronic condition groups): "
+        + ", ".join(f"{r['k']}: {r['m']:.2f}" for r in m.iter_rows(named=True))
+        + (f"; vulnerable groups: {v['v'][0]:.2f}" if len(v) else "")
+    )
+    t = Table(title=f"Need index by {by}, {year} (Denmark = 1.00), lowest and highest")
+    for col in (by, "persons", "need-weighted", "index"):
+        t.add_column(col, justify="left" if col == by else "right")
+    for r in pl.concat([table.head(show), table.tail(show)]).iter_rows(named=True):
+        t.add_row(
+            str(r[key]), f"{r['persons']:,}", f"{r['need_weighted']:,.0f}", f"{r['need_index']:.3f}"
+        )
+    console.print(t)
