@@ -8,11 +8,13 @@ next (issue 5).
 
 from __future__ import annotations
 
+from almen.capacity.choice import free_choice
 from almen.capacity.need import need_by_area, need_index
 from almen.capacity.workforce import WorkforceParams, minimum_intake, project, reach_probability
 
 __all__ = [
     "WorkforceParams",
+    "free_choice",
     "minimum_intake",
     "need_by_area",
     "need_index",

@@ -113,3 +113,60 @@ def need(
             str(r[key]), f"{r['persons']:,}", f"{r['need_weighted']:,.0f}", f"{r['need_index']:.3f}"
         )
     console.print(t)
+
+
+@capacity_app.command("choice")
+@guard
+def choice(
+    ctx: typer.Context,
+    radius_km: Annotated[float, typer.Option(help="distance to an open clinic")] = 15.0,
+    min_open: Annotated[int, typer.Option(help="open clinics needed within it")] = 2,
+    by: Annotated[str, typer.Option(help="municipality or health_council")] = "health_council",
+    show: Annotated[int, typer.Option(help="areas to list, most without free choice first")] = 10,
+) -> None:
+    """Citizens without free choice of doctor (fewer than 2 open clinics within 15 km)."""
+    from almen.capacity import free_choice
+    from almen.cli import settings_of, warehouse_target
+    from almen.errors import ParameterError
+    from almen.warehouse import Warehouse
+
+    if by not in ("municipality", "health_council"):
+        raise ParameterError("--by must be municipality or health_council")
+    if radius_km <= 0 or min_open < 1:
+        raise ParameterError("--radius-km must be above 0 and --min-open at least 1")
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        persons = (
+            wh.read_table("patient")
+            .select("patient_id", "municipality", "provider_number", "lat", "lon")
+            .to_polars()
+        )
+        clinics = (
+            wh.read_table("clinic")
+            .select("provider_number", "form", "closed_to_new", "lat", "lon")
+            .to_polars()
+        )
+        m = wh.read_table("municipality")
+        areas = m.select(municipality=m.code, health_council=m.health_council).to_polars()
+        names = dict(zip(areas["municipality"], m.name.to_polars(), strict=False))
+    res = free_choice(persons, clinics, areas, radius_km=radius_km, min_open=min_open)
+    nat = res.filter(pl.col("level") == "national").row(0, named=True)
+    console.print(
+        f"Denmark: {nat['without_free_choice']:,} of {nat['located']:,} citizens "
+        f"({nat['share_without']:.1%}) have fewer than {min_open} open clinics within "
+        f"{radius_km:g} km; {nat['listed_region_or_tender']:,} are listed with region or "
+        "tender clinics"
+    )
+    part = res.filter(pl.col("level") == by).sort("without_free_choice", descending=True)
+    t = Table(title=f"By {by}, most without free choice first")
+    for col in (by, "citizens", "without free choice", "share", "region/tender"):
+        t.add_column(col, justify="left" if col == by else "right")
+    for r in part.head(show).iter_rows(named=True):
+        label = names.get(r["area"], r["area"]) if by == "municipality" else r["area"]
+        t.add_row(
+            str(label),
+            f"{r['citizens']:,}",
+            f"{r['without_free_choice']:,}",
+            f"{r['share_without']:.1%}",
+            f"{r['listed_region_or_tender']:,}",
+        )
+    console.print(t)

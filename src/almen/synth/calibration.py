@@ -6,14 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy.spatial import cKDTree
 
-from almen.synth.geography import to_km
+from almen.geo import FREE_CHOICE_KM, FREE_CHOICE_MIN_OPEN, open_within
 
 __all__ = ["FREE_CHOICE_KM", "Measure", "calibration_table", "citizens_without_free_choice"]
-
-FREE_CHOICE_KM = 15.0  # free choice: at least 2 open practices within 15 km [§2.4]
-FREE_CHOICE_MIN_OPEN = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,20 +123,5 @@ def citizens_without_free_choice(
     radius_km: float = FREE_CHOICE_KM,
     min_open: int = FREE_CHOICE_MIN_OPEN,
 ) -> np.ndarray:
-    """Boolean per person: fewer than ``min_open`` open clinics within ``radius_km``.
-
-    People are binned to 1 km cells and the count is taken at the cell centre, which is
-    within 0.71 km of everyone in the cell.
-    """
-    if len(open_lonlat) == 0:
-        return np.ones(len(person_lonlat), dtype=bool)
-    xy = to_km(person_lonlat[:, 0], person_lonlat[:, 1])
-    cell = np.floor(xy).astype(np.int64)
-    key = cell[:, 0] * 1_000_003 + cell[:, 1]
-    uniq, inverse = np.unique(key, return_inverse=True)
-    cx = np.floor_divide(uniq + 500_000, 1_000_003)
-    cy = uniq - cx * 1_000_003
-    centres = np.column_stack([cx + 0.5, cy + 0.5])
-    tree = cKDTree(to_km(open_lonlat[:, 0], open_lonlat[:, 1]))
-    n_open = tree.query_ball_point(centres, r=radius_km, return_length=True, workers=-1)
-    return np.asarray(n_open)[inverse] < min_open
+    """Boolean per person: fewer than ``min_open`` open clinics within ``radius_km``."""
+    return open_within(person_lonlat, open_lonlat, radius_km) < min_open

@@ -7,18 +7,11 @@ import math
 import numpy as np
 import shapely
 
+from almen.geo import KM_PER_DEG_LAT, to_km
+
 __all__ = ["place_residents", "sample_uniform", "to_km"]
 
-KM_PER_DEG_LAT = 111.32
-_COS_REF = math.cos(math.radians(56.0))
 RURAL_SHARE = 0.15  # assumption: share of residents spread evenly over the municipality
-
-
-def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Planar x, y in km (equirectangular at 56° N; a few % error across Denmark)."""
-    x = (np.asarray(lon) - 10.5) * KM_PER_DEG_LAT * _COS_REF
-    y = (np.asarray(lat) - 56.0) * KM_PER_DEG_LAT
-    return np.column_stack([x, y])
 
 
 def sample_uniform(geom: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,56 @@
+"""Free choice of doctor: fewer than 2 open clinics within 15 km (danish-facts §2.4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from almen.capacity import free_choice
+
+# one degree of latitude is 111.32 km: 0.1° ≈ 11 km, 0.2° ≈ 22 km
+CLINICS = pl.DataFrame(
+    {
+        "provider_number": ["A", "B", "C", "R"],
+        "form": ["solo", "solo", "solo", "region"],
+        "closed_to_new": [False, False, True, False],
+        "lat": [56.0, 56.1, 56.05, 57.0],
+        "lon": [10.5, 10.5, 10.5, 10.5],
+    }
+)
+AREAS = pl.DataFrame({"municipality": ["m1", "m2"], "health_council": ["h", "h"]})
+
+
+def test_free_choice_by_hand() -> None:
+    """Person 1 at 56.05: A and B (5.6 km each) are open: free choice. Person 2 at 56.2:
+    B is 11 km away, A 22 km: one open clinic (C is closed): no free choice. Person 3 at
+    57.0 has only the region clinic R. Person 4 has no location and is counted apart."""
+    persons = pl.DataFrame(
+        {
+            "patient_id": [1, 2, 3, 4],
+            "municipality": ["m1", "m1", "m2", "m2"],
+            "provider_number": ["A", "B", "R", "A"],
+            "lat": [56.05, 56.2, 57.0, None],
+            "lon": [10.5, 10.5, 10.5, None],
+        }
+    )
+    res = free_choice(persons, CLINICS, AREAS)
+    nat = res.filter(pl.col("level") == "national").row(0, named=True)
+    assert nat["citizens"] == 4 and nat["located"] == 3
+    assert nat["without_free_choice"] == 2
+    assert nat["listed_region_or_tender"] == 1
+    m1 = res.filter((pl.col("level") == "municipality") & (pl.col("area") == "m1")).row(
+        0, named=True
+    )
+    assert m1["without_free_choice"] == 1
+    wider = free_choice(persons, CLINICS, AREAS, radius_km=25.0)
+    nat2 = wider.filter(pl.col("level") == "national").row(0, named=True)
+    assert nat2["without_free_choice"] == 1  # person 2 now reaches A too
+
+
+def test_choice_command(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]
+    result = call_cli("--data", str(tiny_denmark), "capacity", "choice")
+    assert result.exit_code == 0, result.output
+    assert "Denmark:" in result.stdout
+    bad = call_cli("--data", str(tiny_denmark), "capacity", "choice", "--radius-km", "0")
+    assert bad.exit_code == 2
