@@ -9,11 +9,14 @@ next (issue 5).
 from __future__ import annotations
 
 from almen.capacity.choice import free_choice
+from almen.capacity.coverage import coverage, floating_catchment
 from almen.capacity.need import need_by_area, need_index
 from almen.capacity.workforce import WorkforceParams, minimum_intake, project, reach_probability
 
 __all__ = [
     "WorkforceParams",
+    "coverage",
+    "floating_catchment",
     "free_choice",
     "minimum_intake",
     "need_by_area",

@@ -170,3 +170,70 @@ def choice(
             f"{r['listed_region_or_tender']:,}",
         )
     console.print(t)
+
+
+@capacity_app.command("coverage")
+@guard
+def coverage_cmd(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option(help="municipality or health_council")] = "municipality",
+    year: Annotated[int, typer.Option(help="year of the need weights")] = 2025,
+    radius_km: Annotated[float, typer.Option(help="reach of the floating catchment")] = 15.0,
+    show: Annotated[int, typer.Option(help="areas to list, least capacity first")] = 15,
+) -> None:
+    """GP capacity against need-weighted population, and access within reach (2SFCA)."""
+    from almen import reference
+    from almen.capacity import coverage, floating_catchment, need_index
+    from almen.cli import settings_of, warehouse_target
+    from almen.errors import ParameterError
+    from almen.warehouse import Warehouse
+
+    if by not in ("municipality", "health_council"):
+        raise ParameterError("--by must be municipality or health_council")
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        persons, _ = need_index(
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            year=year,
+        )
+        loc = wh.read_table("patient").select("patient_id", "lat", "lon").to_polars()
+        d = wh.read_table("doctor")
+        fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
+        clinics = (
+            wh.read_table("clinic")
+            .select("provider_number", "municipality", "closed_to_new", "lat", "lon")
+            .to_polars()
+        )
+        m = wh.read_table("municipality")
+        areas = m.select(municipality=m.code, health_council=m.health_council).to_polars()
+        names = dict(zip(areas["municipality"], m.name.to_polars(), strict=False))
+    listed = persons.group_by("provider_number").agg(listed=pl.len())
+    clinics = (
+        clinics.join(fte, on="provider_number", how="left")
+        .join(listed, on="provider_number", how="left")
+        .with_columns(pl.col("fte").fill_null(0.0), pl.col("listed").fill_null(0))
+    )
+    res = coverage(persons.select("municipality", "need"), clinics, areas, by)
+    located = persons.join(loc, on="patient_id").filter(pl.col("lat").is_not_null())
+    access = floating_catchment(located, clinics, radius_km)
+    located = located.with_columns(access=pl.Series(access)).join(areas, on="municipality")
+    national = float(access.mean()) if len(access) else 0.0
+    acc = located.group_by(by).agg(access=pl.col("access").mean() / national)
+    res = res.join(acc.rename({by: "area"}), on="area", how="left")
+    t = Table(title=f"Coverage by {by}: capacity for need, relative to Denmark (1.00)")
+    for col in (by, "need-weighted", "FTE", "relative", "within reach", "listed/FTE", "closed"):
+        t.add_column(col, justify="left" if col == by else "right")
+    for r in res.head(show).iter_rows(named=True):
+        label = names.get(r["area"], r["area"]) if by == "municipality" else r["area"]
+        t.add_row(
+            str(label),
+            f"{r['need_weighted']:,.0f}",
+            f"{r['fte']:,.1f}",
+            f"{r['relative_capacity']:.2f}",
+            "" if r["access"] is None else f"{r['access']:.2f}",
+            f"{r['listed_per_fte']:,.0f}",
+            f"{r['share_closed']:.0%}",
+        )
+    console.print(t)
