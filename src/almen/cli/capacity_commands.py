@@ -237,3 +237,75 @@ def coverage_cmd(
             f"{r['share_closed']:.0%}",
         )
     console.print(t)
+
+
+@capacity_app.command("limits")
+@guard
+def limits_cmd(
+    ctx: typer.Context,
+    year: Annotated[int, typer.Option(help="year of the need weights")] = 2025,
+    norm: Annotated[float, typer.Option(help="norm list per full-time doctor")] = 1600.0,
+    show: Annotated[int, typer.Option(help="clinics to list at each end")] = 5,
+) -> None:
+    """Closing limits per clinic: the old 1,600 per doctor beside the need-based one."""
+    from almen import reference
+    from almen.capacity import LimitParams, closing_limits, need_index
+    from almen.cli import settings_of, warehouse_target
+    from almen.errors import ParameterError
+    from almen.warehouse import Warehouse
+
+    if norm <= 0:
+        raise ParameterError("--norm must be above 0")
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        persons, _ = need_index(
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            year=year,
+        )
+        d = wh.read_table("doctor")
+        fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
+        clinic = wh.read_table("clinic").select("provider_number", "municipality").to_polars()
+    lists = (
+        persons.filter(pl.col("provider_number").is_not_null())
+        .group_by("provider_number")
+        .agg(
+            listed=pl.len(),
+            need_index=pl.col("need").mean(),
+            vulnerable_share=pl.col("vulnerable").mean(),
+        )
+    )
+    underserved = set(reference.load_underserved()["code"].to_list())
+    clinics = (
+        clinic.join(fte, on="provider_number", how="inner")
+        .join(lists, on="provider_number", how="inner")
+        .with_columns(
+            underserved=pl.col("municipality").is_in(list(underserved)),
+            years_established=pl.lit(None, dtype=pl.Int32),
+        )
+    )
+    res = closing_limits(clinics, LimitParams(norm_per_fte=norm)).with_columns(
+        change=pl.col("new_limit") / pl.col("old_limit") - 1
+    )
+    console.print(
+        f"{len(res):,} clinics may close to new patients: {int(res['may_close_old'].sum()):,} "
+        f"under the old rule ({norm:,.0f} per doctor), {int(res['may_close_new'].sum()):,} "
+        "under the need-based limit"
+    )
+    t = Table(title="Clinics whose limit changes most (need-based against old)")
+    for col in ("clinic", "FTE", "listed", "need", "vulnerable", "old", "new", "change"):
+        t.add_column(col, justify="left" if col == "clinic" else "right")
+    ranked = res.sort("change")
+    for r in pl.concat([ranked.head(show), ranked.tail(show)]).iter_rows(named=True):
+        t.add_row(
+            r["provider_number"],
+            f"{r['fte']:.1f}",
+            f"{r['listed']:,}",
+            f"{r['need_index']:.2f}",
+            f"{r['vulnerable_share']:.1%}",
+            f"{r['old_limit']:,.0f}",
+            f"{r['new_limit']:,.0f}",
+            f"{r['change']:+.0%}",
+        )
+    console.print(t)
