@@ -309,3 +309,92 @@ def limits_cmd(
             f"{r['change']:+.0%}",
         )
     console.print(t)
+
+
+@capacity_app.command("distribute")
+@guard
+def distribute_cmd(
+    ctx: typer.Context,
+    new: Annotated[int, typer.Option("--new", help="new capacities (provider numbers) to place")],
+    year: Annotated[int, typer.Option(help="year of the need weights")] = 2025,
+    limit: Annotated[float, typer.Option(help="closing limit: patients per capacity")] = 1600.0,
+    raise_share: Annotated[
+        float, typer.Option(help="forced policy: how much regions raise the limit")
+    ] = 0.10,
+    show: Annotated[int, typer.Option(help="municipalities to list")] = 10,
+) -> None:
+    """Place new capacities where need-weighted demand is least covered (HiGHS).
+
+    Both policies side by side: voluntary (no list above the closing limit) and forced
+    (regions may raise the limit).
+    """
+    import time
+
+    from almen import reference
+    from almen.capacity import distribute, need_by_area, need_index
+    from almen.cli import settings_of, warehouse_target
+    from almen.warehouse import Warehouse
+
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        persons, _ = need_index(
+            wh.read_table("patient"),
+            wh.read_table("condition"),
+            wh.read_table("claim"),
+            reference.load_condition_codes(),
+            year=year,
+        )
+        d = wh.read_table("doctor")
+        c = wh.read_table("clinic")
+        fte = (
+            d.join(c, d.provider_number == c.provider_number)
+            .group_by("municipality")
+            .aggregate(capacity=d.fte.sum())
+            .to_polars()
+        )
+        m = wh.read_table("municipality")
+        munis = m.select(area=m.code, name=m.name, health_council=m.health_council).to_polars()
+    scale_need = need_by_area(persons, "municipality").select(
+        pl.col("municipality").alias("area"), pl.col("need_weighted").alias("need")
+    )
+    areas = (
+        munis.join(scale_need, on="area", how="left")
+        .join(fte.rename({"municipality": "area"}), on="area", how="left")
+        .with_columns(pl.col("need").fill_null(0.0), pl.col("capacity").fill_null(0.0))
+    )
+    results = {}
+    for policy in ("voluntary", "forced"):
+        t0 = time.perf_counter()
+        results[policy] = distribute(
+            areas, new, limit=limit, policy=policy, raise_share=raise_share
+        )
+        console.print(
+            f"{policy}: unmet need-weighted demand {results[policy].unmet_before:,.0f} → "
+            f"{results[policy].unmet_after:,.0f} (solved in {time.perf_counter() - t0:.2f} s)"
+        )
+    names = dict(zip(areas["area"], areas["name"], strict=True))
+    v = results["voluntary"].allocation.rename({"new": "voluntary", "list_per_capacity": "list_v"})
+    f = results["forced"].allocation.select("area", pl.col("new").alias("forced"),
+                                            pl.col("list_per_capacity").alias("list_f"))  # fmt: skip
+    both = v.join(f, on="area").sort("voluntary", "forced", descending=True)
+    t = Table(title=f"{new:,} new capacities: where they go")
+    for col in (
+        "municipality",
+        "need-weighted",
+        "capacity",
+        "voluntary",
+        "forced",
+        "list/cap. v",
+        "list/cap. f",
+    ):
+        t.add_column(col, justify="left" if col == "municipality" else "right")
+    for r in both.head(show).iter_rows(named=True):
+        t.add_row(
+            names.get(r["area"], r["area"]),
+            f"{r['need']:,.0f}",
+            f"{r['capacity']:,.1f}",
+            f"{r['voluntary']:,}",
+            f"{r['forced']:,}",
+            f"{r['list_v']:,.0f}",
+            f"{r['list_f']:,.0f}",
+        )
+    console.print(t)

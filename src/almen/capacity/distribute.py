@@ -1,0 +1,119 @@
+"""The national distribution of new capacities, solved with HiGHS.
+
+Seed 001 ("National fordeling af kapaciteter og styring af lukkegrænser"): new provider
+numbers go where citizens' treatment need is least covered. For municipalities i with
+need-weighted residents D_i and current capacity F_i (FTE), place N new capacities x_i
+(integers, 0 ≤ x_i ≤ u_i) to minimise the unmet need-weighted demand
+
+    minimise Σ_i s_i   subject to   s_i ≥ D_i − L × (F_i + x_i),  s_i ≥ 0,  Σ_i x_i = N,
+    and, optionally, Σ_{i in h} x_i ≥ m_h for each health council h,
+
+where L is the number of need-weighted patients one capacity serves: the closing limit
+under the *voluntary* policy (no list forced above it), or the limit raised by the regions
+under the *forced* policy (L × (1 + raise)). A mixed-integer programme; HiGHS solves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from almen.errors import ParameterError
+
+__all__ = ["Distribution", "distribute"]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    allocation: pl.DataFrame  # area, need, capacity, new, served, unmet, list_per_capacity
+    unmet_before: float
+    unmet_after: float
+    policy: str
+
+
+def distribute(
+    areas: pl.DataFrame,
+    new: int,
+    *,
+    limit: float = 1600.0,
+    policy: str = "voluntary",
+    raise_share: float = 0.10,
+    max_new: int | None = None,
+    min_per_council: dict[str, int] | None = None,
+) -> Distribution:
+    """Place ``new`` capacities. ``areas``: area, need (need-weighted residents),
+    capacity (FTE now), and health_council when ``min_per_council`` is given.
+
+    An infeasible request (more minimum places than ``new``, or limits that cannot hold
+    ``new``) is a ``ParameterError`` saying which.
+    """
+    import highspy
+
+    if new < 0:
+        raise ParameterError(f"the number of new capacities must not be negative, got {new}")
+    if policy not in ("voluntary", "forced"):
+        raise ParameterError(f"policy must be voluntary or forced, not {policy!r}")
+    per_cap = limit * (1.0 + raise_share) if policy == "forced" else limit
+    n = len(areas)
+    need = areas["need"].to_numpy().astype(float)
+    cap = areas["capacity"].to_numpy().astype(float)
+    upper = float(new if max_new is None else max_new)
+    if upper * n < new:
+        raise ParameterError(
+            f"infeasible: {n} areas with at most {upper:g} new each cannot hold {new}"
+        )
+    mins = min_per_council or {}
+    if sum(mins.values()) > new:
+        raise ParameterError(
+            f"infeasible: the minimums per health council add up to {sum(mins.values())}, "
+            f"more than the {new} new capacities"
+        )
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    inf = highspy.kHighsInf
+    # variables: x_0..x_{n-1} (integer), s_0..s_{n-1} (continuous)
+    for _ in range(n):
+        h.addVar(0.0, upper)
+    for _ in range(n):
+        h.addVar(0.0, inf)
+    h.changeColsIntegrality(
+        n, np.arange(n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger)
+    )
+    h.changeColsCost(2 * n, np.arange(2 * n, dtype=np.int32), np.r_[np.zeros(n), np.ones(n)])
+    # s_i + per_cap x_i ≥ need_i − per_cap cap_i
+    for i in range(n):
+        h.addRow(
+            need[i] - per_cap * cap[i], inf, 2, np.array([i, n + i], dtype=np.int32),
+            np.array([per_cap, 1.0]),
+        )  # fmt: skip
+    h.addRow(float(new), float(new), n, np.arange(n, dtype=np.int32), np.ones(n))
+    if mins:
+        councils = areas["health_council"].to_list()
+        for council, m in mins.items():
+            idx = np.array([i for i, c in enumerate(councils) if c == council], dtype=np.int32)
+            if len(idx) == 0:
+                raise ParameterError(f"unknown health council {council!r}")
+            if upper * len(idx) < m:
+                raise ParameterError(f"infeasible: {council} cannot take {m} new capacities")
+            h.addRow(float(m), inf, len(idx), idx, np.ones(len(idx)))
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise ParameterError(f"no solution: {h.modelStatusToString(status)}")
+    x = np.round(np.asarray(h.getSolution().col_value[:n])).astype(np.int64)
+    total = cap + x
+    served = np.minimum(need, per_cap * total)
+    unmet = need - served
+    alloc = areas.select("area").with_columns(
+        need=pl.Series(need),
+        capacity=pl.Series(cap),
+        new=pl.Series(x),
+        served=pl.Series(served),
+        unmet=pl.Series(unmet),
+        list_per_capacity=pl.Series(np.where(total > 0, served / np.maximum(total, 1e-12), 0.0)),
+    )
+    before = float(np.maximum(need - per_cap * cap, 0.0).sum())
+    return Distribution(alloc, before, float(unmet.sum()), policy)
