@@ -54,3 +54,17 @@ def test_choice_command(call_cli, tiny_denmark: Path) -> None:  # type: ignore[n
     assert "Denmark:" in result.stdout
     bad = call_cli("--data", str(tiny_denmark), "capacity", "choice", "--radius-km", "0")
     assert bad.exit_code == 2
+
+
+def test_capacity_commands_write_csv_json_and_parquet(  # type: ignore[no-untyped-def]
+    call_cli, tiny_denmark: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "choice.parquet"
+    r = call_cli("--data", str(tiny_denmark), "capacity", "choice", "--format", "parquet",
+                 "--output", str(out))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert pl.read_parquet(out).filter(pl.col("level") == "national").height == 1
+    csv = call_cli("capacity", "workforce", "--runs", "50", "--format", "csv")
+    assert csv.stdout.splitlines()[0] == "intake,year,p05,median,p95,p_reach"
+    bad = call_cli("capacity", "workforce", "--runs", "50", "--format", "xml")
+    assert bad.exit_code == 2 and "--format must be one of" in bad.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 import numpy as np
@@ -14,8 +15,39 @@ from almen.capacity import WorkforceParams, minimum_intake, project
 from almen.cli import app, guard
 from almen.cli.render import console
 
-capacity_app = typer.Typer(help="GP capacity: workforce (more to come).", no_args_is_help=True)
+capacity_app = typer.Typer(
+    help="GP capacity: need, coverage, free choice, limits, distribution, workforce.",
+    no_args_is_help=True,
+)
 app.add_typer(capacity_app, name="capacity")
+
+FORMATS = ("table", "csv", "json", "parquet")
+FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or parquet")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", help="write the result to a file")]
+
+
+def emit(data: pl.DataFrame, fmt: str, output: Path | None) -> bool:
+    """Write ``data`` as csv/json/parquet (to ``output`` or stdout); False for a table."""
+    from almen.errors import ParameterError
+
+    if fmt not in FORMATS:
+        raise ParameterError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt == "table" and output is None:
+        return False
+    fmt = "csv" if fmt == "table" else fmt
+    if fmt == "parquet" and output is None:
+        raise ParameterError("--format parquet needs --output FILE")
+    if output is None:
+        typer.echo(data.write_csv() if fmt == "csv" else data.write_json())
+        return True
+    if fmt == "csv":
+        data.write_csv(output)
+    elif fmt == "json":
+        data.write_json(output)
+    else:
+        data.write_parquet(output)
+    console.print(f"wrote {len(data):,} rows to {output}")
+    return True
 
 
 @capacity_app.command("workforce")
@@ -31,6 +63,8 @@ def workforce(
         float, typer.Option(help="probability for the smallest sufficient intake")
     ] = 0.8,
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """GPs year by year to the target year under each intake, and the chance of the target.
 
@@ -39,9 +73,18 @@ def workforce(
     base = WorkforceParams(target=target, target_year=target_year)
     intakes = intake or [350, 400]
     years = list(range(base.start_year, target_year + 1))
+    rows = []
+    outs = {}
     for n in intakes:
-        p = replace(base, intake=n)
-        out = project(p, runs, seed)
+        out = outs[n] = project(replace(base, intake=n), runs, seed)
+        lo, mid, hi = np.percentile(out, [5, 50, 95], axis=0)
+        for i, y in enumerate(years):
+            rows.append({"intake": n, "year": y, "p05": lo[i], "median": mid[i], "p95": hi[i],
+                         "p_reach": float((out[:, i] >= target).mean())})  # fmt: skip
+    if emit(pl.DataFrame(rows), fmt, output):
+        return
+    for n in intakes:
+        out = outs[n]
         lo, mid, hi = np.percentile(out, [5, 50, 95], axis=0)
         reach = float((out[:, -1] >= target).mean())
         t = Table(
@@ -71,6 +114,8 @@ def need(
         str, typer.Option(help="municipality, health_council or clinic")
     ] = "municipality",
     show: Annotated[int, typer.Option(help="areas to list at each end")] = 5,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """The need index, estimated from the year's claims (country = 1.0), by area."""
     from almen import reference
@@ -98,6 +143,8 @@ def need(
         )
     key = "provider_number" if by == "clinic" else by
     table = need_by_area(persons, key).sort("need_index")
+    if emit(table, fmt, output):
+        return
     m = weights["morbidity"]
     v = weights["vulnerable"].filter(pl.col("vulnerable"))
     console.print(
@@ -123,6 +170,8 @@ def choice(
     min_open: Annotated[int, typer.Option(help="open clinics needed within it")] = 2,
     by: Annotated[str, typer.Option(help="municipality or health_council")] = "health_council",
     show: Annotated[int, typer.Option(help="areas to list, most without free choice first")] = 10,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """Citizens without free choice of doctor (fewer than 2 open clinics within 15 km)."""
     from almen.capacity import free_choice
@@ -149,6 +198,8 @@ def choice(
         areas = m.select(municipality=m.code, health_council=m.health_council).to_polars()
         names = dict(zip(areas["municipality"], m.name.to_polars(), strict=False))
     res = free_choice(persons, clinics, areas, radius_km=radius_km, min_open=min_open)
+    if emit(res, fmt, output):
+        return
     nat = res.filter(pl.col("level") == "national").row(0, named=True)
     console.print(
         f"Denmark: {nat['without_free_choice']:,} of {nat['located']:,} citizens "
@@ -180,6 +231,8 @@ def coverage_cmd(
     year: Annotated[int, typer.Option(help="year of the need weights")] = 2025,
     radius_km: Annotated[float, typer.Option(help="reach of the floating catchment")] = 15.0,
     show: Annotated[int, typer.Option(help="areas to list, least capacity first")] = 15,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """GP capacity against need-weighted population, and access within reach (2SFCA)."""
     from almen import reference
@@ -222,6 +275,8 @@ def coverage_cmd(
     national = float(access.mean()) if len(access) else 0.0
     acc = located.group_by(by).agg(access=pl.col("access").mean() / national)
     res = res.join(acc.rename({by: "area"}), on="area", how="left")
+    if emit(res, fmt, output):
+        return
     t = Table(title=f"Coverage by {by}: capacity for need, relative to Denmark (1.00)")
     for col in (by, "need-weighted", "FTE", "relative", "within reach", "listed/FTE", "closed"):
         t.add_column(col, justify="left" if col == by else "right")
@@ -246,6 +301,8 @@ def limits_cmd(
     year: Annotated[int, typer.Option(help="year of the need weights")] = 2025,
     norm: Annotated[float, typer.Option(help="norm list per full-time doctor")] = 1600.0,
     show: Annotated[int, typer.Option(help="clinics to list at each end")] = 5,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """Closing limits per clinic: the old 1,600 per doctor beside the need-based one."""
     from almen import reference
@@ -288,6 +345,8 @@ def limits_cmd(
     res = closing_limits(clinics, LimitParams(norm_per_fte=norm)).with_columns(
         change=pl.col("new_limit") / pl.col("old_limit") - 1
     )
+    if emit(res, fmt, output):
+        return
     console.print(
         f"{len(res):,} clinics may close to new patients: {int(res['may_close_old'].sum()):,} "
         f"under the old rule ({norm:,.0f} per doctor), {int(res['may_close_new'].sum()):,} "
@@ -322,6 +381,8 @@ def distribute_cmd(
         float, typer.Option(help="forced policy: how much regions raise the limit")
     ] = 0.10,
     show: Annotated[int, typer.Option(help="municipalities to list")] = 10,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """Place new capacities where need-weighted demand is least covered (HiGHS).
 
@@ -376,6 +437,8 @@ def distribute_cmd(
     f = results["forced"].allocation.select("area", pl.col("new").alias("forced"),
                                             pl.col("list_per_capacity").alias("list_f"))  # fmt: skip
     both = v.join(f, on="area").sort("voluntary", "forced", descending=True)
+    if emit(both, fmt, output):
+        return
     t = Table(title=f"{new:,} new capacities: where they go")
     for col in (
         "municipality",
