@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from almen import population, reference
+from almen import population
 from almen.population.indicators import funnel, indicator_counts
 from almen.warehouse import Warehouse
 
@@ -30,24 +30,11 @@ def run(data: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     defs = population.load_definitions()
     with Warehouse.connect(data, read_only=True) as wh:
-        feats = population.patient_features(
-            wh.read_table("patient"),
-            wh.read_table("condition"),
-            wh.read_table("medication"),
-            wh.read_table("claim"),
-            reference.load_condition_codes(),
-            as_of=AS_OF,
-            definitions=defs,
-        )
+        feats = population.warehouse_features(wh, as_of=AS_OF, definitions=defs)
         found = population.apply_definitions(feats, defs)
         counts = population.clinic_counts(found, feats)
         times["case finding"] = time.perf_counter() - t0
-        c, m = wh.read_table("clinic"), wh.read_table("municipality")
-        area = (
-            c.join(m, c.municipality == m.code)
-            .select("provider_number", "cluster", "municipality", "health_council", "region")
-            .to_polars()
-        )
+        area = population.clinic_areas(wh)
         for level in population.LEVELS[1:]:
             population.publishable(population.aggregate(counts, area, level))
         t1 = time.perf_counter()

@@ -14,6 +14,7 @@ from rich.table import Table
 from almen.capacity import WorkforceParams, minimum_intake, project
 from almen.cli import app, guard
 from almen.cli.render import console
+from almen.warehouse import Warehouse
 
 capacity_app = typer.Typer(
     help="GP capacity: need, coverage, free choice, limits, distribution, workforce.",
@@ -24,6 +25,26 @@ app.add_typer(capacity_app, name="capacity")
 FORMATS = ("table", "csv", "json", "parquet")
 FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or parquet")]
 OutputOpt = Annotated[Path | None, typer.Option("--output", help="write the result to a file")]
+
+
+def _need(wh: Warehouse, year: int) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """The need index of every person, from the warehouse and the year's claims."""
+    from almen import reference
+    from almen.capacity import need_index
+
+    return need_index(
+        wh.read_table("patient"),
+        wh.read_table("condition"),
+        wh.read_table("claim"),
+        reference.load_condition_codes(),
+        year=year,
+    )
+
+
+def _councils(wh: Warehouse) -> pl.DataFrame:
+    """municipality → health_council."""
+    m = wh.read_table("municipality")
+    return m.select(municipality=m.code, health_council=m.health_council).to_polars()
 
 
 def emit(data: pl.DataFrame, fmt: str, output: Path | None) -> bool:
@@ -118,8 +139,7 @@ def need(
     output: OutputOpt = None,
 ) -> None:
     """The need index, estimated from the year's claims (country = 1.0), by area."""
-    from almen import reference
-    from almen.capacity import need_by_area, need_index
+    from almen.capacity import need_by_area
     from almen.cli import settings_of, warehouse_target
     from almen.errors import ParameterError
     from almen.warehouse import Warehouse
@@ -127,13 +147,7 @@ def need(
     if by not in ("municipality", "health_council", "clinic"):
         raise ParameterError("--by must be municipality, health_council or clinic")
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        persons, weights = need_index(
-            wh.read_table("patient"),
-            wh.read_table("condition"),
-            wh.read_table("claim"),
-            reference.load_condition_codes(),
-            year=year,
-        )
+        persons, weights = _need(wh, year)
         munis = wh.read_table("municipality").select("code", "name", "health_council").to_polars()
     if by == "health_council":
         persons = persons.join(
@@ -195,7 +209,7 @@ def choice(
             .to_polars()
         )
         m = wh.read_table("municipality")
-        areas = m.select(municipality=m.code, health_council=m.health_council).to_polars()
+        areas = _councils(wh)
         names = dict(zip(areas["municipality"], m.name.to_polars(), strict=False))
     res = free_choice(persons, clinics, areas, radius_km=radius_km, min_open=min_open)
     if emit(res, fmt, output):
@@ -235,8 +249,7 @@ def coverage_cmd(
     output: OutputOpt = None,
 ) -> None:
     """GP capacity against need-weighted population, and access within reach (2SFCA)."""
-    from almen import reference
-    from almen.capacity import coverage, floating_catchment, need_index
+    from almen.capacity import coverage, floating_catchment
     from almen.cli import settings_of, warehouse_target
     from almen.errors import ParameterError
     from almen.warehouse import Warehouse
@@ -244,13 +257,7 @@ def coverage_cmd(
     if by not in ("municipality", "health_council"):
         raise ParameterError("--by must be municipality or health_council")
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        persons, _ = need_index(
-            wh.read_table("patient"),
-            wh.read_table("condition"),
-            wh.read_table("claim"),
-            reference.load_condition_codes(),
-            year=year,
-        )
+        persons, _ = _need(wh, year)
         loc = wh.read_table("patient").select("patient_id", "lat", "lon").to_polars()
         d = wh.read_table("doctor")
         fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
@@ -260,7 +267,7 @@ def coverage_cmd(
             .to_polars()
         )
         m = wh.read_table("municipality")
-        areas = m.select(municipality=m.code, health_council=m.health_council).to_polars()
+        areas = _councils(wh)
         names = dict(zip(areas["municipality"], m.name.to_polars(), strict=False))
     listed = persons.group_by("provider_number").agg(listed=pl.len())
     clinics = (
@@ -306,7 +313,7 @@ def limits_cmd(
 ) -> None:
     """Closing limits per clinic: the old 1,600 per doctor beside the need-based one."""
     from almen import reference
-    from almen.capacity import LimitParams, closing_limits, need_index
+    from almen.capacity import LimitParams, closing_limits
     from almen.cli import settings_of, warehouse_target
     from almen.errors import ParameterError
     from almen.warehouse import Warehouse
@@ -314,13 +321,7 @@ def limits_cmd(
     if norm <= 0:
         raise ParameterError("--norm must be above 0")
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        persons, _ = need_index(
-            wh.read_table("patient"),
-            wh.read_table("condition"),
-            wh.read_table("claim"),
-            reference.load_condition_codes(),
-            year=year,
-        )
+        persons, _ = _need(wh, year)
         d = wh.read_table("doctor")
         fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
         clinic = wh.read_table("clinic").select("provider_number", "municipality").to_polars()
@@ -391,19 +392,12 @@ def distribute_cmd(
     """
     import time
 
-    from almen import reference
-    from almen.capacity import distribute, need_by_area, need_index
+    from almen.capacity import distribute, need_by_area
     from almen.cli import settings_of, warehouse_target
     from almen.warehouse import Warehouse
 
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        persons, _ = need_index(
-            wh.read_table("patient"),
-            wh.read_table("condition"),
-            wh.read_table("claim"),
-            reference.load_condition_codes(),
-            year=year,
-        )
+        persons, _ = _need(wh, year)
         d = wh.read_table("doctor")
         c = wh.read_table("clinic")
         fte = (

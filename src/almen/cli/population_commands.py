@@ -51,25 +51,10 @@ def findings(
             c = wh.read_table("clinic")
             if c.filter(c.provider_number == clinic).count().to_pyarrow().as_py() == 0:
                 raise NotFoundError(f"no clinic {clinic} in the warehouse")
-        feats = population.patient_features(
-            wh.read_table("patient"),
-            wh.read_table("condition"),
-            wh.read_table("medication"),
-            wh.read_table("claim"),
-            reference.load_condition_codes(),
-            as_of=day,
-            definitions=defs,
-            provider_number=clinic,
+        feats = population.warehouse_features(
+            wh, as_of=day, definitions=defs, provider_number=clinic
         )
-        area = None
-        if by is not None:
-            c = wh.read_table("clinic")
-            m = wh.read_table("municipality")
-            area = (
-                c.join(m, c.municipality == m.code)
-                .select("provider_number", "cluster", "municipality", "health_council", "region")
-                .to_polars()
-            )
+        area = population.clinic_areas(wh) if by is not None else None
     found = population.apply_definitions(feats, defs, target_share=cut)
     counts = population.clinic_counts(found, feats)
     if clinic is not None:
@@ -160,24 +145,11 @@ def indicators(
     day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     defs = population.load_definitions()
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        c, m = wh.read_table("clinic"), wh.read_table("municipality")
-        area = (
-            c.join(m, c.municipality == m.code)
-            .select("provider_number", "cluster", "region")
-            .to_polars()
-        )
+        area = population.clinic_areas(wh).select("provider_number", "cluster", "region")
         key, value = ("cluster", cluster) if cluster is not None else ("region", region)
         if value not in set(area[key].to_list()):
             raise NotFoundError(f"no {key} {value!r} in the warehouse")
-        feats = population.patient_features(
-            wh.read_table("patient"),
-            wh.read_table("condition"),
-            wh.read_table("medication"),
-            wh.read_table("claim"),
-            reference.load_condition_codes(),
-            as_of=day,
-            definitions=defs,
-        )
+        feats = population.warehouse_features(wh, as_of=day, definitions=defs)
         poly = population.apply_definitions(feats, defs).filter(
             pl.col("definition") == "polypharmacy"
         )["patient_id"]

@@ -61,15 +61,7 @@ def settle(
     months = [month] if month else list(range(1, 13))
     with Warehouse.connect(warehouse_target(settings)) as wh:
         fees = _fees(wh, year)
-        checked = settlement.check_year(
-            wh.read_table("claim"),
-            wh.read_table("fee_schedule"),
-            wh.read_table("patient"),
-            settlement.load_service_rules(),
-            year=year,
-            through_month=max(months),
-            as_of=run_date,
-        )
+        checked = _checked_year(wh, year, dt.date(year, max(months), 1), as_of=run_date)
         expo = settlement.exposure(wh.read_table("patient"), year)
         by_month = settlement.monthly_claims(settlement.claim_summary(checked))
         stmt = settlement.monthly_statement(expo, by_month, fees, year=year, months=months)
@@ -239,15 +231,7 @@ def ceiling(
 def _ceiling(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame:
     fees = _fees(wh, year)
     month = through.month
-    checked = settlement.check_year(
-        wh.read_table("claim"),
-        wh.read_table("fee_schedule"),
-        wh.read_table("patient"),
-        settlement.load_service_rules(),
-        year=year,
-        through_month=month,
-        as_of=through,
-    )
+    checked = _checked_year(wh, year, through)
     accepted = settlement.accepted_by_group(checked, start=dt.date(year, 1, 1), end=through)
     expo = settlement.exposure(wh.read_table("patient"), year)
     regions = settlement.clinic_regions(
@@ -364,7 +348,11 @@ def overview(
     console.print(t)
 
 
-def _checked_year(wh: Warehouse, year: int, through: dt.date) -> ibis.Table:
+def _checked_year(
+    wh: Warehouse, year: int, through: dt.date, *, as_of: dt.date | None = None
+) -> ibis.Table:
+    """The year's claims sent for January to ``through``'s month, checked on ``as_of``
+    (default ``through``)."""
     return settlement.check_year(
         wh.read_table("claim"),
         wh.read_table("fee_schedule"),
@@ -372,7 +360,7 @@ def _checked_year(wh: Warehouse, year: int, through: dt.date) -> ibis.Table:
         settlement.load_service_rules(),
         year=year,
         through_month=through.month,
-        as_of=through,
+        as_of=as_of or through,
     )
 
 

@@ -10,11 +10,13 @@ from almen.population.case_finding import (
     LEVELS,
     aggregate,
     apply_definitions,
+    clinic_areas,
     clinic_counts,
     load_definitions,
     patient_features,
     polypharmacy_share_check,
     publishable,
+    warehouse_features,
 )
 
 __all__ = [
@@ -22,9 +24,11 @@ __all__ = [
     "LEVELS",
     "aggregate",
     "apply_definitions",
+    "clinic_areas",
     "clinic_counts",
     "load_definitions",
     "patient_features",
     "polypharmacy_share_check",
     "publishable",
+    "warehouse_features",
 ]

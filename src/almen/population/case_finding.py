@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -22,18 +21,21 @@ import ibis
 import polars as pl
 
 from almen.errors import InputError
-from almen.reference import DATA_DIR
+from almen.reference import DATA_DIR, load_condition_codes
+from almen.warehouse import Warehouse
 
 __all__ = [
     "DEFINITIONS",
     "LEVELS",
     "aggregate",
     "apply_definitions",
+    "clinic_areas",
     "clinic_counts",
     "load_definitions",
     "patient_features",
     "polypharmacy_share_check",
     "publishable",
+    "warehouse_features",
 ]
 
 DEFINITIONS = (
@@ -166,6 +168,38 @@ def patient_features(
     return j.to_polars()
 
 
+def warehouse_features(
+    wh: Warehouse,
+    *,
+    as_of: dt.date,
+    definitions: dict[str, dict[str, Any]],
+    provider_number: str | None = None,
+) -> pl.DataFrame:
+    """``patient_features`` from the warehouse's patient, condition, medication and claim
+    tables and the shipped condition codes."""
+    return patient_features(
+        wh.read_table("patient"),
+        wh.read_table("condition"),
+        wh.read_table("medication"),
+        wh.read_table("claim"),
+        load_condition_codes(),
+        as_of=as_of,
+        definitions=definitions,
+        provider_number=provider_number,
+    )
+
+
+def clinic_areas(wh: Warehouse) -> pl.DataFrame:
+    """provider_number with the cluster, municipality, health council and region of the
+    clinic's address."""
+    c, m = wh.read_table("clinic"), wh.read_table("municipality")
+    return (
+        c.join(m, c.municipality == m.code)
+        .select("provider_number", "cluster", "municipality", "health_council", "region")
+        .to_polars()
+    )
+
+
 def apply_definitions(
     features: pl.DataFrame,
     definitions: dict[str, dict[str, Any]],
@@ -258,8 +292,7 @@ def clinic_counts(findings: pl.DataFrame, features: pl.DataFrame) -> pl.DataFram
 def polypharmacy_share_check(counts: pl.DataFrame, low: float = 0.03, high: float = 0.05) -> float:
     """Share of clinics whose polypharmacy group is within ``low``-``high`` of the list."""
     share = counts["polypharmacy"] / counts["list_size"]
-    ok = ((share >= low) & (share <= high)).sum()
-    return float(ok) / max(len(counts), 1) if not math.isnan(float(ok)) else 0.0
+    return float(((share >= low) & (share <= high)).sum()) / max(len(counts), 1)
 
 
 LEVELS = ("clinic", "cluster", "municipality", "health_council", "region")

@@ -17,7 +17,6 @@ __all__ = [
     "AGE_BANDS",
     "accepted_by_group",
     "capitation_price",
-    "category",
     "claim_summary",
     "exposure",
     "monthly_claims",
@@ -30,18 +29,6 @@ AGE_BANDS = tuple(range(0, 90, 5))  # 0-4, 5-9, ..., 85+: the standardisation gr
 
 def _band(age: ibis.IntegerValue) -> ibis.IntegerValue:
     return (age.clip(lower=0, upper=85) // 5 * 5).cast("int16")
-
-
-def category(
-    daytime: ibis.BooleanValue, outside_frame: ibis.BooleanValue, unit: ibis.Value
-) -> ibis.StringValue:
-    """The statement line a priced claim belongs to: mileage, local, daytime or ooh."""
-    return ibis.cases(
-        (unit == "km", "mileage"),
-        (outside_frame, "local"),
-        (daytime, "daytime"),
-        else_="ooh",
-    )
 
 
 def exposure(patients: ibis.Table, year: int) -> pl.DataFrame:
