@@ -39,10 +39,7 @@ def run(data: Path) -> dict[str, float]:
             population.publishable(population.aggregate(counts, area, level))
         t1 = time.perf_counter()
         poly = found.filter(pl.col("definition") == "polypharmacy")["patient_id"]
-        ind = indicator_counts(
-            feats, poly, wh.read_table("condition"), wh.read_table("claim"),
-            as_of=AS_OF, since=dt.date(2024, 12, 31),
-        )  # fmt: skip
+        ind = indicator_counts(feats, poly, wh.read_table("condition"), as_of=AS_OF)
         funnel(ind, area.select("provider_number", "cluster", "region"))
         times["indicators"] = time.perf_counter() - t1
     times["total"] = time.perf_counter() - t0

@@ -153,14 +153,7 @@ def indicators(
         poly = population.apply_definitions(feats, defs).filter(
             pl.col("definition") == "polypharmacy"
         )["patient_id"]
-        counts = indicator_counts(
-            feats,
-            poly,
-            wh.read_table("condition"),
-            wh.read_table("claim"),
-            as_of=day,
-            since=day.replace(year=day.year - 1),
-        )
+        counts = indicator_counts(feats, poly, wh.read_table("condition"), as_of=day)
     res = funnel(counts, area).filter(pl.col(key) == value)
     # disclosure: the cells (met, not met) of each clinic and indicator
     long = pl.concat(

@@ -84,7 +84,9 @@ def patient_features(
     Columns: patient_id, provider_number, age (on ``as_of``, from the birth year: year −
     birth year − 1), sex, psychiatric_secondary, intellectual_disability (booleans),
     n_conditions (distinct chronic condition groups), chronic_for_contact, n_drugs (in use
-    on ``as_of``), risky_combinations, contacts (in the look-back), preventive_visits.
+    on ``as_of``), risky_combinations, contacts (in the look-back), preventive_visits, and
+    for the quality indicators yearly_controls (0120) and blood_samples (2101) in the
+    contact look-back.
     """
     d_psy = definitions["psychiatric_secondary"]
     d_id = definitions["intellectual_disability"]
@@ -126,8 +128,9 @@ def patient_features(
         prefix: m.atc.startswith(prefix).any()
         for prefix in sorted({x for pair in pairs for x in pair})
     }
+    # (patient_id, atc) is the medication key, so counting rows counts distinct drugs
     med = m.group_by("patient_id").aggregate(
-        n_drugs=m.atc.nunique(), **{f"has_{k}": v for k, v in has.items()}
+        n_drugs=m.count(), **{f"has_{k}": v for k, v in has.items()}
     )
     risky: ibis.Value = ibis.literal(0)
     for a, b in pairs:
@@ -138,8 +141,13 @@ def patient_features(
     since_visit = _months_before(as_of, int(d_fe["lookback_months"]))
     first = min(since_contact, since_visit)
     cl = claim.filter((claim.service_date > first) & (claim.service_date <= as_of))
-    cl = cl.filter(cl.service_code.isin([*d_rc["contact_codes"], d_fe["visit_code"]]))
+    cl = cl.filter(
+        cl.service_code.isin([*d_rc["contact_codes"], d_fe["visit_code"], *INDICATOR_CODES])
+    )
+    recent = cl.service_date > since_contact
     act = cl.group_by("patient_id").aggregate(
+        yearly_controls=((cl.service_code == "0120") & recent).sum(),
+        blood_samples=((cl.service_code == "2101") & recent).sum(),
         contacts=(
             cl.service_code.isin(d_rc["contact_codes"]) & (cl.service_date > since_contact)
         ).sum(),
@@ -164,6 +172,8 @@ def patient_features(
         risky_combinations=j.risky_combinations.fill_null(0).cast("int32"),
         contacts=j.contacts.fill_null(0).cast("int64"),
         preventive_visits=j.preventive_visits.fill_null(0).cast("int64"),
+        yearly_controls=j.yearly_controls.fill_null(0).cast("int64"),
+        blood_samples=j.blood_samples.fill_null(0).cast("int64"),
     )
     return j.to_polars()
 
@@ -294,6 +304,8 @@ def polypharmacy_share_check(counts: pl.DataFrame, low: float = 0.03, high: floa
     share = counts["polypharmacy"] / counts["list_size"]
     return float(((share >= low) & (share <= high)).sum()) / max(len(counts), 1)
 
+
+INDICATOR_CODES = ("0120", "2101")  # counted for the quality indicators
 
 LEVELS = ("clinic", "cluster", "municipality", "health_council", "region")
 

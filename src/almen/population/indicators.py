@@ -39,16 +39,14 @@ def indicator_counts(
     features: pl.DataFrame,
     polypharmacy_ids: pl.Series,
     condition: ibis.Table,
-    claim: ibis.Table,
     *,
     as_of: dt.date,
-    since: dt.date,
 ) -> pl.DataFrame:
-    """Per clinic and indicator: n (denominator) and x (numerator).
+    """Per clinic, indicator, age band and sex: n (denominator) and x (numerator).
 
-    ``features`` from ``case_finding.patient_features`` (listed patients); diabetes and
-    COPD from the condition table (T89/T90, R95); services from the claims dated after
-    ``since`` up to ``as_of``.
+    ``features`` from ``case_finding.patient_features`` (listed patients, with their
+    yearly controls, blood samples and preventive visits in the 12-month look-back, so
+    the claims are read once); diabetes and COPD from the condition table (T89/T90, R95).
     """
     c = condition.filter(condition.onset_date <= as_of)
     cond = (
@@ -59,26 +57,20 @@ def indicator_counts(
         )
         .to_polars()
     )
-    cl = claim.filter(
-        (claim.service_date > since)
-        & (claim.service_date <= as_of)
-        & claim.service_code.isin(["0120", "2101", "0121"])
-    )
-    svc = (
-        cl.group_by("patient_id")
-        .aggregate(
-            had_0120=(cl.service_code == "0120").any(),
-            had_2101=(cl.service_code == "2101").any(),
-            had_0121=(cl.service_code == "0121").any(),
-        )
-        .to_polars()
-    )
     f = (
-        features.select("patient_id", "provider_number", "age", "n_conditions", "n_drugs")
+        features.select(
+            "patient_id",
+            "provider_number",
+            "age",
+            "n_conditions",
+            "n_drugs",
+            had_0120=pl.col("yearly_controls") > 0,
+            had_2101=pl.col("blood_samples") > 0,
+            had_0121=pl.col("preventive_visits") > 0,
+        )
         .join(cond, on="patient_id", how="left")
-        .join(svc, on="patient_id", how="left")
         .with_columns(
-            pl.col("diabetes", "copd", "had_0120", "had_2101", "had_0121").fill_null(False),
+            pl.col("diabetes", "copd").fill_null(False),
             poly=pl.col("patient_id").is_in(polypharmacy_ids.implode()),
         )
     )
