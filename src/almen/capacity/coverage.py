@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 from scipy.spatial import cKDTree
 
-from almen.geo import to_km
+from almen.geo import person_cells, to_km
 
 __all__ = ["coverage", "floating_catchment"]
 
@@ -64,22 +64,17 @@ def floating_catchment(
     ``residents``: lon, lat, need; ``clinics``: lon, lat, fte. People are binned to 1 km
     cells (need summed per cell) so that millions of people are fast.
     """
-    xy = to_km(residents["lon"].to_numpy(), residents["lat"].to_numpy())
-    cell = np.floor(xy).astype(np.int64)
-    key = cell[:, 0] * 1_000_003 + cell[:, 1]
-    uniq, inverse = np.unique(key, return_inverse=True)
-    cell_need = np.bincount(inverse, weights=residents["need"].to_numpy(), minlength=len(uniq))
-    cx = np.floor_divide(uniq + 500_000, 1_000_003)
-    cy = uniq - cx * 1_000_003
-    centres = np.column_stack([cx + 0.5, cy + 0.5])
+    cells = person_cells(residents.select("lon", "lat").to_numpy())
+    cell_need = np.bincount(
+        cells.of_person, weights=residents["need"].to_numpy(), minlength=cells.n
+    )
     cxy = to_km(clinics["lon"].to_numpy(), clinics["lat"].to_numpy())
-    cells = cKDTree(centres)
     # step 1: each clinic's FTE over the need within reach
-    reach = cells.query_ball_point(cxy, r=radius_km)
+    reach = cKDTree(cells.centres).query_ball_point(cxy, r=radius_km)
     demand = np.array([cell_need[idx].sum() for idx in reach])
     ratio = np.where(demand > 0, clinics["fte"].to_numpy() / np.maximum(demand, 1e-12), 0.0)
     # step 2: each cell sums the ratios of the clinics within reach
-    access = np.zeros(len(uniq))
+    access = np.zeros(cells.n)
     for j, idx in enumerate(reach):
         access[idx] += ratio[j]
-    return access[inverse]
+    return access[cells.of_person]

@@ -15,7 +15,13 @@ under the *forced* policy (L × (1 + raise)). A mixed-integer programme; HiGHS s
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -23,6 +29,33 @@ import polars as pl
 from almen.errors import ParameterError
 
 __all__ = ["Distribution", "distribute"]
+
+
+@contextmanager
+def _c_stdout_silenced() -> Iterator[None]:
+    """HiGHS prints its banner on the C-level stdout when the first model of a process
+    is made, before any option can be set; that would spoil ``--format csv`` output."""
+    sys.stdout.flush()
+    libc = ctypes.CDLL(None)
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        libc.fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _highs() -> Any:
+    import highspy
+
+    with _c_stdout_silenced():
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    return h
 
 
 @dataclass(frozen=True)
@@ -44,7 +77,9 @@ def distribute(
     min_per_council: dict[str, int] | None = None,
 ) -> Distribution:
     """Place ``new`` capacities. ``areas``: area, need (need-weighted residents),
-    capacity (FTE now), and health_council when ``min_per_council`` is given.
+    capacity (FTE now), health_council when ``min_per_council`` is given, and optionally
+    min_new and max_new (per-area bounds on the new capacities; ``max_new`` caps every
+    area).
 
     An infeasible request (more minimum places than ``new``, or limits that cannot hold
     ``new``) is a ``ParameterError`` saying which.
@@ -59,10 +94,28 @@ def distribute(
     n = len(areas)
     need = areas["need"].to_numpy().astype(float)
     cap = areas["capacity"].to_numpy().astype(float)
-    upper = float(new if max_new is None else max_new)
-    if upper * n < new:
+    cap_all = float(new if max_new is None else max_new)
+    upper = np.full(n, cap_all)
+    lower = np.zeros(n)
+    if "max_new" in areas.columns:
+        upper = np.minimum(upper, areas["max_new"].fill_null(cap_all).to_numpy().astype(float))
+    if "min_new" in areas.columns:
+        lower = areas["min_new"].fill_null(0).to_numpy().astype(float)
+    names = areas["area"].to_list()
+    for bad in np.flatnonzero(lower > upper):
         raise ParameterError(
-            f"infeasible: {n} areas with at most {upper:g} new each cannot hold {new}"
+            f"infeasible: {names[bad]} must take at least {lower[bad]:g} new capacities "
+            f"but at most {upper[bad]:g}"
+        )
+    if upper.sum() < new:
+        raise ParameterError(
+            f"infeasible: the {n} areas can take at most {upper.sum():g} new capacities, "
+            f"fewer than {new}"
+        )
+    if lower.sum() > new:
+        raise ParameterError(
+            f"infeasible: the minimums per area add up to {lower.sum():g}, "
+            f"more than the {new} new capacities"
         )
     mins = min_per_council or {}
     if sum(mins.values()) > new:
@@ -71,12 +124,11 @@ def distribute(
             f"more than the {new} new capacities"
         )
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _highs()
     inf = highspy.kHighsInf
     # variables: x_0..x_{n-1} (integer), s_0..s_{n-1} (continuous)
-    for _ in range(n):
-        h.addVar(0.0, upper)
+    for i in range(n):
+        h.addVar(float(lower[i]), float(upper[i]))
     for _ in range(n):
         h.addVar(0.0, inf)
     h.changeColsIntegrality(
@@ -96,7 +148,7 @@ def distribute(
             idx = np.array([i for i, c in enumerate(councils) if c == council], dtype=np.int32)
             if len(idx) == 0:
                 raise ParameterError(f"unknown health council {council!r}")
-            if upper * len(idx) < m:
+            if upper[idx].sum() < m:
                 raise ParameterError(f"infeasible: {council} cannot take {m} new capacities")
             h.addRow(float(m), inf, len(idx), idx, np.ones(len(idx)))
     h.run()

@@ -23,13 +23,14 @@ search assumes the probability rises with the intake.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from almen.errors import ParameterError
 
-__all__ = ["WorkforceParams", "minimum_intake", "project", "reach_probability"]
+__all__ = ["WorkforceParams", "entrants", "minimum_intake", "project", "reach_probability"]
 
 AGES = np.arange(25, 80)
 
@@ -78,13 +79,45 @@ class WorkforceParams:
         if self.training_years < 1:
             raise ParameterError("training_years must be at least 1")
 
-    def leave_rate(self) -> np.ndarray:
-        a = AGES
+    def leave_rate(self, ages: np.ndarray = AGES) -> np.ndarray:
+        """Yearly probability of leaving at each age in ``ages``."""
+        a = np.asarray(ages)
         return np.select(
             [a < 55, a < 60, a < 65, a < 70],
             [self.leave_under_55, self.leave_55_59, self.leave_60_64, self.leave_65_69],
             default=self.leave_70_plus,
         )
+
+
+def entrants(
+    params: WorkforceParams,
+    rng: np.random.Generator,
+    runs: int = 1,
+    intake_by_year: Sequence[int] | None = None,
+) -> Iterator[np.ndarray]:
+    """The training pipeline: each ``next`` gives the year's new GPs (one per run).
+
+    The trainees in training at the start complete over the first ``training_years``
+    years in equal parts; from then on, the year's intake (``intake_by_year[t]`` in year
+    t, else ``params.intake``) fills, completes and enters general practice by binomial
+    draws.
+    """
+    ty = params.training_years
+    pipeline = np.zeros((runs, ty), dtype=np.int64)
+    pipeline[:] = params.in_training // ty
+    pipeline[:, 0] += params.in_training - (params.in_training // ty) * ty
+    t = 0
+    while True:
+        intake = params.intake
+        if intake_by_year is not None and t < len(intake_by_year):
+            intake = intake_by_year[t]
+        done = rng.binomial(pipeline[:, 0], params.completion)
+        new = rng.binomial(done, params.entry_rate)
+        started = rng.binomial(np.full(runs, intake), params.fill_rate)
+        pipeline[:, :-1] = pipeline[:, 1:]
+        pipeline[:, -1] = started
+        t += 1
+        yield new
 
 
 def project(params: WorkforceParams, runs: int = 1000, seed: int = 1) -> np.ndarray:
@@ -94,11 +127,7 @@ def project(params: WorkforceParams, runs: int = 1000, seed: int = 1) -> np.ndar
     years = params.target_year - params.start_year + 1
     stock = np.tile(params.stock.astype(np.int64), (runs, 1))
     leave = params.leave_rate()
-    ty = params.training_years
-    # trainees by years to completion: the pipeline at the start, then new intakes
-    pipeline = np.zeros((runs, ty), dtype=np.int64)
-    pipeline[:] = params.in_training // ty
-    pipeline[:, 0] += params.in_training - (params.in_training // ty) * ty
+    pipeline = entrants(params, rng, runs)
     entry_i = int(np.clip(params.entry_age - AGES[0], 0, len(AGES) - 1))
     out = np.empty((runs, years), dtype=np.int64)
     for y in range(years):
@@ -107,12 +136,7 @@ def project(params: WorkforceParams, runs: int = 1000, seed: int = 1) -> np.ndar
         # age one year; those past the last age leave
         stock[:, 1:] = stock[:, :-1].copy()
         stock[:, 0] = 0
-        done = rng.binomial(pipeline[:, 0], params.completion)
-        entrants = rng.binomial(done, params.entry_rate)
-        stock[:, entry_i] += entrants
-        started = rng.binomial(np.full(runs, params.intake), params.fill_rate)
-        pipeline[:, :-1] = pipeline[:, 1:]
-        pipeline[:, -1] = started
+        stock[:, entry_i] += next(pipeline)
         out[:, y] = stock.sum(axis=1)
     return out
 

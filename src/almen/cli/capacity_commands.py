@@ -11,7 +11,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from almen.capacity import WorkforceParams, minimum_intake, project
+from almen.capacity import Country, WorkforceParams, minimum_intake, project
 from almen.cli import app, guard
 from almen.cli.render import console
 from almen.warehouse import Warehouse
@@ -59,7 +59,7 @@ def emit(data: pl.DataFrame, fmt: str, output: Path | None) -> bool:
     if fmt == "parquet" and output is None:
         raise ParameterError("--format parquet needs --output FILE")
     if output is None:
-        typer.echo(data.write_csv() if fmt == "csv" else data.write_json())
+        typer.echo((data.write_csv() if fmt == "csv" else data.write_json()).rstrip("\n"))
         return True
     if fmt == "csv":
         data.write_csv(output)
@@ -417,12 +417,13 @@ def distribute_cmd(
         .with_columns(pl.col("need").fill_null(0.0), pl.col("capacity").fill_null(0.0))
     )
     results = {}
+    lines = []
     for policy in ("voluntary", "forced"):
         t0 = time.perf_counter()
         results[policy] = distribute(
             areas, new, limit=limit, policy=policy, raise_share=raise_share
         )
-        console.print(
+        lines.append(
             f"{policy}: unmet need-weighted demand {results[policy].unmet_before:,.0f} → "
             f"{results[policy].unmet_after:,.0f} (solved in {time.perf_counter() - t0:.2f} s)"
         )
@@ -433,6 +434,8 @@ def distribute_cmd(
     both = v.join(f, on="area").sort("voluntary", "forced", descending=True)
     if emit(both, fmt, output):
         return
+    for line in lines:
+        console.print(line)
     t = Table(title=f"{new:,} new capacities: where they go")
     for col in (
         "municipality",
@@ -455,3 +458,120 @@ def distribute_cmd(
             f"{r['list_f']:,.0f}",
         )
     console.print(t)
+
+
+def _country(wh: Warehouse, year: int) -> tuple[Country, pl.DataFrame]:
+    """The starting point of a capacity scenario, and the municipalities (code, name,
+    health_council)."""
+    from almen.capacity import Country
+    from almen.geo import person_cells
+
+    persons, _ = _need(wh, year)
+    loc = wh.read_table("patient").select("patient_id", "lat", "lon").to_polars()
+    persons = persons.select(
+        "patient_id", "provider_number", "municipality", "need", "vulnerable"
+    ).join(loc, on="patient_id", how="inner")
+    persons = persons.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
+    m = wh.read_table("municipality")
+    munis = m.select("code", "name", "health_council", "lat", "lon").to_polars()
+    country = Country(
+        persons=persons,
+        cells=person_cells(persons.select("lon", "lat").to_numpy()),
+        clinics=wh.read_table("clinic")
+        .select("provider_number", "municipality", "form", "closed_to_new", "lat", "lon")
+        .to_polars(),
+        doctors=wh.read_table("doctor").select("provider_number", "birth_year", "fte").to_polars(),
+        areas=munis.select(pl.col("code").alias("municipality"), "health_council", "lat", "lon"),
+    )
+    return country, munis
+
+
+@capacity_app.command("scenario")
+@guard
+def scenario_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="scenario TOML (docs/capacity.md)")],
+    policy: Annotated[
+        str | None,
+        typer.Option(help="voluntary, forced or both (default: the file's policy)"),
+    ] = None,
+    year: Annotated[int, typer.Option(help="year of the need weights")] = 2025,
+    by: Annotated[
+        str, typer.Option(help="national, health_council or municipality (for the output)")
+    ] = "national",
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Year by year to the last year: GPs, new capacity placed, closing limits,
+    re-listing, list sizes, underserved areas and citizens without free choice."""
+    from almen.capacity import load_capacity_scenario, run_scenario, summarise
+    from almen.cli import settings_of, warehouse_target
+    from almen.cli.render import status, step_progress
+    from almen.errors import InputError, ParameterError
+
+    if by not in ("national", "health_council", "municipality"):
+        raise ParameterError("--by must be national, health_council or municipality")
+    if policy not in (None, "voluntary", "forced", "both"):
+        raise ParameterError(f"--policy must be voluntary, forced or both, not {policy!r}")
+    if fmt not in FORMATS:
+        raise ParameterError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        m = wh.read_table("municipality")
+        munis = m.select("code", "name", "health_council").to_polars()
+        params = load_capacity_scenario(file, munis)
+        status.print(f"reading the warehouse and the need index ({year}) …")
+        country, _ = _country(wh, year)
+    policies = (
+        [params.policy]
+        if policy is None
+        else ["voluntary", "forced"]
+        if policy == "both"
+        else [policy]
+    )
+    runs = [replace(params, policy=p) for p in policies]
+    years = params.last_year - params.first_year + 1
+    results = []
+    with step_progress(years * len(runs), f"scenario {params.name}", status) as advance:
+        for run in runs:
+            try:
+                results.append(run_scenario(country, run, progress=advance))
+            except ParameterError as exc:
+                raise InputError(
+                    f"the scenario cannot be run: {exc.message}", source=str(file)
+                ) from None
+    table = pl.concat(
+        [summarise(r, by).with_columns(policy=pl.lit(r.years["policy"][0])) for r in results],
+        how="diagonal_relaxed",
+    )
+    if emit(table, fmt, output):
+        return
+    if by != "national":
+        console.print("per-area results: use --format csv|json|parquet (and --output)")
+    console.print(
+        "GPs: doctors in the clinics; list/FTE: listed patients per full-time doctor "
+        "(mean, 90th percentile); no choice: citizens with fewer than "
+        f"{params.min_open} open clinics within {params.radius_km:g} km; underserved: "
+        f"municipalities with more than {params.underserved_share:.0%} of need unmet"
+    )
+    for r in results:
+        y = r.years
+        t = Table(title=f"{params.name}: {y['policy'][0]} policy, {params.limit_rule} limits")
+        heads = ("year", "GPs", "new", "left", "list/FTE", "p90", "closed", "no choice",
+                 "region/tender", "underserved", "re-listed")  # fmt: skip
+        for col in heads:
+            t.add_column(col, justify="right")
+        for row in y.iter_rows(named=True):
+            t.add_row(
+                str(row["year"]),
+                f"{row['gps']:,}",
+                f"{row['new_gps']:,}",
+                f"{row['leavers']:,}",
+                f"{row['listed_per_fte']:,.0f}",
+                f"{row['listed_per_fte_p90']:,.0f}",
+                f"{row['share_closed']:.0%}",
+                f"{row['without_free_choice'] / 1000:,.0f}k",
+                f"{row['listed_region_or_tender'] / 1000:,.0f}k",
+                str(row["underserved_municipalities"]),
+                f"{row['relisted'] / 1000:,.1f}k",
+            )
+        console.print(t)

@@ -16,7 +16,7 @@ from almen.cli.render import (
     render_calibration,
     render_counts,
     render_reconciliation,
-    synth_progress,
+    step_progress,
 )
 from almen.errors import NotFoundError, ParameterError
 from almen.warehouse import WAREHOUSE_FILE, Warehouse
@@ -35,7 +35,7 @@ def _synth(ctx: typer.Context, scale: float, seed: int, year: int) -> None:
             "ALMEN_WAREHOUSE_URL and copy the tables to that backend afterwards"
         )
     data_dir = settings.data
-    with synth_progress(len(STEPS)) as advance:
+    with step_progress(len(STEPS)) as advance:
         counts = write_denmark(params, data_dir, progress=advance)
     render_counts(counts, title=f"Synthetic Denmark in {data_dir / WAREHOUSE_FILE}")
     with Warehouse.connect(data_dir, read_only=True) as wh:

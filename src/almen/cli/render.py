@@ -13,20 +13,23 @@ from rich.table import Table
 from almen.ingest.validated import Validated
 
 console = Console()
+status = Console(stderr=True)  # progress and notes, so stdout stays clean for --format csv
 
 
 @contextmanager
-def synth_progress(total: int) -> Iterator[Callable[[str], None]]:
+def step_progress(
+    total: int, title: str = "synthetic Denmark", out: Console = console
+) -> Iterator[Callable[[str], None]]:
     """A progress bar over ``total`` named steps; yields the callback the engine calls."""
     with Progress(
         TextColumn("[bold]{task.description:<28}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=console,
+        console=out,
         transient=False,
     ) as progress:
-        task = progress.add_task("synthetic Denmark", total=total)
+        task = progress.add_task(title, total=total)
         started = [False]
 
         def advance(step: str) -> None:

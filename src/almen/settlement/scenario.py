@@ -28,14 +28,12 @@ examples in docs/settlement.md and docs/scenarios/):
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from almen.errors import InputError
+from almen.tomlfile import read_toml
 
 __all__ = [
     "Move",
@@ -92,41 +90,11 @@ def neutral_scenario() -> Scenario:
     return Scenario(name="base")
 
 
-def _where(text: str, needle: str) -> tuple[int | None, int | None]:
-    """Line and column of the first occurrence of ``needle`` as a TOML key or string."""
-    for pat in (rf'"{re.escape(needle)}"', rf"'{re.escape(needle)}'", rf"\b{re.escape(needle)}\b"):
-        m = re.search(pat, text)
-        if m:
-            line = text.count("\n", 0, m.start()) + 1
-            col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-            return line, col
-    return None, None
-
-
 def load_scenario(path: Path, known_codes: set[str]) -> Scenario:
     """Read and check a scenario TOML; an ``InputError`` names file, line and column."""
-    src = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the scenario: {exc.strerror}", source=src) from None
-    except UnicodeDecodeError:
-        raise InputError("the scenario is not UTF-8 text", source=src) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+), column (\d+)", str(exc))
-        line, col = (int(m.group(1)), int(m.group(2))) if m else (None, None)
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise InputError(f"not valid TOML: {msg}", source=src, line=line, column=col) from None
-
-    def fail(msg: str, needle: str | None = None) -> InputError:
-        line, col = _where(text, needle) if needle else (None, None)
-        return InputError(msg, source=src, line=line, column=col)
-
-    for key in data:
-        if key not in KNOWN_KEYS:
-            raise fail(f"unknown key {key!r}; known: {', '.join(sorted(KNOWN_KEYS))}", key)
+    toml = read_toml(path)
+    data, fail = toml.data, toml.fail
+    toml.check_keys(data, KNOWN_KEYS)
 
     def code(c: str) -> str:
         if c not in known_codes:
