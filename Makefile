@@ -37,6 +37,7 @@ bench: setup
 	test -f $(BENCH_DATA)/warehouse.duckdb || $(BIN)/almen --data $(BENCH_DATA) synth --scale 1.0
 	$(BIN)/python benchmarks/bench_settlement.py $(BENCH_DATA) --doc docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_population.py $(BENCH_DATA) --doc docs/benchmarks.md
+	$(BIN)/python benchmarks/bench_capacity.py $(BENCH_DATA) --doc docs/benchmarks.md
 
 # Re-pin every dependency to what installs today (commit the result).
 lock:

@@ -19,9 +19,8 @@ import polars as pl
 from almen import population
 from almen.population.indicators import funnel, indicator_counts
 from almen.warehouse import Warehouse
+from docblock import write_block
 
-START = "<!-- bench_population:start -->"
-END = "<!-- bench_population:end -->"
 AS_OF = dt.date(2025, 12, 31)
 
 
@@ -74,20 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     print(text)
-    doc = args.doc
-    body = doc.read_text(encoding="utf-8")
-    block = f"{START}\n{text}\n{END}"
-    if START in body:
-        head, rest = body.split(START, 1)
-        body = head + block + rest.split(END, 1)[1]
-    else:
-        body = (
-            body.rstrip()
-            + "\n\n## Case finding and quality indicators (issue 4)\n\n"
-            + block
-            + "\n"
-        )
-    doc.write_text(body, encoding="utf-8")
+    write_block(args.doc, "bench_population", text, "Case finding and quality indicators (issue 4)")
     return 0
 
 

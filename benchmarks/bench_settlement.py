@@ -26,9 +26,8 @@ from almen import settlement
 from almen.reference import fee_schedule_for_year
 from almen.settlement.rules import LATE_MONTHS
 from almen.warehouse import Warehouse
+from docblock import write_block
 
-START = "<!-- bench_settlement:start -->"
-END = "<!-- bench_settlement:end -->"
 YEAR = 2025
 AS_OF = dt.date(2026, 1, 31)
 RETURNED_SECONDS: list[float] = []
@@ -310,17 +309,6 @@ def compare(
     return max(d1, d2, d3 * 1e6, d4 * 1e6)
 
 
-def write_doc(doc: Path, text: str) -> None:
-    body = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in body:
-        head, rest = body.split(START, 1)
-        body = head + block + rest.split(END, 1)[1]
-    else:
-        body = body.rstrip() + "\n\n## Settlement and § 96 (issue 3)\n\n" + block + "\n"
-    doc.write_text(body, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("data", type=Path, help="data directory made by almen synth --scale 1.0")
@@ -357,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     text = "\n".join(lines)
     print(text)
-    write_doc(args.doc, text)
+    write_block(args.doc, "bench_settlement", text, "Settlement and § 96 (issue 3)")
     return 0
 
 

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-START = "<!-- bench_synth:start -->"
-END = "<!-- bench_synth:end -->"
+from docblock import write_block
+
 TARGET_SECONDS = 180.0
 TARGET_PEAK_GB = 8.0
 
@@ -58,7 +58,6 @@ def render(r: dict[str, object]) -> str:
     ok_t = "meets" if seconds < TARGET_SECONDS else "MISSES"
     ok_m = "meets" if peak < TARGET_PEAK_GB else "MISSES"
     lines = [
-        START,
         f"Measured {dt.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, `almen synth --scale {r['scale']}`:",
         "",
@@ -71,7 +70,6 @@ def render(r: dict[str, object]) -> str:
         "| table | rows |",
         "|---|---:|",
         *(f"| {t} | {n:,} |" for t, n in sorted(counts.items())),
-        END,
     ]
     return "\n".join(lines)
 
@@ -84,12 +82,7 @@ def main() -> None:
     result = run(args.scale)
     block = render(result)
     print(block)
-    text = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text + ("\n" if text else "") + block + "\n"
-    args.output.write_text(text, encoding="utf-8")
+    write_block(args.output, "bench_synth", block, "Synthetic Denmark (issue 2)")
 
 
 if __name__ == "__main__":

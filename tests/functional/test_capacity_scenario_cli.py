@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios" / "capacity"
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -51,7 +51,7 @@ def test_table_and_area_output(call_cli, tiny_denmark: Path, tmp_path: Path) -> 
     assert {"without_free_choice", "listed_per_fte", "underserved", "new_gps"} <= set(areas.columns)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in DOCS.glob("capacity-*.toml")))
+@pytest.mark.parametrize("name", sorted(p.name for p in DOCS.glob("*.toml")))
 def test_documented_scenarios_run(call_cli, tiny_denmark: Path, name: str) -> None:  # type: ignore[no-untyped-def]
     r = call_cli("--data", str(tiny_denmark), "capacity", "scenario", str(DOCS / name),
                  "--format", "csv")  # fmt: skip
@@ -109,3 +109,7 @@ def test_infeasible_in_a_year_names_the_year(call_cli, tiny_denmark: Path, tmp_p
     r = call_cli("--data", str(tiny_denmark), "capacity", "scenario", str(f))
     assert r.exit_code == 2
     assert "cannot be run: 2026" in r.stderr and "infeasible" in r.stderr
+
+
+def test_the_documented_examples_are_there() -> None:
+    assert {p.name for p in DOCS.glob("*.toml")} >= {"today.toml", "plo-400.toml", "old-rule.toml"}

@@ -1,5 +1,5 @@
 """Read a capacity scenario from TOML (format in docs/capacity.md, examples in
-docs/scenarios/capacity-*.toml). Every refused value is an ``InputError`` with the file,
+docs/scenarios/capacity/). Every refused value is an ``InputError`` with the file,
 line and column, and says which value and why.
 
     name = "PLO: 400 posts a year"

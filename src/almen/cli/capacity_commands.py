@@ -11,7 +11,8 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from almen.capacity import Country, WorkforceParams, minimum_intake, project
+from almen.capacity import WorkforceParams, minimum_intake, project
+from almen.capacity.inputs import councils, country_from_warehouse, need_from_warehouse
 from almen.cli import app, guard
 from almen.cli.render import console
 from almen.warehouse import Warehouse
@@ -25,26 +26,6 @@ app.add_typer(capacity_app, name="capacity")
 FORMATS = ("table", "csv", "json", "parquet")
 FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or parquet")]
 OutputOpt = Annotated[Path | None, typer.Option("--output", help="write the result to a file")]
-
-
-def _need(wh: Warehouse, year: int) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """The need index of every person, from the warehouse and the year's claims."""
-    from almen import reference
-    from almen.capacity import need_index
-
-    return need_index(
-        wh.read_table("patient"),
-        wh.read_table("condition"),
-        wh.read_table("claim"),
-        reference.load_condition_codes(),
-        year=year,
-    )
-
-
-def _councils(wh: Warehouse) -> pl.DataFrame:
-    """municipality → health_council."""
-    m = wh.read_table("municipality")
-    return m.select(municipality=m.code, health_council=m.health_council).to_polars()
 
 
 def emit(data: pl.DataFrame, fmt: str, output: Path | None) -> bool:
@@ -147,7 +128,7 @@ def need(
     if by not in ("municipality", "health_council", "clinic"):
         raise ParameterError("--by must be municipality, health_council or clinic")
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        persons, weights = _need(wh, year)
+        persons, weights = need_from_warehouse(wh, year)
         munis = wh.read_table("municipality").select("code", "name", "health_council").to_polars()
     if by == "health_council":
         persons = persons.join(
@@ -209,7 +190,7 @@ def choice(
             .to_polars()
         )
         m = wh.read_table("municipality")
-        areas = _councils(wh)
+        areas = councils(wh)
         names = dict(zip(areas["municipality"], m.name.to_polars(), strict=False))
     res = free_choice(persons, clinics, areas, radius_km=radius_km, min_open=min_open)
     if emit(res, fmt, output):
@@ -257,7 +238,7 @@ def coverage_cmd(
     if by not in ("municipality", "health_council"):
         raise ParameterError("--by must be municipality or health_council")
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        persons, _ = _need(wh, year)
+        persons, _ = need_from_warehouse(wh, year)
         loc = wh.read_table("patient").select("patient_id", "lat", "lon").to_polars()
         d = wh.read_table("doctor")
         fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
@@ -267,7 +248,7 @@ def coverage_cmd(
             .to_polars()
         )
         m = wh.read_table("municipality")
-        areas = _councils(wh)
+        areas = councils(wh)
         names = dict(zip(areas["municipality"], m.name.to_polars(), strict=False))
     listed = persons.group_by("provider_number").agg(listed=pl.len())
     clinics = (
@@ -321,7 +302,7 @@ def limits_cmd(
     if norm <= 0:
         raise ParameterError("--norm must be above 0")
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        persons, _ = _need(wh, year)
+        persons, _ = need_from_warehouse(wh, year)
         d = wh.read_table("doctor")
         fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
         clinic = wh.read_table("clinic").select("provider_number", "municipality").to_polars()
@@ -397,7 +378,7 @@ def distribute_cmd(
     from almen.warehouse import Warehouse
 
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        persons, _ = _need(wh, year)
+        persons, _ = need_from_warehouse(wh, year)
         d = wh.read_table("doctor")
         c = wh.read_table("clinic")
         fte = (
@@ -460,32 +441,6 @@ def distribute_cmd(
     console.print(t)
 
 
-def _country(wh: Warehouse, year: int) -> tuple[Country, pl.DataFrame]:
-    """The starting point of a capacity scenario, and the municipalities (code, name,
-    health_council)."""
-    from almen.capacity import Country
-    from almen.geo import person_cells
-
-    persons, _ = _need(wh, year)
-    loc = wh.read_table("patient").select("patient_id", "lat", "lon").to_polars()
-    persons = persons.select(
-        "patient_id", "provider_number", "municipality", "need", "vulnerable"
-    ).join(loc, on="patient_id", how="inner")
-    persons = persons.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
-    m = wh.read_table("municipality")
-    munis = m.select("code", "name", "health_council", "lat", "lon").to_polars()
-    country = Country(
-        persons=persons,
-        cells=person_cells(persons.select("lon", "lat").to_numpy()),
-        clinics=wh.read_table("clinic")
-        .select("provider_number", "municipality", "form", "closed_to_new", "lat", "lon")
-        .to_polars(),
-        doctors=wh.read_table("doctor").select("provider_number", "birth_year", "fte").to_polars(),
-        areas=munis.select(pl.col("code").alias("municipality"), "health_council", "lat", "lon"),
-    )
-    return country, munis
-
-
 @capacity_app.command("scenario")
 @guard
 def scenario_cmd(
@@ -520,7 +475,7 @@ def scenario_cmd(
         munis = m.select("code", "name", "health_council").to_polars()
         params = load_capacity_scenario(file, munis)
         status.print(f"reading the warehouse and the need index ({year}) …")
-        country, _ = _country(wh, year)
+        country = country_from_warehouse(wh, year)
     policies = (
         [params.policy]
         if policy is None

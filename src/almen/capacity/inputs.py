@@ -1,0 +1,55 @@
+"""The capacity engines' inputs, read from the warehouse (the only module of the
+domain that knows the warehouse; the engines take tables)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from almen import reference
+from almen.capacity.need import need_index
+from almen.capacity.scenario import Country
+from almen.geo import person_cells
+from almen.warehouse import Warehouse
+
+__all__ = ["councils", "country_from_warehouse", "need_from_warehouse"]
+
+
+def need_from_warehouse(wh: Warehouse, year: int) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """The need index of every person, from the warehouse and the year's claims."""
+    return need_index(
+        wh.read_table("patient"),
+        wh.read_table("condition"),
+        wh.read_table("claim"),
+        reference.load_condition_codes(),
+        year=year,
+    )
+
+
+def councils(wh: Warehouse) -> pl.DataFrame:
+    """municipality → health_council."""
+    m = wh.read_table("municipality")
+    return m.select(municipality=m.code, health_council=m.health_council).to_polars()
+
+
+def country_from_warehouse(wh: Warehouse, year: int) -> Country:
+    """The starting point of a capacity scenario: the located citizens with their need
+    index (weights from ``year``'s claims), the clinics, their doctors, the municipalities."""
+    persons, _ = need_from_warehouse(wh, year)
+    loc = wh.read_table("patient").select("patient_id", "lat", "lon").to_polars()
+    persons = (
+        persons.select("patient_id", "provider_number", "municipality", "need", "vulnerable")
+        .join(loc, on="patient_id", how="inner")
+        .filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
+    )
+    m = wh.read_table("municipality")
+    return Country(
+        persons=persons,
+        cells=person_cells(persons.select("lon", "lat").to_numpy()),
+        clinics=wh.read_table("clinic")
+        .select("provider_number", "municipality", "form", "closed_to_new", "lat", "lon")
+        .to_polars(),
+        doctors=wh.read_table("doctor").select("provider_number", "birth_year", "fte").to_polars(),
+        areas=m.select(
+            municipality=m.code, health_council=m.health_council, lat=m.lat, lon=m.lon
+        ).to_polars(),
+    )
