@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "AccessDeniedError",
     "AlmenError",
+    "ConflictError",
     "InputError",
     "NotFoundError",
     "ParameterError",
@@ -78,3 +79,9 @@ class AccessDeniedError(UserError):
     """The user's role does not allow this."""
 
     kind = "access denied"
+
+
+class ConflictError(UserError):
+    """Somebody else changed the record first (e.g. a request already assigned)."""
+
+    kind = "conflict"

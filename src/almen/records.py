@@ -11,13 +11,33 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, create_engine, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from almen.errors import ParameterError, StorageError
 
-__all__ = ["RECORDS_FILE", "CarePlan", "CarePlanRow", "add_care_plan", "care_plans", "connect"]
+__all__ = [
+    "RECORDS_FILE",
+    "AuditRow",
+    "CarePlan",
+    "CarePlanRow",
+    "RequestRow",
+    "add_care_plan",
+    "care_plans",
+    "connect",
+]
 
 RECORDS_FILE = "records.sqlite"
 STATUSES = ("draft", "active", "completed", "revoked")
@@ -39,6 +59,43 @@ class CarePlanRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
+class RequestRow(Base):
+    """A patient's request in the clinic's inbox, with its triage decision (seed 003)."""
+
+    __tablename__ = "triage_request"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_number: Mapped[str] = mapped_column(String(12), index=True)
+    patient_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text, default="")
+    age: Mapped[int] = mapped_column(Integer)
+    sex: Mapped[str] = mapped_column(String(1))
+    flags: Mapped[str] = mapped_column(String(200), default="")
+    preferred_channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    severity: Mapped[str] = mapped_column(String(20))
+    severity_rank: Mapped[int] = mapped_column(Integer)
+    handler: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    rule_id: Mapped[str] = mapped_column(String(60))
+    target_hours: Mapped[float] = mapped_column(Float)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    target_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    assigned_to: Mapped[str | None] = mapped_column(String(60), nullable=True)
+
+
+class AuditRow(Base):
+    """Who did what to a request, and when (every change to the inbox)."""
+
+    __tablename__ = "triage_audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("triage_request.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(200), default="")
+
+
 @dataclass(frozen=True, slots=True)
 class CarePlan:
     id: int
@@ -53,11 +110,24 @@ def connect(data_dir: Path, url: str | None = None) -> Engine:
     """The records store: ``url`` if given, else SQLite in ``data_dir``; tables created."""
     target = url or f"sqlite:///{data_dir / RECORDS_FILE}"
     try:
-        engine = create_engine(target)
+        if target.startswith("sqlite"):
+            # several users at once: wait for a writer instead of failing, and let readers
+            # read while one writes (write-ahead log)
+            engine = create_engine(target, connect_args={"timeout": 60})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(target, pool_pre_ping=True)
         Base.metadata.create_all(engine)
     except Exception as exc:  # drivers raise many types
         raise StorageError(f"cannot open the records store: {type(exc).__name__}") from None
     return engine
+
+
+def _sqlite_pragmas(conn: object, _record: object) -> None:
+    cur = conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
 
 
 def add_care_plan(

@@ -1,0 +1,176 @@
+"""The clinic's inbox: requests triaged on arrival, queued by severity and target time,
+assigned and completed, every change audited (seed 003 "Tilgængelighed til klinikken").
+
+Stored in the operational records store (``almen.records``: SQLite by default,
+PostgreSQL by URL). Assigning and completing are single conditional UPDATEs
+(``... WHERE status = 'new'``), so two people cannot take the same request: the second
+gets a ``ConflictError``. The free text is stored for the clinic but never put in a log
+or an error message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from almen.access.triage import CHANNELS, FLAGS, REASONS, SEVERITIES, Request, TriageRules, triage
+from almen.errors import ConflictError, NotFoundError, ParameterError
+from almen.records import AuditRow, RequestRow
+
+__all__ = ["AuditEntry", "InboxItem", "assign", "audit_trail", "complete", "queue", "submit"]
+
+STATUSES = ("new", "assigned", "done")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: int
+    provider_number: str
+    patient_id: int
+    reason: str
+    severity: str
+    handler: str
+    channel: str
+    rule_id: str
+    received_at: dt.datetime
+    target_at: dt.datetime
+    status: str
+    assigned_to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: dt.datetime
+    actor: str
+    action: str
+    detail: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def _item(r: RequestRow) -> InboxItem:
+    return InboxItem(
+        r.id, r.provider_number, r.patient_id, r.reason, r.severity, r.handler, r.channel,
+        r.rule_id, r.received_at, r.target_at, r.status, r.assigned_to,
+    )  # fmt: skip
+
+
+def submit(
+    engine: Engine,
+    provider_number: str,
+    patient_id: int,
+    request: Request,
+    *,
+    actor: str,
+    rules: TriageRules | None = None,
+    now: dt.datetime | None = None,
+) -> InboxItem:
+    """Triage ``request`` and put it in the clinic's inbox."""
+    if request.reason not in REASONS:
+        raise ParameterError(f"unknown reason {request.reason!r}; one of {', '.join(REASONS)}")
+    if request.sex not in ("M", "F"):
+        raise ParameterError("sex must be M or F")
+    if not 0 <= request.age <= 130:
+        raise ParameterError("age must be between 0 and 130")
+    unknown = set(request.flags) - set(FLAGS)
+    if unknown:
+        raise ParameterError(f"unknown flag(s) {sorted(unknown)}; known: {', '.join(FLAGS)}")
+    if request.preferred_channel not in (None, *CHANNELS):
+        raise ParameterError(f"preferred channel must be one of {', '.join(CHANNELS)}")
+    d = triage(request, rules)
+    at = now or _now()
+    with Session(engine) as s:
+        row = RequestRow(
+            provider_number=provider_number,
+            patient_id=patient_id,
+            reason=request.reason,
+            text=request.text,
+            age=request.age,
+            sex=request.sex,
+            flags=",".join(sorted(request.flags)),
+            preferred_channel=request.preferred_channel,
+            severity=d.severity,
+            severity_rank=SEVERITIES.index(d.severity),
+            handler=d.handler,
+            channel=d.channel,
+            rule_id=d.rule_id,
+            target_hours=d.target_hours,
+            received_at=at,
+            target_at=at + dt.timedelta(hours=d.target_hours),
+            status="new",
+        )
+        s.add(row)
+        s.flush()
+        s.add(AuditRow(request_id=row.id, at=at, actor=actor, action="submitted",
+                       detail=f"{d.severity}/{d.handler}/{d.channel} by rule {d.rule_id}"))  # fmt: skip
+        s.commit()
+        return _item(row)
+
+
+def queue(
+    engine: Engine, provider_number: str, *, status: tuple[str, ...] = ("new", "assigned")
+) -> list[InboxItem]:
+    """The clinic's open requests: most severe first, then the earliest target time."""
+    with Session(engine) as s:
+        rows = s.scalars(
+            select(RequestRow)
+            .where(RequestRow.provider_number == provider_number, RequestRow.status.in_(status))
+            .order_by(RequestRow.severity_rank, RequestRow.target_at, RequestRow.id)
+        )
+        return [_item(r) for r in rows]
+
+
+def _change(
+    engine: Engine, request_id: int, *, actor: str, action: str, from_status: tuple[str, ...],
+    values: dict[str, object], detail: str,
+) -> InboxItem:  # fmt: skip
+    at = _now()
+    with Session(engine) as s:
+        res = s.execute(
+            update(RequestRow)
+            .where(RequestRow.id == request_id, RequestRow.status.in_(from_status))
+            .values(**values)
+        )
+        if res.rowcount != 1:  # type: ignore[attr-defined]
+            s.rollback()
+            row = s.get(RequestRow, request_id)
+            if row is None:
+                raise NotFoundError(f"no request {request_id}")
+            raise ConflictError(
+                f"request {request_id} is {row.status}"
+                + (f" (assigned to {row.assigned_to})" if row.assigned_to else "")
+                + f"; cannot mark it {action}"
+            )
+        s.add(AuditRow(request_id=request_id, at=at, actor=actor, action=action, detail=detail))
+        s.commit()
+        row = s.get(RequestRow, request_id)
+        assert row is not None
+        return _item(row)
+
+
+def assign(engine: Engine, request_id: int, to: str, *, actor: str) -> InboxItem:
+    """Give a new request to ``to``; a request already assigned or done is a conflict."""
+    if not to.strip():
+        raise ParameterError("assign to whom?")
+    return _change(engine, request_id, actor=actor, action="assigned", from_status=("new",),
+                   values={"status": "assigned", "assigned_to": to}, detail=f"to {to}")  # fmt: skip
+
+
+def complete(engine: Engine, request_id: int, *, actor: str) -> InboxItem:
+    """Mark a request done (from new or assigned); done twice is a conflict."""
+    return _change(engine, request_id, actor=actor, action="completed",
+                   from_status=("new", "assigned"), values={"status": "done"}, detail="")  # fmt: skip
+
+
+def audit_trail(engine: Engine, request_id: int) -> list[AuditEntry]:
+    with Session(engine) as s:
+        rows = s.scalars(
+            select(AuditRow).where(AuditRow.request_id == request_id).order_by(AuditRow.id)
+        )
+        return [AuditEntry(r.at, r.actor, r.action, r.detail) for r in rows]

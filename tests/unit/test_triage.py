@@ -1,0 +1,136 @@
+"""Triage of patient requests (seed 003 "Prioritering af den praktiserende læges tid";
+seed 002 §9.2): one test per rule of the shipped table, edited and malformed tables."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from almen.access import Request, default_rules, load_rules, triage
+from almen.access.triage import DEFAULT_RULES
+from almen.errors import InputError
+
+# one request per rule that the rule, and no rule before it, must decide
+CASES: dict[str, Request] = {
+    "red_flag_text": Request("medication", 50, "M", text="Min far har Brystsmerter nu"),
+    "chest_pain": Request("chest_pain", 60, "M"),
+    "breathing": Request("breathing", 30, "F"),
+    "suicidal": Request("suicidal", 22, "F"),
+    "infant_fever": Request("fever", 0, "F"),
+    "child_fever": Request("fever", 3, "M"),
+    "fever_chronic": Request("fever", 70, "F", flags=frozenset({"chronic"})),
+    "fever": Request("fever", 30, "M"),
+    "abdominal_pain": Request("abdominal_pain", 40, "F"),
+    "injury": Request("injury", 15, "M"),
+    "urinary_symptoms": Request("urinary_symptoms", 35, "F"),
+    "urinary_symptoms_men": Request("urinary_symptoms", 35, "M"),
+    "mental_health_special": Request("mental_health", 45, "M", flags=frozenset({"special_effort"})),
+    "mental_health": Request("mental_health", 45, "M"),
+    "rash": Request("rash", 8, "F"),
+    "musculoskeletal": Request("musculoskeletal", 50, "M"),
+    "cold_symptoms": Request("cold_symptoms", 25, "F"),
+    "medication_chronic": Request("medication", 66, "M", flags=frozenset({"chronic"})),
+    "medication": Request("medication", 30, "F"),
+    "test_results": Request("test_results", 52, "M"),
+    "chronic_control": Request("chronic_control", 68, "F", flags=frozenset({"chronic"})),
+    "home_monitoring": Request("home_monitoring", 72, "M"),
+    "child_vaccination": Request("child_vaccination", 1, "F"),
+    "pregnancy": Request("pregnancy", 29, "F"),
+    "certificate": Request("certificate", 40, "M"),
+    "administrative": Request("administrative", 40, "F"),
+    "housebound": Request("other", 88, "F", flags=frozenset({"housebound"})),
+    "other_elderly": Request("other", 80, "M"),
+    "other": Request("other", 40, "M"),
+}
+
+
+def test_every_rule_has_a_case() -> None:
+    assert {r.rule_id for r in default_rules().rules} == set(CASES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_decides_its_case(rule_id: str) -> None:
+    d = triage(CASES[rule_id])
+    rule = next(r for r in default_rules().rules if r.rule_id == rule_id)
+    assert d.rule_id == rule_id
+    assert (d.severity, d.handler, d.target_hours) == (
+        rule.severity,
+        rule.handler,
+        rule.target_hours,
+    )
+
+
+def test_severity_order_of_the_big_ones() -> None:
+    assert triage(CASES["chest_pain"]).target_hours == 2
+    assert triage(CASES["infant_fever"]).severity == "acute"
+    assert triage(CASES["fever"]).handler == "nurse"  # delegated (seed 002 §9.2)
+    assert triage(CASES["chronic_control"]).handler == "nurse"
+
+
+def test_preferred_digital_channel_only_where_the_rule_allows() -> None:
+    rash = Request("rash", 30, "F", preferred_channel="video")
+    assert triage(rash).channel == "video"  # digital_ok
+    chest = Request("chest_pain", 60, "M", preferred_channel="e_consultation")
+    assert triage(chest).channel == "phone"  # not for chest pain
+
+
+def _rows() -> list[dict[str, str]]:
+    with DEFAULT_RULES.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_an_edited_rule_table_changes_the_decision(tmp_path: Path) -> None:
+    """A clinic decides rashes need a consultation within 12 hours with the nurse."""
+    rows = _rows()
+    for r in rows:
+        if r["rule_id"] == "rash":
+            r.update(
+                severity="same_day", handler="nurse", channel="consultation", target_hours="12"
+            )
+    rules = load_rules(_write(tmp_path / "rules.csv", rows))
+    before, after = triage(CASES["rash"]), triage(CASES["rash"], rules)
+    assert (before.severity, before.handler) == ("within_days", "doctor")
+    assert (after.severity, after.handler, after.channel, after.target_hours) == (
+        "same_day", "nurse", "consultation", 12.0,
+    )  # fmt: skip
+    assert after.rule_id == "rash"
+
+
+@pytest.mark.parametrize(
+    ("edit", "column", "message"),
+    [
+        ({"severity": "soonish"}, "severity", "severity must be one of"),
+        ({"handler": "robot"}, "handler", "handler must be one of"),
+        ({"min_age": "ten"}, "min_age", "min_age must be a whole number"),
+        ({"min_age": "50", "max_age": "10"}, "max_age", "max_age is below min_age"),
+        ({"reason": "headache"}, "reason", "unknown reason"),
+        ({"digital_ok": "maybe"}, "digital_ok", "digital_ok must be true or false"),
+        ({"target_hours": "0"}, "target_hours", "target_hours must be above 0"),
+        ({"rule_id": "chest_pain"}, "rule_id", "is also on line 3"),
+    ],
+)
+def test_malformed_rule_tables_say_where(
+    tmp_path: Path, edit: dict[str, str], column: str, message: str
+) -> None:
+    rows = _rows()
+    rows[5].update(edit)  # line 7 of the file (header on line 1)
+    path = _write(tmp_path / "bad.csv", rows)
+    with pytest.raises(InputError, match=message) as exc:
+        load_rules(path)
+    assert exc.value.line == 7 and exc.value.column == column
+
+
+def test_a_table_without_a_catch_all_is_refused(tmp_path: Path) -> None:
+    rows = [r for r in _rows() if r["rule_id"] != "other"]
+    with pytest.raises(InputError, match="catch-all"):
+        load_rules(_write(tmp_path / "rules.csv", rows))
