@@ -24,9 +24,10 @@ import datetime as dt
 import ibis
 import polars as pl
 
-__all__ = ["CONTACT_CODES", "need_by_area", "need_index"]
+from almen.reference import CONTACT_CODES
 
-CONTACT_CODES = ("0101", "0102", "0105", "0120", "0121", "0125", "0127", "0201", "0204", "0411")
+__all__ = ["need_by_area", "need_index"]
+
 PSYCH_CODES = ("P72", "P73", "P74", "P76")
 ID_CODES = ("P85",)
 

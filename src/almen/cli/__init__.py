@@ -76,6 +76,7 @@ def main() -> None:
 
 
 # register the commands (each module adds its own to ``app``)
+from almen.cli import access_commands as _access_commands  # noqa: E402,F401
 from almen.cli import capacity_commands as _capacity_commands  # noqa: E402,F401
 from almen.cli import data_commands as _data_commands  # noqa: E402,F401
 from almen.cli import population_commands as _population_commands  # noqa: E402,F401

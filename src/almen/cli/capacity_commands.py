@@ -14,7 +14,7 @@ from rich.table import Table
 from almen.capacity import WorkforceParams, minimum_intake, project
 from almen.capacity.inputs import councils, country_from_warehouse, need_from_warehouse
 from almen.cli import app, guard
-from almen.cli.render import console
+from almen.cli.render import FORMATS, FormatOpt, OutputOpt, console, emit
 from almen.warehouse import Warehouse
 
 capacity_app = typer.Typer(
@@ -22,34 +22,6 @@ capacity_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(capacity_app, name="capacity")
-
-FORMATS = ("table", "csv", "json", "parquet")
-FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or parquet")]
-OutputOpt = Annotated[Path | None, typer.Option("--output", help="write the result to a file")]
-
-
-def emit(data: pl.DataFrame, fmt: str, output: Path | None) -> bool:
-    """Write ``data`` as csv/json/parquet (to ``output`` or stdout); False for a table."""
-    from almen.errors import ParameterError
-
-    if fmt not in FORMATS:
-        raise ParameterError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if fmt == "table" and output is None:
-        return False
-    fmt = "csv" if fmt == "table" else fmt
-    if fmt == "parquet" and output is None:
-        raise ParameterError("--format parquet needs --output FILE")
-    if output is None:
-        typer.echo((data.write_csv() if fmt == "csv" else data.write_json()).rstrip("\n"))
-        return True
-    if fmt == "csv":
-        data.write_csv(output)
-    elif fmt == "json":
-        data.write_json(output)
-    else:
-        data.write_parquet(output)
-    console.print(f"wrote {len(data):,} rows to {output}")
-    return True
 
 
 @capacity_app.command("workforce")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import polars as pl
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -91,3 +94,32 @@ def render_reconciliation(v: Validated, ingest_id: str) -> None:
         for r in shown:
             table.add_row(str(r.line), r.column or "", r.reason)
         console.print(table)
+
+
+FORMATS = ("table", "csv", "json", "parquet")
+FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or parquet")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", help="write the result to a file")]
+
+
+def emit(data: pl.DataFrame, fmt: str, output: Path | None) -> bool:
+    """Write ``data`` as csv/json/parquet (to ``output`` or stdout); False for a table."""
+    from almen.errors import ParameterError
+
+    if fmt not in FORMATS:
+        raise ParameterError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt == "table" and output is None:
+        return False
+    fmt = "csv" if fmt == "table" else fmt
+    if fmt == "parquet" and output is None:
+        raise ParameterError("--format parquet needs --output FILE")
+    if output is None:
+        typer.echo((data.write_csv() if fmt == "csv" else data.write_json()).rstrip("\n"))
+        return True
+    if fmt == "csv":
+        data.write_csv(output)
+    elif fmt == "json":
+        data.write_json(output)
+    else:
+        data.write_parquet(output)
+    console.print(f"wrote {len(data):,} rows to {output}")
+    return True

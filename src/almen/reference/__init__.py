@@ -21,6 +21,7 @@ from almen.errors import InputError, NotFoundError
 
 __all__ = [
     "AGE_MAX",
+    "CONTACT_CODES",
     "DATA_DIR",
     "derive_population",
     "fee_schedule_for_year",
@@ -39,6 +40,10 @@ __all__ = [
 DATA_DIR = Path(str(resources.files("almen.reference") / "data"))
 FEE_SCHEDULE_DIR = DATA_DIR / "fee_schedules"
 AGE_MAX = 100  # ages 100 and over are kept together as 100
+# the daytime fee codes that are a patient contact (consultation, e-mail, phone, video,
+# home visit, yearly control): the contacts behind the need index and the clinic's
+# request pattern
+CONTACT_CODES = ("0101", "0102", "0105", "0120", "0121", "0125", "0127", "0201", "0204", "0411")
 
 FEE_COLUMNS = {
     "agreement": pl.Utf8,

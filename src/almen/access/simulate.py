@@ -1,0 +1,312 @@
+"""Access simulation: a clinic's days over weeks as a discrete-event simulation (SimPy).
+
+Seed 003 ("Tilgængelighed til klinikken", "Prioritering af den praktiserende læges
+tid"): the greatest need served fastest, staff and digital channels taking what the
+doctor need not. Requests arrive (Poisson, in opening hours, as many a weekday as the
+clinic's claims show), are triaged (``triage``), and wait for a doctor, nurse or
+secretary. Three policies, on the same requests and the same drawn service times:
+
+- ``fcfs``: every request to a doctor, first come first served (no triage);
+- ``priority``: every request to a doctor, the most severe first (then by arrival);
+- ``routing``: the most severe first, and each request to the handler and channel triage
+  gave it (nurse, secretary; self-care material is sent by the secretary).
+
+Staff work in opening hours; a queue carries over to the next opening, and waits are
+clock hours from arrival to the start of service (comparable with the triage's target
+hours). Service times are exponential with means by handler and channel (assumptions,
+``SERVICE_MINUTES``). Without opening hours (``hours=None``) and with one server it is
+an M/M/1 queue, which the tests check against the formula.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import simpy
+
+from almen.access.triage import SEVERITIES, Request, TriageRules, triage
+from almen.errors import ParameterError
+
+__all__ = [
+    "POLICIES",
+    "SERVICE_MINUTES",
+    "Hours",
+    "SimParams",
+    "Workload",
+    "make_workload",
+    "simulate",
+    "summarise",
+]
+
+POLICIES = ("fcfs", "priority", "routing")
+MINUTES_PER_DAY = 24 * 60
+# mean minutes per request by (handler, channel): assumptions (a GP consultation is about
+# 15 minutes; phone and e-consultations shorter)
+SERVICE_MINUTES: dict[tuple[str, str], float] = {
+    ("doctor", "consultation"): 15.0,
+    ("doctor", "home_visit"): 45.0,
+    ("doctor", "video"): 10.0,
+    ("doctor", "phone"): 6.0,
+    ("doctor", "e_consultation"): 4.0,
+    ("nurse", "consultation"): 20.0,
+    ("nurse", "home_visit"): 40.0,
+    ("nurse", "video"): 10.0,
+    ("nurse", "phone"): 6.0,
+    ("nurse", "e_consultation"): 4.0,
+    ("secretary", "consultation"): 5.0,
+    ("secretary", "home_visit"): 5.0,
+    ("secretary", "video"): 4.0,
+    ("secretary", "phone"): 4.0,
+    ("secretary", "e_consultation"): 3.0,
+    ("self_care", "e_consultation"): 2.0,
+}
+POOL = {"doctor": "doctor", "nurse": "nurse", "secretary": "secretary", "self_care": "secretary"}
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Opening hours: minutes after midnight, and the weekdays (0 = Monday) open."""
+
+    open_minute: int = 8 * 60
+    close_minute: int = 16 * 60
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+    def is_open(self, t: float) -> bool:
+        day, minute = divmod(t, MINUTES_PER_DAY)
+        return int(day) % 7 in self.weekdays and self.open_minute <= minute < self.close_minute
+
+    def until_open(self, t: float) -> float:
+        """Minutes from ``t`` to the next opening (0 if open)."""
+        if self.is_open(t):
+            return 0.0
+        day = int(t // MINUTES_PER_DAY)
+        for d in range(day, day + 8):
+            start = d * MINUTES_PER_DAY + self.open_minute
+            if d % 7 in self.weekdays and start >= t:
+                return start - t
+        raise ParameterError("the clinic is never open")
+
+    def until_close(self, t: float) -> float:
+        day = int(t // MINUTES_PER_DAY)
+        return day * MINUTES_PER_DAY + self.close_minute - t
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The requests of a run, drawn once and shared by the policies: arrival (minutes),
+    triage severity rank, handler, channel, target hours, rule, and service minutes for
+    each way of handling (doctor in consultation; the triaged handler and channel)."""
+
+    arrival: np.ndarray
+    severity_rank: np.ndarray
+    handler: np.ndarray  # str
+    channel: np.ndarray  # str
+    target_hours: np.ndarray
+    rule_id: np.ndarray  # str
+    minutes_doctor: np.ndarray  # every request as a doctor consultation (fcfs, priority)
+    minutes_routed: np.ndarray  # with the triaged handler and channel (routing)
+
+
+@dataclass(frozen=True)
+class SimParams:
+    weeks: int = 12
+    doctors: int = 2
+    nurses: int = 1
+    secretaries: int = 1
+    hours: Hours | None = field(default_factory=Hours)
+    drain_weeks: int = 2  # time after the last arrival for the queue to empty
+    # share of the opening hours each role spends on the requests (the rest: booked
+    # controls, administration, supervision, lab): assumptions
+    availability: dict[str, float] = field(
+        default_factory=lambda: {"doctor": 0.65, "nurse": 0.8, "secretary": 0.5}
+    )
+
+    def check(self) -> None:
+        if self.weeks < 1:
+            raise ParameterError("weeks must be at least 1")
+        if self.doctors < 1:
+            raise ParameterError("a clinic needs at least one doctor")
+        if self.nurses < 0 or self.secretaries < 0:
+            raise ParameterError("staff numbers must not be negative")
+        for role, share in self.availability.items():
+            if not 0 < share <= 1:
+                raise ParameterError(f"availability of {role} must be above 0 and at most 1")
+
+
+def make_workload(
+    per_weekday: list[float],
+    case_mix: pl.DataFrame,
+    people: pl.DataFrame,
+    *,
+    weeks: int,
+    hours: Hours = Hours(),
+    rules: TriageRules | None = None,
+    seed: int = 1,
+    doctor_minutes: float | None = None,
+) -> Workload:
+    """Draw ``weeks`` of requests: a Poisson number each open weekday (mean
+    ``per_weekday[d]``), at uniform times in opening hours; a reason from ``case_mix``
+    (reason, share) and a person from ``people`` (age, sex, chronic, special_effort),
+    triaged by ``rules``. ``doctor_minutes``: the mean of a doctor consultation."""
+    if len(per_weekday) != 7:
+        raise ParameterError("per_weekday needs 7 values, Monday to Sunday")
+    if len(people) == 0:
+        raise ParameterError("no people to draw requests from")
+    rng = np.random.default_rng(seed)
+    times: list[np.ndarray] = []
+    for day in range(weeks * 7):
+        wd = day % 7
+        if wd not in hours.weekdays or per_weekday[wd] <= 0:
+            continue
+        n = rng.poisson(per_weekday[wd])
+        start = day * MINUTES_PER_DAY + hours.open_minute
+        times.append(np.sort(start + rng.random(n) * (hours.close_minute - hours.open_minute)))
+    arrival = np.concatenate(times) if times else np.zeros(0)
+    n = len(arrival)
+    shares = case_mix["share"].to_numpy()
+    reasons = case_mix["reason"].to_numpy()[rng.choice(len(case_mix), n, p=shares / shares.sum())]
+    who = rng.integers(0, len(people), n)
+    ages, sexes = people["age"].to_numpy()[who], people["sex"].to_numpy()[who]
+    chronic = people["chronic"].to_numpy()[who]
+    special = people["special_effort"].to_numpy()[who]
+    decisions = []
+    for i in range(n):
+        flags = frozenset(
+            f for f, on in (("chronic", chronic[i]), ("special_effort", special[i])) if on
+        )
+        decisions.append(
+            triage(Request(str(reasons[i]), int(ages[i]), str(sexes[i]), flags), rules)
+        )
+    handler = np.array([d.handler for d in decisions], dtype=object)
+    channel = np.array([d.channel for d in decisions], dtype=object)
+    base = rng.exponential(1.0, n)  # one draw per request: common random numbers
+    consult = doctor_minutes or SERVICE_MINUTES[("doctor", "consultation")]
+    routed_mean = np.array(
+        [SERVICE_MINUTES.get((h, c), consult) for h, c in zip(handler, channel, strict=True)]
+    )
+    return Workload(
+        arrival=arrival,
+        severity_rank=np.array([SEVERITIES.index(d.severity) for d in decisions], dtype=np.int64),
+        handler=handler,
+        channel=channel,
+        target_hours=np.array([d.target_hours for d in decisions]),
+        rule_id=np.array([d.rule_id for d in decisions], dtype=object),
+        minutes_doctor=base * consult,
+        minutes_routed=base * routed_mean,
+    )
+
+
+def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
+    """Run one policy; one row per request: severity, pool, arrival, start, wait_hours,
+    within_target, minutes (served), or start null if still waiting at the end."""
+    params.check()
+    if policy not in POLICIES:
+        raise ParameterError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    env = simpy.Environment()
+    pools = {
+        "doctor": simpy.PriorityStore(env),
+        "nurse": simpy.PriorityStore(env),
+        "secretary": simpy.PriorityStore(env),
+    }
+    staff = {"doctor": params.doctors, "nurse": params.nurses, "secretary": params.secretaries}
+    n = len(work.arrival)
+    pool_of = np.empty(n, dtype=object)
+    minutes = work.minutes_doctor if policy != "routing" else work.minutes_routed
+    for i in range(n):
+        pool_of[i] = POOL[work.handler[i]] if policy == "routing" else "doctor"
+        if staff[pool_of[i]] == 0:
+            pool_of[i] = "doctor"  # nobody in that role: the doctor takes it
+    start = np.full(n, np.nan)
+    hours = params.hours
+
+    def arrivals() -> simpy.events.ProcessGenerator:
+        for i in range(n):
+            yield env.timeout(max(work.arrival[i] - env.now, 0.0))
+            prio = (0, i) if policy == "fcfs" else (int(work.severity_rank[i]), i)
+            yield pools[pool_of[i]].put(simpy.PriorityItem(prio, i))
+
+    def worker(pool: simpy.PriorityStore, role: str) -> simpy.events.ProcessGenerator:
+        budget = params.availability.get(role, 1.0)
+        day, used = -1, 0.0
+        while True:
+            if hours is not None:
+                wait = hours.until_open(env.now)
+                if wait > 0:
+                    yield env.timeout(wait)
+                today = int(env.now // MINUTES_PER_DAY)
+                if today != day:
+                    day, used = today, 0.0
+                left = budget * (hours.close_minute - hours.open_minute) - used
+                if left <= 0:  # today's time for requests is spent
+                    yield env.timeout(hours.until_close(env.now) + 1e-6)
+                    continue
+                get = pool.get()
+                closing = env.timeout(min(hours.until_close(env.now), left))
+                got = yield get | closing
+                if get not in got:
+                    get.cancel()
+                    yield env.timeout(hours.until_close(env.now) + 1e-6)
+                    continue
+                item = got[get]
+            else:
+                item = yield pool.get()
+            i = item.item
+            start[i] = env.now
+            used += minutes[i]
+            yield env.timeout(minutes[i])
+
+    env.process(arrivals())
+    for name, store in pools.items():
+        for _ in range(staff[name]):
+            env.process(worker(store, name))
+    env.run(until=(params.weeks + params.drain_weeks) * 7 * MINUTES_PER_DAY)
+    wait_h = (start - work.arrival) / 60.0
+    return pl.DataFrame(
+        {
+            "severity": [SEVERITIES[r] for r in work.severity_rank],
+            "pool": pool_of.astype(str),
+            "arrival": work.arrival,
+            "start": pl.Series(start).fill_nan(None),
+            "minutes": minutes,
+            "target_hours": work.target_hours,
+        }
+    ).with_columns(
+        wait_hours=pl.Series(wait_h).fill_nan(None),
+        within_target=pl.Series(wait_h <= work.target_hours),
+    )
+
+
+def summarise(runs: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Per policy and severity: requests, median and 90th-percentile wait (hours), share
+    within target, share still waiting at the end; and the share of doctor time that
+    went to acute and same-day requests (the greatest need)."""
+    out = []
+    for policy, r in runs.items():
+        doc = r.filter((pl.col("pool") == "doctor") & pl.col("start").is_not_null())
+        severe = float(doc.filter(pl.col("severity").is_in(["acute", "same_day"]))["minutes"].sum())
+        total = float(doc["minutes"].sum())
+        g = (
+            r.group_by("severity")
+            .agg(
+                requests=pl.len(),
+                median_wait_h=pl.col("wait_hours").median(),
+                p90_wait_h=pl.col("wait_hours").quantile(0.9),
+                within_target=pl.col("within_target").mean(),
+                unserved=pl.col("start").is_null().mean(),
+            )
+            .with_columns(
+                policy=pl.lit(policy),
+                doctor_share_severe=pl.lit(severe / total if total else 0.0),
+            )
+        )
+        out.append(g)
+    res = pl.concat(out)
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return (
+        res.with_columns(rank=pl.col("severity").replace_strict(order))
+        .sort("policy", "rank")
+        .drop("rank")
+        .select("policy", "severity", pl.exclude("policy", "severity"))
+    )
