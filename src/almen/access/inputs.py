@@ -66,4 +66,6 @@ def clinic_inputs(
         chronic=j.special_effort.notnull(),
         special_effort=j.special_effort.fill_null(False),
     ).to_polars()
+    # a fixed order, so that a seed draws the same people (rows that tie are identical)
+    people = people.sort("age", "sex", "chronic", "special_effort")
     return per_weekday, float(fte or 0.0), people

@@ -1,0 +1,98 @@
+"""Access simulation (seed 003 "Prioritering af den praktiserende læges tid"): checked
+against queueing theory, reproducible, and severity priority on synthetic data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from almen.access.inputs import clinic_inputs, load_case_mix
+from almen.access.simulate import Hours, SimParams, Workload, make_workload, simulate, summarise
+from almen.errors import NotFoundError, ParameterError
+from almen.warehouse import Warehouse
+
+
+def _mm1(lam: float, mu: float, n: int, seed: int) -> Workload:
+    rng = np.random.default_rng(seed)
+    arrival = np.cumsum(rng.exponential(1 / lam, n))
+    svc = rng.exponential(1 / mu, n)
+    one = np.array(["doctor"] * n, dtype=object)
+    return Workload(arrival, np.zeros(n, dtype=np.int64), one, np.array(["consultation"] * n, dtype=object),
+                    np.ones(n), np.array(["x"] * n, dtype=object), svc, svc)  # fmt: skip
+
+
+def test_single_server_matches_mm1() -> None:
+    """One doctor always open, Poisson arrivals (1 per 10 min), exponential service (mean
+    5 min): M/M/1 mean wait in queue Wq = ρ / (μ − λ) = 0.5 / (0.2 − 0.1) = 5 minutes."""
+    lam, mu = 1 / 10, 1 / 5
+    work = _mm1(lam, mu, 50_000, seed=2)
+    weeks = int(work.arrival[-1] / (7 * 1440)) + 1
+    params = SimParams(weeks=weeks, doctors=1, nurses=0, secretaries=0, hours=None)
+    res = simulate(work, params, "fcfs")
+    wq = float(res["wait_hours"].mean()) * 60  # type: ignore[arg-type]
+    assert wq == pytest.approx((lam / mu) / (mu - lam), rel=0.05)
+
+
+def test_opening_hours() -> None:
+    h = Hours()
+    assert h.is_open(8 * 60) and not h.is_open(16 * 60) and not h.is_open(5 * 1440 + 9 * 60)
+    assert h.until_open(16 * 60) == 16 * 60  # Monday 16:00 → Tuesday 08:00
+    assert h.until_open(4 * 1440 + 17 * 60) == (2 * 24 + 15) * 60  # Friday 17:00 → Monday 08:00
+
+
+def _tiny_workload(tiny_denmark: Path, seed: int, per_day: float) -> tuple[Workload, str]:
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        pn = wh.read_table("clinic").provider_number.execute().iloc[0]
+        _, _, people = clinic_inputs(wh, pn, 2025)
+    per_weekday = [per_day] * 5 + [0.0, 0.0]
+    return make_workload(per_weekday, load_case_mix(), people, weeks=12, seed=seed), pn
+
+
+def test_reproducible_for_a_seed(tiny_denmark: Path) -> None:
+    params = SimParams(doctors=1)
+    a, _ = _tiny_workload(tiny_denmark, 7, 30)
+    b, _ = _tiny_workload(tiny_denmark, 7, 30)
+    c, _ = _tiny_workload(tiny_denmark, 8, 30)
+    ra, rb = simulate(a, params, "priority"), simulate(b, params, "priority")
+    assert ra.equals(rb)
+    assert not ra.equals(simulate(c, params, "priority"))
+
+
+def test_severity_priority_cuts_the_p90_of_the_most_severe(tiny_denmark: Path) -> None:
+    """A busy one-doctor day: 19 requests of 15 minutes (4.75 hours) in the 5.2 hours
+    the doctor has for requests (91 % busy): first come first served against severity
+    priority, and routing to staff."""
+    work, _ = _tiny_workload(tiny_denmark, 3, 19)
+    params = SimParams(doctors=1, nurses=1, secretaries=1)
+    runs = {p: simulate(work, params, p) for p in ("fcfs", "priority", "routing")}
+    s = summarise(runs)
+    acute = s.filter(pl.col("severity") == "acute").sort("policy")
+    p90 = dict(zip(acute["policy"], acute["p90_wait_h"], strict=True))
+    print(f"p90 wait of acute requests: fcfs {p90['fcfs']:.1f} h, priority {p90['priority']:.1f} h")
+    assert p90["priority"] < p90["fcfs"]
+    assert p90["routing"] <= p90["priority"]
+    share = dict(zip(s["policy"], s["doctor_share_severe"], strict=False))
+    assert share["routing"] > share["fcfs"]  # the doctor's time goes to the greatest need
+
+
+def test_bad_parameters(tiny_denmark: Path) -> None:
+    work, _ = _tiny_workload(tiny_denmark, 1, 5)
+    with pytest.raises(ParameterError, match="policy"):
+        simulate(work, SimParams(), "lottery")
+    with pytest.raises(ParameterError, match="at least one doctor"):
+        simulate(work, SimParams(doctors=0), "fcfs")
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh, pytest.raises(NotFoundError):
+        clinic_inputs(wh, "999999", 2025)
+
+
+def test_simulate_command(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        pn = wh.read_table("clinic").provider_number.execute().iloc[0]
+    r = call_cli("--data", str(tiny_denmark), "access", "simulate", "--clinic", pn, "--weeks", "4")
+    assert r.exit_code == 0, r.output
+    assert "fcfs" in r.output and "routing" in r.output
+    bad = call_cli("--data", str(tiny_denmark), "access", "simulate", "--clinic", "999999")
+    assert bad.exit_code == 2 and "no clinic" in bad.stderr
