@@ -12,7 +12,13 @@ from almen.errors import NotFoundError
 from almen.reference import CONTACT_CODES
 from almen.warehouse import Warehouse
 
-__all__ = ["SPECIAL_EFFORT_GROUPS", "clinic_inputs", "load_case_mix"]
+__all__ = [
+    "SPECIAL_EFFORT_GROUPS",
+    "clinic_inputs",
+    "load_case_mix",
+    "load_emergency_departments",
+    "ooh_inputs",
+]
 
 # seed 002 §2: special efforts for psychiatric illness and intellectual disability
 SPECIAL_EFFORT_GROUPS = ("schizophrenia", "bipolar_disorder", "intellectual_disability")
@@ -69,3 +75,45 @@ def clinic_inputs(
     # a fixed order, so that a seed draws the same people (rows that tie are identical)
     people = people.sort("age", "sex", "chronic", "special_effort")
     return per_weekday, float(fte or 0.0), people
+
+
+def load_emergency_departments() -> pl.DataFrame:
+    """municipality, hospital, region: joint emergency departments (reference data)."""
+    return pl.read_csv(reference.DATA_DIR / "emergency_department.csv")
+
+
+def ooh_inputs(
+    wh: Warehouse, region: str, year: int
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """A region's out-of-hours contacts of ``year`` (site, start_time, kind, minutes, and
+    the patient's lon, lat), its sites (site, lon, lat: the centroid of the municipality
+    the site is named after, if any) and the sites beside an emergency department."""
+    o = wh.read_table("ooh_contact")
+    regions = o.select("region").distinct().to_polars()["region"].to_list()
+    if region not in regions:
+        raise NotFoundError(
+            f"no out-of-hours contacts for region {region!r}; known: {', '.join(sorted(regions))}"
+        )
+    o = o.filter(
+        (o.region == region)
+        & (o.start_time >= dt.datetime(year, 1, 1))
+        & (o.start_time < dt.datetime(year + 1, 1, 1))
+    )
+    p = wh.read_table("patient").select("patient_id", "lon", "lat")
+    j = o.left_join(p, o.patient_id == p.patient_id)
+    contacts = j.select("site", "start_time", "kind", "minutes", "lon", "lat").to_polars()
+    if len(contacts) == 0:
+        raise NotFoundError(f"no out-of-hours contacts for {region} in {year}")
+    m = wh.read_table("municipality").select("name", "lon", "lat").to_polars()
+    names = sorted(m["name"].to_list(), key=len, reverse=True)
+    rows = []
+    for site in sorted(contacts["site"].unique().to_list()):
+        hit = next((n for n in names if site.endswith(" " + n) or site == n), None)
+        r = m.filter(pl.col("name") == hit).row(0, named=True) if hit else None
+        rows.append({"site": site, "municipality": hit,
+                     "lon": r["lon"] if r else None, "lat": r["lat"] if r else None})  # fmt: skip
+    sites = pl.DataFrame(rows, schema={"site": pl.String, "municipality": pl.String,
+                                       "lon": pl.Float64, "lat": pl.Float64})  # fmt: skip
+    ed = set(load_emergency_departments()["municipality"].to_list())
+    ed_sites = sites.filter(pl.col("municipality").is_in(list(ed)))["site"].to_list()
+    return contacts, sites.drop("municipality"), ed_sites

@@ -124,3 +124,110 @@ def simulate_cmd(
             f"{r['within_target']:.0%}", f"{r['unserved']:.0%}", f"{r['doctor_share_severe']:.0%}",
         )  # fmt: skip
     console.print(t)
+
+
+ooh_app = typer.Typer(help="Out-of-hours (lægevagt) planning.", no_args_is_help=True)
+app.add_typer(ooh_app, name="ooh")
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@ooh_app.command("plan")
+@guard
+def ooh_plan_cmd(
+    ctx: typer.Context,
+    region: Annotated[str, typer.Option(help='region, e.g. "Region Nordjylland"')],
+    year: Annotated[int, typer.Option(help="year of the contacts")] = 2025,
+    max_load: Annotated[float, typer.Option(help="most contacts per doctor per hour")] = 4.0,
+    min_activity: Annotated[
+        float, typer.Option(help="mean contacts per hour below which no doctor is on duty")
+    ] = 0.5,
+    quantile: Annotated[float, typer.Option(help="plan for this share of hours")] = 0.9,
+    service_level: Annotated[float, typer.Option(help="share of calls answered in time")] = 0.8,
+    answer_minutes: Annotated[float, typer.Option(help="the time to answer a call")] = 3.0,
+    max_doctors: Annotated[
+        int | None, typer.Option(help="at most this many doctors at a site in an hour")
+    ] = None,
+    consolidate: Annotated[
+        bool, typer.Option(help="also move consultations to sites beside emergency departments")
+    ] = False,
+    home_visits_to_consultation: Annotated[
+        float, typer.Option(help="consolidation: share of home visits that become consultations")
+    ] = 0.3,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Staffing per site and hour under a maximum load per doctor, the phone line by
+    Erlang C, the low-activity hours and sites, and (--consolidate) the ED-site scenario."""
+    import polars as pl
+
+    from almen.access.inputs import ooh_inputs
+    from almen.access.ooh import (
+        OohParams,
+        demand,
+        phone_plan,
+        staffing,
+    )
+    from almen.access.ooh import (
+        consolidate as consolidate_fn,
+    )
+    from almen.cli import settings_of, warehouse_target
+    from almen.warehouse import Warehouse
+
+    params = OohParams(max_load, min_activity, quantile, service_level, answer_minutes, max_doctors)
+    params.check()
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        contacts, sites, ed_sites = ooh_inputs(wh, region, year)
+    d = demand(contacts, year)
+    plan, w = staffing(d, sites, params)
+    phone = phone_plan(d, params)
+    if emit(plan, fmt, output):
+        return
+    console.print(
+        f"{region} {year}: {len(contacts):,} contacts; a home visit counts {w:.1f} "
+        f"consultations (its minutes); at most {max_load:g} contacts per doctor per hour, "
+        f"planned for {quantile:.0%} of hours"
+    )
+    t = Table(title="Face-to-face sites: doctor hours a week and hours without a doctor")
+    for col in ("site", "doctor hours / week", "busiest hour: doctors", "max load / doctor",
+                "hours without doctor / week", "sent to"):  # fmt: skip
+        t.add_column(col, justify="left" if col in ("site", "sent to") else "right")
+    for site, g in plan.group_by("site", maintain_order=True):
+        closed = g.filter(pl.col("closed") & (pl.col("mean") > 0))
+        sent = ", ".join(sorted({str(x) for x in closed["moved_to"].drop_nulls()}))
+        doctors = g["doctors"].to_numpy()
+        load = g["load_per_doctor"].to_numpy()
+        t.add_row(
+            str(site[0]), f"{int(doctors.sum()):,}", f"{int(doctors.max())}",
+            f"{float(load.max()):.2f}", f"{len(closed)}", sent,
+        )  # fmt: skip
+    console.print(t)
+    low = plan.filter(pl.col("closed") & (pl.col("mean") > 0)).sort("mean").head(8)
+    if len(low):
+        console.print(
+            "lowest-activity site-hours (no doctor on duty): "
+            + "; ".join(
+                f"{r['site']} {DAYS[r['weekday']]} {r['hour']:02d}:00 ({r['mean']:.2f}/h)"
+                for r in low.iter_rows(named=True)
+            )
+        )
+    agents = phone["agents"].to_numpy()
+    console.print(
+        f"phone line: {int(agents.sum()):,} agent hours a week, at most {int(agents.max())} "
+        f"at once; every hour answers at least {phone['service_level'].to_numpy().min():.0%} "
+        f"within {answer_minutes:g} min (target {service_level:.0%}); busiest hour "
+        f"{phone['calls'].to_numpy().max():.1f} calls"
+    )
+    if consolidate:
+        after, summary = consolidate_fn(
+            contacts, sites, ed_sites, home_visits_to_consultation=home_visits_to_consultation
+        )
+        plan2, _ = staffing(demand(after, year), sites, params)
+        console.print(
+            f"consolidation to sites beside emergency departments ({', '.join(ed_sites)}): "
+            f"consultation sites {summary['sites_before']:.0f} → {summary['sites_after']:.0f}; "
+            f"{summary['consultations_moved']:,.0f} consultations move; mean distance from "
+            f"home to the consultation {summary['km_to_consultation_before']:.1f} → "
+            f"{summary['km_to_consultation_after']:.1f} km; home visits "
+            f"{summary['home_visits_before']:,.0f} → {summary['home_visits_after']:,.0f}; "
+            f"doctor hours a week {plan['doctors'].sum():,} → {plan2['doctors'].sum():,}"
+        )

@@ -1,0 +1,326 @@
+"""Out-of-hours (lægevagt) planning: demand by site, weekday and hour, a staffing plan
+under a maximum load per doctor, the phone line by Erlang C, hours and sites with too
+little activity for a doctor, and a consolidation scenario.
+
+Seed 002 §3 (the out-of-hours service): no doctor on duty where and when activity is low
+or absent; a maximum load per doctor (the agreement's number was not found, danish-facts
+§4: a parameter); sites beside emergency departments; fewer home visits, more patients
+transported to consultation; video and coordinator doctors.
+
+Method (docs/access.md has the worked example):
+
+1. Demand: contacts per site, weekday and hour, averaged over the year's weeks (mean
+   λ). Consultations count 1; a home visit counts ``w`` consultations, w = mean home-visit
+   minutes / mean consultation minutes (from the data).
+2. Low activity: a site-hour with λ below ``min_activity`` gets no doctor; its demand
+   goes to the nearest site that is open that hour (the busiest if none is near).
+3. Staffing: plan for the ``quantile`` of a Poisson hour (planned = F⁻¹(q; λ)), and put
+   on n = ⌈planned / max_load⌉ doctors, so the planned load per doctor never exceeds
+   ``max_load`` (a property test checks it).
+4. Phone line (the region's visitation): calls λ per hour with mean handling time h;
+   traffic A = λ h / 60 erlang; the fewest agents N > A with service level
+   1 − C(N, A) e^{−(N − A) t / h} ≥ ``service_level`` within ``answer_minutes`` t, where
+   C is Erlang C computed by the stable Erlang B recursion (no rounding of A; N is the
+   only integer).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.spatial import cKDTree
+from scipy.stats import poisson
+
+from almen.errors import ParameterError
+from almen.geo import to_km
+
+__all__ = [
+    "OohParams",
+    "consolidate",
+    "demand",
+    "erlang_c",
+    "phone_agents",
+    "phone_plan",
+    "service_level",
+    "staffing",
+]
+
+FACE_KINDS = ("consultation", "home_visit")
+PHONE_KINDS = ("phone", "video")
+
+
+@dataclass(frozen=True)
+class OohParams:
+    max_load: float = 4.0  # contacts per doctor per hour: assumption (danish-facts §4)
+    min_activity: float = 0.5  # mean contacts per hour below which no doctor is on duty
+    quantile: float = 0.9  # plan for 9 hours in 10
+    service_level: float = 0.8  # share of calls answered within answer_minutes
+    answer_minutes: float = 3.0
+    max_doctors: int | None = None  # at most this many doctors at a site in an hour
+
+    def check(self) -> None:
+        if self.max_load <= 0:
+            raise ParameterError("the maximum load per doctor must be above 0")
+        if self.min_activity < 0:
+            raise ParameterError("min_activity must not be negative")
+        if not 0 < self.quantile < 1:
+            raise ParameterError("quantile must be between 0 and 1")
+        if not 0 < self.service_level < 1:
+            raise ParameterError("the service level must be between 0 and 1")
+        if self.answer_minutes < 0:
+            raise ParameterError("answer_minutes must not be negative")
+        if self.max_doctors is not None and self.max_doctors < 1:
+            raise ParameterError("max_doctors must be at least 1")
+
+
+def erlang_c(agents: int, traffic: float) -> float:
+    """Probability that a call waits (Erlang C), by the Erlang B recursion
+    B(k) = A B(k−1) / (k + A B(k−1)), C = N B / (N − A (1 − B)); 1 when N ≤ A."""
+    if traffic < 0 or agents < 0:
+        raise ParameterError("traffic and agents must not be negative")
+    if traffic == 0:
+        return 0.0
+    if agents <= traffic:
+        return 1.0
+    b = 1.0
+    for k in range(1, agents + 1):
+        b = traffic * b / (k + traffic * b)
+    return agents * b / (agents - traffic * (1 - b))
+
+
+def service_level(agents: int, traffic: float, aht_minutes: float, answer_minutes: float) -> float:
+    """Share of calls answered within ``answer_minutes``."""
+    if traffic == 0:
+        return 1.0
+    if agents <= traffic:
+        return 0.0
+    c = erlang_c(agents, traffic)
+    return 1.0 - c * math.exp(-(agents - traffic) * answer_minutes / aht_minutes)
+
+
+def phone_agents(
+    calls_per_hour: float, aht_minutes: float, target: float, answer_minutes: float
+) -> int:
+    """The fewest agents that answer ``target`` of the calls within ``answer_minutes``."""
+    if calls_per_hour <= 0:
+        return 0
+    a = calls_per_hour * aht_minutes / 60.0
+    n = max(1, math.floor(a) + 1)
+    while service_level(n, a, aht_minutes, answer_minutes) < target:
+        n += 1
+    return n
+
+
+def demand(contacts: pl.DataFrame, year: int) -> pl.DataFrame:
+    """Mean contacts per site, weekday (0 = Monday), hour and kind over the year.
+
+    ``contacts``: site, start_time, kind, minutes."""
+    weeks = (
+        pl.DataFrame({"day": pl.date_range(pl.date(year, 1, 1), pl.date(year, 12, 31), eager=True)})
+        .group_by(weekday=pl.col("day").dt.weekday() - 1)
+        .agg(days=pl.len())
+    )
+    c = contacts.with_columns(
+        weekday=pl.col("start_time").dt.weekday() - 1, hour=pl.col("start_time").dt.hour()
+    )
+    return (
+        c.group_by("site", "weekday", "hour", "kind")
+        .agg(contacts=pl.len(), minutes=pl.col("minutes").sum())
+        .join(weeks, on="weekday")
+        .with_columns(
+            mean=pl.col("contacts") / pl.col("days"),
+            weekday=pl.col("weekday").cast(pl.Int8),
+            hour=pl.col("hour").cast(pl.Int8),
+        )
+        .sort("site", "weekday", "hour", "kind")
+    )
+
+
+def _home_visit_weight(d: pl.DataFrame) -> float:
+    per = d.group_by("kind").agg(m=pl.col("minutes").sum() / pl.col("contacts").sum())
+    m = dict(zip(per["kind"], per["m"], strict=True))
+    if "home_visit" in m and m.get("consultation"):
+        return float(m["home_visit"] / m["consultation"])
+    return 1.0
+
+
+def staffing(
+    d: pl.DataFrame, sites: pl.DataFrame, params: OohParams = OohParams()
+) -> tuple[pl.DataFrame, float]:
+    """The doctors on duty per face-to-face site, weekday and hour (see the module text).
+
+    ``d``: ``demand``; ``sites``: site, lon, lat (a site without a location sends its
+    low hours to the busiest site). Returns the plan (site, weekday, hour, mean, closed,
+    moved_to, load_in, planned, doctors, load_per_doctor) and the home-visit weight.
+    """
+    params.check()
+    face = d.filter(pl.col("kind").is_in(FACE_KINDS))
+    w = _home_visit_weight(face)
+    load = (
+        face.with_columns(
+            units=pl.when(pl.col("kind") == "home_visit")
+            .then(pl.col("mean") * w)
+            .otherwise(pl.col("mean"))
+        )
+        .group_by("site", "weekday", "hour")
+        .agg(mean=pl.col("units").sum())
+    )
+    names = sorted(load["site"].unique().to_list())
+    grid = (
+        pl.DataFrame({"site": names})
+        .join(pl.DataFrame({"weekday": list(range(7))}, schema={"weekday": pl.Int8}), how="cross")
+        .join(pl.DataFrame({"hour": list(range(24))}, schema={"hour": pl.Int8}), how="cross")
+    )
+    plan = grid.join(load, on=["site", "weekday", "hour"], how="left").with_columns(
+        pl.col("mean").fill_null(0.0)
+    )
+    loc = {r["site"]: (r["lon"], r["lat"]) for r in sites.iter_rows(named=True)
+           if r["lon"] is not None and r["lat"] is not None}  # fmt: skip
+    rows = []
+    for (wd, hr), g in plan.group_by("weekday", "hour"):
+        site = g["site"].to_list()
+        mean = g["mean"].to_numpy().astype(float)
+        closed = mean < params.min_activity
+        if closed.all():  # someone is on duty in the region
+            closed[int(np.argmax(mean))] = False
+        target = np.arange(len(site))
+        open_idx = np.flatnonzero(~closed)
+        located_open = [i for i in open_idx if site[i] in loc]
+        tree = (
+            cKDTree(to_km(*np.array([loc[site[i]] for i in located_open]).T))
+            if located_open
+            else None
+        )
+        busiest = int(open_idx[np.argmax(mean[open_idx])])
+        for k in np.flatnonzero(closed):
+            if tree is not None and site[k] in loc:
+                _, j = tree.query(to_km(*np.array([loc[site[k]]]).T)[0])
+                target[k] = located_open[int(j)]
+            else:
+                target[k] = busiest
+        load_in = np.bincount(target, weights=mean, minlength=len(site))
+        planned = np.where(closed, 0.0, poisson.ppf(params.quantile, load_in))
+        planned = np.where(~closed & (load_in > 0), np.maximum(planned, 1.0), planned)
+        doctors = np.where(closed, 0, np.ceil(planned / params.max_load)).astype(np.int64)
+        doctors = np.where(~closed & (doctors == 0) & (load_in > 0), 1, doctors)
+        for i in range(len(site)):
+            rows.append({
+                "site": site[i], "weekday": int(wd), "hour": int(hr), "mean": float(mean[i]),
+                "closed": bool(closed[i]),
+                "moved_to": site[target[i]] if closed[i] else None,
+                "load_in": float(load_in[i]) if not closed[i] else 0.0,
+                "planned": float(planned[i]), "doctors": int(doctors[i]),
+                "load_per_doctor": float(planned[i] / doctors[i]) if doctors[i] else 0.0,
+            })  # fmt: skip
+    out = pl.DataFrame(rows, schema_overrides={"moved_to": pl.String}).sort(
+        "site", "weekday", "hour"
+    )
+    return out, w
+
+
+def phone_plan(d: pl.DataFrame, params: OohParams = OohParams()) -> pl.DataFrame:
+    """Agents on the phone line per weekday and hour (Erlang C)."""
+    params.check()
+    ph = (
+        d.filter(pl.col("kind").is_in(PHONE_KINDS))
+        .group_by("weekday", "hour")
+        .agg(
+            calls=pl.col("mean").sum(),
+            contacts=pl.col("contacts").sum(),
+            minutes=pl.col("minutes").sum(),
+        )
+        .sort("weekday", "hour")
+    )
+    aht = ph["minutes"].to_numpy() / np.maximum(ph["contacts"].to_numpy(), 1)
+    agents = [
+        phone_agents(float(c), float(h), params.service_level, params.answer_minutes)
+        for c, h in zip(ph["calls"], aht, strict=True)
+    ]
+    return (
+        ph.select("weekday", "hour", "calls")
+        .with_columns(
+            aht_minutes=pl.Series(aht),
+            traffic=pl.col("calls") * pl.Series(aht) / 60.0,
+            agents=pl.Series(agents, dtype=pl.Int64),
+        )
+        .with_columns(
+            service_level=pl.Series(
+                [
+                    service_level(int(n), float(a), float(h), params.answer_minutes)
+                    for n, a, h in zip(
+                        agents, (ph["calls"].to_numpy() * aht / 60.0), aht, strict=True
+                    )
+                ]
+            )
+        )
+    )
+
+
+def consolidate(
+    contacts: pl.DataFrame,
+    sites: pl.DataFrame,
+    ed_sites: list[str],
+    *,
+    home_visits_to_consultation: float = 0.0,
+) -> tuple[pl.DataFrame, dict[str, float]]:
+    """Move consultations to the nearest site beside an emergency department, and a share
+    of home visits to consultations there (patients transported; seed 002 §3).
+
+    ``contacts``: site, start_time, kind, minutes, lon, lat (the patient's home);
+    ``sites``: site, lon, lat. Returns the changed contacts and a summary: consultations
+    moved, mean km from home to the consultation before and after, home visits before
+    and after.
+    """
+    if not 0 <= home_visits_to_consultation <= 1:
+        raise ParameterError("home_visits_to_consultation must be between 0 and 1")
+    located = sites.filter(pl.col("lon").is_not_null() & pl.col("lat").is_not_null())
+    eds = located.filter(pl.col("site").is_in(ed_sites))
+    if len(eds) == 0:
+        raise ParameterError("none of the sites lies beside an emergency department")
+    ed_names = eds["site"].to_list()
+    tree = cKDTree(to_km(eds["lon"].to_numpy(), eds["lat"].to_numpy()))
+    site_xy = {
+        r["site"]: to_km(np.array([r["lon"]]), np.array([r["lat"]]))[0]
+        for r in located.iter_rows(named=True)
+    }
+    face = contacts.filter(pl.col("site").is_in(list(site_xy)))
+    rng = np.random.default_rng(0)
+    n_face = len(face)
+    kind = face["kind"].to_numpy().astype(object)
+    convert = (kind == "home_visit") & (rng.random(n_face) < home_visits_to_consultation)
+    new_kind = np.where(convert, "consultation", kind)
+    home = to_km(face["lon"].fill_null(np.nan).to_numpy(), face["lat"].fill_null(np.nan).to_numpy())
+    old_xy = np.array([site_xy[s] for s in face["site"]])
+    _, j = tree.query(old_xy)
+    new_site = np.array(ed_names, dtype=object)[np.asarray(j)]
+    is_consult_before = kind == "consultation"
+    is_consult_after = new_kind == "consultation"
+    new_xy = to_km(eds["lon"].to_numpy(), eds["lat"].to_numpy())[np.asarray(j)]
+    km_before = np.linalg.norm(home - old_xy, axis=1)
+    km_after = np.linalg.norm(home - new_xy, axis=1)
+    ok_b = is_consult_before & np.isfinite(km_before)
+    ok_a = is_consult_after & np.isfinite(km_after)
+    moved = face.with_columns(
+        site=pl.Series(np.where(is_consult_after, new_site, face["site"].to_numpy()).astype(str)),
+        kind=pl.Series(new_kind.astype(str)),
+    )
+    rest = contacts.filter(~pl.col("site").is_in(list(site_xy)))
+    summary = {
+        "consultations_before": float(is_consult_before.sum()),
+        "consultations_after": float(is_consult_after.sum()),
+        "consultations_moved": float(
+            (is_consult_after & (new_site != face["site"].to_numpy())).sum()
+        ),
+        "km_to_consultation_before": float(km_before[ok_b].mean()) if ok_b.any() else 0.0,
+        "km_to_consultation_after": float(km_after[ok_a].mean()) if ok_a.any() else 0.0,
+        "home_visits_before": float((kind == "home_visit").sum()),
+        "home_visits_after": float((new_kind == "home_visit").sum()),
+        "sites_before": float(
+            len({s for s, k in zip(face["site"], kind, strict=True) if k == "consultation"})
+        ),
+        "sites_after": float(len(set(new_site[is_consult_after]))),
+    }
+    return pl.concat([moved.select(contacts.columns), rest], how="vertical_relaxed"), summary
