@@ -218,6 +218,16 @@ def staffing(
     out = pl.DataFrame(rows, schema_overrides={"moved_to": pl.String}).sort(
         "site", "weekday", "hour"
     )
+    if params.max_doctors is not None:
+        over = out.filter(pl.col("doctors") > params.max_doctors).sort("doctors", descending=True)
+        if len(over):
+            r = over.row(0, named=True)
+            raise ParameterError(
+                f"impossible: {r['site']} needs {r['doctors']} doctors on weekday {r['weekday']} "
+                f"(0 = Monday) at {r['hour']:02d}:00 to keep the load at most "
+                f"{params.max_load:g} contacts per doctor, more than the {params.max_doctors} "
+                f"allowed ({len(over)} site-hours like it)"
+            )
     return out, w
 
 

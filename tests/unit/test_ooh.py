@@ -1,0 +1,168 @@
+"""Out-of-hours planning (seed 002 §3): Erlang C against published values, staffing that
+never exceeds the maximum load (property), low-activity hours, consolidation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from almen.access.ooh import (
+    OohParams,
+    consolidate,
+    demand,
+    erlang_c,
+    phone_agents,
+    service_level,
+    staffing,
+)
+from almen.errors import ParameterError
+
+
+@pytest.mark.parametrize(
+    ("agents", "traffic", "published", "tolerance"),
+    [
+        (3, 2.0, 4 / 9, 1e-12),  # exact: (8/6 · 3) / (1 + 2 + 2 + 8/6 · 3)
+        (2, 1.0, 1 / 3, 1e-12),  # exact
+        (11, 10.0, 0.6821, 5e-5),  # Erlang C tables, 10 erlang, to 4 decimals
+        (12, 10.0, 0.4494, 5e-5),
+        (13, 10.0, 0.2853, 5e-5),
+        (14, 10.0, 0.1741, 5e-5),
+        (10, 6.0, 0.10, 5e-3),  # textbook: 120 customers/h, 3 min, 10 servers: "about 0.10"
+    ],
+)
+def test_erlang_c_matches_published_values(
+    agents: int, traffic: float, published: float, tolerance: float
+) -> None:
+    assert erlang_c(agents, traffic) == pytest.approx(published, abs=tolerance)
+
+
+def test_erlang_c_edges() -> None:
+    assert erlang_c(5, 0.0) == 0.0
+    assert erlang_c(5, 5.0) == 1.0  # N ≤ A: every call waits (unstable)
+    assert service_level(5, 5.0, 3.0, 1.0) == 0.0
+
+
+def test_fewest_agents_for_the_service_level() -> None:
+    """30 calls an hour of 5 minutes (A = 2.5): 90 % not delayed needs 6 agents (C(5) =
+    0.130, C(6) = 0.047); and the answer is the brute-force minimum, with A not rounded."""
+    assert phone_agents(30, 5.0, 0.9, 0.0) == 6
+    for calls, aht in ((30, 5.0), (101, 3.0), (7.3, 6.1), (240, 4.5)):
+        a = calls * aht / 60
+        n = phone_agents(calls, aht, 0.8, 3.0)
+        assert service_level(n, a, aht, 3.0) >= 0.8
+        assert n == 1 or service_level(n - 1, a, aht, 3.0) < 0.8
+    assert phone_agents(0, 5.0, 0.8, 3.0) == 0
+
+
+def _demand(rows: list[tuple[str, int, int, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows, schema={"site": pl.String, "weekday": pl.Int8, "hour": pl.Int8, "kind": pl.String,
+                      "mean": pl.Float64}, orient="row",
+    ).with_columns(contacts=pl.lit(52), minutes=pl.lit(52 * 10))  # fmt: skip
+
+
+SITES = pl.DataFrame(
+    {"site": ["A", "B", "C"], "lon": [10.0, 10.0, 10.0], "lat": [56.0, 56.1, 57.0]}
+)
+
+
+def test_low_activity_hour_goes_to_the_nearest_open_site() -> None:
+    """Monday 03:00: A has 6 consultations an hour, B (11 km from A) 0.2, C (111 km) 2.
+    B gets no doctor and sends its 0.2 to A, the nearest open site; A plans for the
+    90th percentile of Poisson(6.2) = 9 contacts: 3 doctors at most 4 each."""
+    d = _demand([("A", 0, 3, "consultation", 6.0), ("B", 0, 3, "consultation", 0.2),
+                 ("C", 0, 3, "consultation", 2.0)])  # fmt: skip
+    plan, _ = staffing(d, SITES)
+    h = plan.filter((pl.col("weekday") == 0) & (pl.col("hour") == 3)).sort("site")
+    a, b, c = h.rows(named=True)
+    assert b["closed"] and b["moved_to"] == "A" and b["doctors"] == 0
+    assert a["load_in"] == pytest.approx(6.2) and a["planned"] == 9 and a["doctors"] == 3
+    assert not c["closed"] and c["doctors"] == 1
+    with pytest.raises(ParameterError, match="impossible: A needs 3 doctors"):
+        staffing(d, SITES, OohParams(max_doctors=2))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    means=st.lists(st.floats(0.0, 30.0), min_size=3, max_size=3),
+    home=st.floats(0.0, 5.0),
+    max_load=st.floats(0.5, 8.0),
+    min_activity=st.floats(0.0, 3.0),
+    quantile=st.floats(0.5, 0.99),
+)
+def test_the_plan_never_exceeds_the_maximum_load(
+    means: list[float], home: float, max_load: float, min_activity: float, quantile: float
+) -> None:
+    rows = [(s, 5, 22, "consultation", m) for s, m in zip("ABC", means, strict=True)]
+    rows.append(("A", 5, 22, "home_visit", home))
+    d = _demand(rows)
+    plan, w = staffing(d, SITES, OohParams(max_load=max_load, min_activity=min_activity,
+                                           quantile=quantile))  # fmt: skip
+    assert (plan["load_per_doctor"] <= max_load + 1e-9).all()
+    assert (plan.filter(pl.col("closed"))["doctors"] == 0).all()
+    hour = plan.filter((pl.col("weekday") == 5) & (pl.col("hour") == 22))
+    # nothing is lost: the open sites carry all the demand of the hour
+    assert hour["load_in"].sum() == pytest.approx(hour["mean"].sum())
+    assert w == pytest.approx(1.0)  # home visits and consultations both 10 minutes here
+
+
+def test_demand_averages_over_the_weekdays_of_the_year() -> None:
+    """2025 has 52 Mondays: 104 contacts on Mondays at 03:xx is 2 an hour."""
+    mondays = [dt.datetime(2025, 1, 6, 3, 10) + dt.timedelta(weeks=k) for k in range(52)]
+    c = pl.DataFrame({"site": ["A"] * 104, "start_time": mondays * 2,
+                      "kind": ["consultation"] * 104, "minutes": [10] * 104})  # fmt: skip
+    d = demand(c, 2025)
+    assert d.row(0, named=True)["mean"] == pytest.approx(2.0)
+
+
+def test_consolidation_by_hand() -> None:
+    """Two consultations at B (11.1 km north of A) by people living at B move to A, the
+    site beside an emergency department: 0 km → 11.1 km for them; A's own patient stays."""
+    t = dt.datetime(2025, 3, 1, 20)
+    c = pl.DataFrame({
+        "site": ["B", "B", "A", "B"], "start_time": [t] * 4,
+        "kind": ["consultation", "consultation", "consultation", "home_visit"],
+        "minutes": [10] * 4, "lon": [10.0] * 4, "lat": [56.1, 56.1, 56.0, 56.1],
+    })  # fmt: skip
+    after, s = consolidate(c, SITES, ["A"], home_visits_to_consultation=0.0)
+    assert s["consultations_moved"] == 2 and s["sites_before"] == 2 and s["sites_after"] == 1
+    assert s["km_to_consultation_before"] == pytest.approx(0.0, abs=1e-6)
+    assert s["km_to_consultation_after"] == pytest.approx(2 * 11.132 / 3, rel=1e-3)
+    assert s["home_visits_after"] == 1
+    assert after.filter(pl.col("kind") == "consultation")["site"].to_list() == ["A", "A", "A"]
+    _, all_home = consolidate(c, SITES, ["A"], home_visits_to_consultation=1.0)
+    assert all_home["home_visits_after"] == 0 and all_home["consultations_after"] == 4
+    with pytest.raises(ParameterError):
+        consolidate(c, SITES, ["nowhere"])
+
+
+def test_bad_parameters() -> None:
+    for p in (OohParams(max_load=0), OohParams(quantile=1.0), OohParams(service_level=1.0)):
+        with pytest.raises(ParameterError):
+            p.check()
+    assert math.isfinite(erlang_c(40, 35.5))
+
+
+def test_ooh_plan_command(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]
+    r = call_cli("--data", str(tiny_denmark), "ooh", "plan", "--region", "Region Nordjylland",
+                 "--consolidate")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "phone line" in r.output and "consolidation" in r.output
+    csv = call_cli("--data", str(tiny_denmark), "ooh", "plan", "--region", "Region Nordjylland",
+                   "--format", "csv")  # fmt: skip
+    plan = pl.read_csv(csv.stdout.encode())
+    assert (plan["load_per_doctor"] <= 4.0).all() and len(plan) % (7 * 24) == 0
+    bad = call_cli("--data", str(tiny_denmark), "ooh", "plan", "--region", "Region Atlantis")
+    assert bad.exit_code == 2 and "no out-of-hours contacts for region" in bad.stderr
+    impossible = call_cli("--data", str(tiny_denmark), "ooh", "plan", "--region",
+                          "Region Nordjylland", "--max-load", "0.1", "--max-doctors", "1")  # fmt: skip
+    assert impossible.exit_code == 2 and "impossible" in impossible.stderr
+    q = call_cli("--data", str(tiny_denmark), "ooh", "plan", "--region", "Region Nordjylland",
+                 "--quantile", "1.5")  # fmt: skip
+    assert q.exit_code == 2 and "quantile" in q.stderr
