@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_settlement.py $(BENCH_DATA) --doc docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_population.py $(BENCH_DATA) --doc docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_capacity.py $(BENCH_DATA) --doc docs/benchmarks.md
+	$(BIN)/python benchmarks/bench_access.py $(BENCH_DATA) --doc docs/benchmarks.md
 
 # Re-pin every dependency to what installs today (commit the result).
 lock:
