@@ -134,3 +134,17 @@ def test_a_table_without_a_catch_all_is_refused(tmp_path: Path) -> None:
     rows = [r for r in _rows() if r["rule_id"] != "other"]
     with pytest.raises(InputError, match="catch-all"):
         load_rules(_write(tmp_path / "rules.csv", rows))
+
+
+def test_triage_command_and_a_malformed_table(call_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    r = call_cli("access", "triage", "--reason", "fever", "--age", "3", "--sex", "F")
+    assert r.exit_code == 0 and "child_fever" in r.output and "same_day" in r.output
+    rows = _rows()
+    rows[2]["handler"] = "robot"
+    bad = _write(tmp_path / "bad.csv", rows)
+    r = call_cli("access", "triage", "--reason", "fever", "--age", "3", "--sex", "F",
+                 "--rules", str(bad))  # fmt: skip
+    assert r.exit_code == 2
+    assert f"{bad}:4:handler" in r.stderr and "handler must be one of" in r.stderr
+    r = call_cli("access", "triage", "--reason", "headache", "--age", "3", "--sex", "F")
+    assert r.exit_code == 2 and "unknown reason" in r.stderr
