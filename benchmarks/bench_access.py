@@ -19,7 +19,7 @@ import ibis
 import polars as pl
 
 from almen.access.inputs import clinic_inputs, load_case_mix, ooh_inputs
-from almen.access.ooh import demand, phone_plan, staffing
+from almen.access.ooh import demand, phone_plan, simulate_sites, staffing
 from almen.access.simulate import POLICIES, SimParams, make_workload, simulate, summarise
 from almen.warehouse import Warehouse
 from docblock import write_block
@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             contacts, sites, _ = ooh_inputs(wh, region, YEAR)
             t1 = time.perf_counter()
             d = demand(contacts, YEAR)
-            staffing(d, sites)
+            plan, _ = staffing(d, sites)
             phone_plan(d)
+            simulate_sites(plan, 12.0, weeks=4)
             t2 = time.perf_counter()
             rows.append((region, len(contacts), t1 - t0, t2 - t1))
         d_ = wh.read_table("doctor")
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "| figure | value | target |",
         "|---|---|---|",
         *(
-            f"| out-of-hours plan, {r}: {n:,} contacts (read {a:.1f} s + plan {b:.1f} s) | {a + b:.1f} s | < 10 s ({'meets' if a + b < 10 else 'NOT MET'}) |"
+            f"| out-of-hours plan, {r}: {n:,} contacts (read {a:.1f} s + plan, phone line and 4 simulated weeks {b:.1f} s) | {a + b:.1f} s | < 10 s ({'meets' if a + b < 10 else 'NOT MET'}) |"
             for r, n, a, b in rows
         ),
         f"| slowest region ({worst[0]}) | {worst[2] + worst[3]:.1f} s | < 10 s |",

@@ -19,6 +19,7 @@ from almen.access.ooh import (
     erlang_c,
     phone_agents,
     service_level,
+    simulate_sites,
     staffing,
 )
 from almen.errors import ParameterError
@@ -166,3 +167,23 @@ def test_ooh_plan_command(call_cli, tiny_denmark: Path) -> None:  # type: ignore
     q = call_cli("--data", str(tiny_denmark), "ooh", "plan", "--region", "Region Nordjylland",
                  "--quantile", "1.5")  # fmt: skip
     assert q.exit_code == 2 and "quantile" in q.stderr
+
+
+def test_simulated_waits_fall_with_more_doctors_and_repeat_for_a_seed() -> None:
+    """A site with 3 consultations an hour round the clock (12-minute consultations,
+    60 % of one doctor): planned at most 4 an hour it gets 2 doctors (90th percentile of
+    Poisson(3) is 5); at most 6 an hour, 1 doctor, and patients wait longer."""
+    d = _demand([("A", wd, h, "consultation", 3.0) for wd in range(7) for h in range(24)])
+    sites = SITES.filter(pl.col("site") == "A")
+    two, _ = staffing(d, sites, OohParams(max_load=4))
+    one, _ = staffing(d, sites, OohParams(max_load=6))
+    assert set(two["doctors"]) == {2} and set(one["doctors"]) == {1}
+    w2 = simulate_sites(two, 12.0, weeks=2, seed=5).row(0, named=True)
+    w1 = simulate_sites(one, 12.0, weeks=2, seed=5).row(0, named=True)
+    assert w2["mean_wait_min"] < w1["mean_wait_min"]
+    assert w2["contacts"] == w1["contacts"] > 900  # the same arrivals: 3 × 336 hours
+    assert simulate_sites(two, 12.0, weeks=2, seed=5).equals(
+        simulate_sites(two, 12.0, weeks=2, seed=5)
+    )
+    # one doctor at 60 % busy is an M/M/1 queue: Wq = ρ / (μ − λ) = 0.6 / (1/12 − 1/20) = 18 min
+    assert w1["mean_wait_min"] == pytest.approx(18.0, rel=0.25)

@@ -131,6 +131,12 @@ app.add_typer(ooh_app, name="ooh")
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+def _waits(r: dict[str, object] | None) -> str:
+    if r is None or r["mean_wait_min"] is None:
+        return "—"
+    return f"{r['mean_wait_min']:.1f} / {r['p90_wait_min']:.1f}"
+
+
 @ooh_app.command("plan")
 @guard
 def ooh_plan_cmd(
@@ -165,6 +171,7 @@ def ooh_plan_cmd(
         OohParams,
         demand,
         phone_plan,
+        simulate_sites,
         staffing,
     )
     from almen.access.ooh import (
@@ -187,9 +194,13 @@ def ooh_plan_cmd(
         f"consultations (its minutes); at most {max_load:g} contacts per doctor per hour, "
         f"planned for {quantile:.0%} of hours"
     )
-    t = Table(title="Face-to-face sites: doctor hours a week and hours without a doctor")
+    minutes = contacts.filter(pl.col("kind") == "consultation")["minutes"].to_numpy()
+    sim = simulate_sites(plan, float(minutes.mean()) if len(minutes) else 10.0, weeks=4)
+    waits = {r["site"]: r for r in sim.iter_rows(named=True)}
+    t = Table(title="Face-to-face sites: doctor hours a week, hours without a doctor, and "
+              "the waits of a 4-week simulation of the plan")  # fmt: skip
     for col in ("site", "doctor hours / week", "busiest hour: doctors", "max load / doctor",
-                "hours without doctor / week", "sent to"):  # fmt: skip
+                "hours without doctor / week", "sent to", "wait mean / p90 (min)"):  # fmt: skip
         t.add_column(col, justify="left" if col in ("site", "sent to") else "right")
     for site, g in plan.group_by("site", maintain_order=True):
         closed = g.filter(pl.col("closed") & (pl.col("mean") > 0))
@@ -198,7 +209,7 @@ def ooh_plan_cmd(
         load = g["load_per_doctor"].to_numpy()
         t.add_row(
             str(site[0]), f"{int(doctors.sum()):,}", f"{int(doctors.max())}",
-            f"{float(load.max()):.2f}", f"{len(closed)}", sent,
+            f"{float(load.max()):.2f}", f"{len(closed)}", sent, _waits(waits.get(str(site[0]))),
         )  # fmt: skip
     console.print(t)
     low = plan.filter(pl.col("closed") & (pl.col("mean") > 0)).sort("mean").head(8)
