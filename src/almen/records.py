@@ -34,6 +34,8 @@ __all__ = [
     "CarePlan",
     "CarePlanRow",
     "RequestRow",
+    "ViewAuditRow",
+    "WebUserRow",
     "add_care_plan",
     "care_plans",
     "connect",
@@ -94,6 +96,29 @@ class AuditRow(Base):
     actor: Mapped[str] = mapped_column(String(60))
     action: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class WebUserRow(Base):
+    """A user of the web app: an argon2 password hash, a role and its scope (the region,
+    cluster or clinic the user may see; none for the national role)."""
+
+    __tablename__ = "web_user"
+    username: Mapped[str] = mapped_column(String(60), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ViewAuditRow(Base):
+    """Every view of patient-level data in the web app: who, when, which patient, how."""
+
+    __tablename__ = "view_audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    username: Mapped[str] = mapped_column(String(60), index=True)
+    what: Mapped[str] = mapped_column(String(200))
+    patient_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from almen import settlement
 from almen.cli import app, guard, settings_of, warehouse_target
 from almen.cli.render import console
 from almen.errors import NotFoundError, ParameterError
-from almen.reference import fee_schedule_for_year
+from almen.settlement import readers
 from almen.warehouse import Warehouse
 
 YearOpt = Annotated[int, typer.Option("--year", help="settlement year")]
@@ -26,9 +26,7 @@ ClinicOpt = Annotated[
 
 
 def _fees(wh: Warehouse, year: int) -> pl.DataFrame:
-    fees = pl.from_arrow(wh.read_table("fee_schedule").to_pyarrow())
-    assert isinstance(fees, pl.DataFrame)
-    return fee_schedule_for_year(year, fees)
+    return readers.fees_for_year(wh, year)
 
 
 def _check_month(month: int | None) -> None:
@@ -229,22 +227,7 @@ def ceiling(
 
 
 def _ceiling(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame:
-    fees = _fees(wh, year)
-    month = through.month
-    checked = _checked_year(wh, year, through)
-    accepted = settlement.accepted_by_group(checked, start=dt.date(year, 1, 1), end=through)
-    expo = settlement.exposure(wh.read_table("patient"), year)
-    regions = settlement.clinic_regions(
-        wh.read_table("clinic"), wh.read_table("municipality"), year
-    )
-    return settlement.ceiling_report(
-        expo,
-        accepted,
-        regions,
-        capitation_per_year=settlement.capitation_price(fees, dt.date(year, 1, 1)),
-        year=year,
-        months=month,
-    )
+    return readers.ceiling_for_year(wh, year, through)
 
 
 @app.command()
@@ -253,20 +236,7 @@ def frame(ctx: typer.Context, year: YearOpt) -> None:
     """The budget frame month by month against expenditure, nationally and per region."""
     settings = settings_of(ctx)
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
-        fees = _fees(wh, year)
-        try:
-            rate = settlement.frame_rate(year)
-        except LookupError as exc:
-            raise NotFoundError(str(exc)) from None
-        checked = _checked_year(wh, year, dt.date(year, 12, 31))
-        report = settlement.frame_report(
-            settlement.exposure(wh.read_table("patient"), year),
-            settlement.monthly_claims(checked),
-            settlement.clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year),
-            year=year,
-            capitation_per_year=settlement.capitation_price(fees, dt.date(year, 1, 1)),
-            frame_per_insured_year=rate,
-        )
+        report, rate = readers.frame_for_year(wh, year)
     nat = report.filter(pl.col("area") == "Danmark")
     t = Table(title=f"Budget frame {year}, Denmark: {rate:,.0f} DKK per insured a year (estimate)")
     for col in ("month", "insured", "frame", "expenditure", "difference", "year to date"):
@@ -305,30 +275,7 @@ def overview(
     """Service overview (ydelsesoverblik): each service's rate against the region's."""
     settings = settings_of(ctx)
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
-        fees = _fees(wh, year)
-        checked = _checked_year(wh, year, dt.date(year, 12, 31))
-        accepted = settlement.accepted_by_group(
-            settlement.claim_summary(checked, by_service=True),
-            start=dt.date(year, 1, 1),
-            end=dt.date(year, 12, 31),
-        )
-        expo = settlement.exposure(wh.read_table("patient"), year)
-        regions = settlement.clinic_regions(
-            wh.read_table("clinic"), wh.read_table("municipality"), year
-        )
-    if clinic not in set(regions["provider_number"].to_list()):
-        raise NotFoundError(f"no clinic {clinic} in the warehouse")
-    report = settlement.ceiling_report(
-        expo,
-        accepted,
-        regions,
-        capitation_per_year=settlement.capitation_price(fees, dt.date(year, 1, 1)),
-        year=year,
-    )
-    me = report.filter(pl.col("provider_number") == clinic).to_dicts()[0]
-    ov = settlement.service_overview(
-        clinic, expo, accepted, regions, expected_total_dkk=me["expected_dkk"]
-    )
+        ov, me, fees = readers.overview_for_clinic(wh, clinic, year)
     names = dict(zip(fees["service_code"], fees["name_en"], strict=False))
     t = Table(
         title=f"Clinic {clinic} {year}: § 96 ratio {me['ratio']:.3f} "
@@ -351,17 +298,7 @@ def overview(
 def _checked_year(
     wh: Warehouse, year: int, through: dt.date, *, as_of: dt.date | None = None
 ) -> ibis.Table:
-    """The year's claims sent for January to ``through``'s month, checked on ``as_of``
-    (default ``through``)."""
-    return settlement.check_year(
-        wh.read_table("claim"),
-        wh.read_table("fee_schedule"),
-        wh.read_table("patient"),
-        settlement.load_service_rules(),
-        year=year,
-        through_month=through.month,
-        as_of=as_of or through,
-    )
+    return readers.checked_year(wh, year, through, as_of=as_of)
 
 
 def _backtest(ctx: typer.Context, year: int) -> None:
@@ -413,63 +350,13 @@ def fees_compare(
     show: Annotated[int, typer.Option(help="clinics to list at each end")] = 5,
 ) -> None:
     """Re-price a year's activity under a scenario and show who wins and who loses."""
-    from almen.reference import load_underserved
-    from almen.settlement import scenario as sc
-
     settings = settings_of(ctx)
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
-        fees_all = pl.from_arrow(wh.read_table("fee_schedule").to_pyarrow())
-        assert isinstance(fees_all, pl.DataFrame)
-        base_rows = fee_schedule_for_year(year, fees_all).filter(
-            pl.col("agreement").str.to_lowercase() == base.lower()
+        res = readers.compare_fees(
+            wh, scenario, base=base, year=year, budget_neutral=budget_neutral
         )
-        if base_rows.is_empty():
-            have = sorted(set(fee_schedule_for_year(year, fees_all)["agreement"].to_list()))
-            raise NotFoundError(
-                f"no fee schedule {base!r} in force in {year} (in force: {', '.join(have)})"
-            )
-        base_prices = {
-            r["service_code"]: r["price_dkk"]
-            for r in base_rows.filter(~pl.col("outside_frame")).iter_rows(named=True)
-            if r["service_code"] != "BASIS"
-        }
-        base_cap = settlement.capitation_price(base_rows, dt.date(year, 1, 1))
-        scen = sc.load_scenario(scenario, set(base_prices) | {"BASIS"})
-        checked = _checked_year(wh, year, dt.date(year, 12, 31))
-        summary = settlement.claim_summary(checked, by_service=True)
-        activity = (
-            summary.filter(~pl.col("returned") & (pl.col("category") != "local"))
-            .group_by("provider_number", "service_code")
-            .agg(pl.col("units").sum())
-        )
-        expo = settlement.exposure(wh.read_table("patient"), year)
-        need = _need(wh)
-        clinic = wh.read_table("clinic")
-        info = clinic.select("provider_number", "form", "municipality").to_polars()
-        regions = settlement.clinic_regions(clinic, wh.read_table("municipality"), year)
-    info = info.join(regions, on="provider_number", how="left")
-    underserved = set(load_underserved()["code"].to_list())
-    clinics = sc.clinic_attributes(expo, need, info, underserved)
-    per_clinic, totals = sc.compare(
-        scen,
-        activity=activity,
-        clinics=clinics,
-        base_prices=base_prices,
-        base_capitation=base_cap,
-        budget_neutral=budget_neutral,
-    )
+    scen, per_clinic, totals = res.scenario, res.per_clinic, res.totals
     _render_scenario(scen, per_clinic, totals, year, show)
-
-
-def _need(wh: Warehouse) -> pl.DataFrame:
-    """Σ chronic conditions of each clinic's listed patients (from the condition table)."""
-    p = wh.read_table("patient")
-    if not wh.has_table("condition"):
-        return pl.DataFrame({"provider_number": [], "need_units": []})
-    cond = wh.read_table("condition")
-    n = cond.group_by("patient_id").aggregate(n=cond.count())
-    j = p.filter(p.provider_number.notnull()).join(n, "patient_id")
-    return j.group_by("provider_number").aggregate(need_units=j.n.sum()).to_polars()
 
 
 def _render_scenario(

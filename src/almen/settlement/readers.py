@@ -1,0 +1,197 @@
+"""Settlement results read from the warehouse: the orchestration the CLI and the web app
+share (check the year's claims, then the engines). Each function opens nothing itself:
+it takes an open ``Warehouse``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import polars as pl
+
+from almen.errors import NotFoundError
+from almen.reference import fee_schedule_for_year
+from almen.settlement import (
+    accepted_by_group,
+    capitation_price,
+    ceiling_report,
+    check_year,
+    claim_summary,
+    clinic_regions,
+    exposure,
+    frame_rate,
+    frame_report,
+    load_service_rules,
+    monthly_claims,
+    service_overview,
+)
+from almen.warehouse import Warehouse
+
+__all__ = [
+    "FeeComparison",
+    "ceiling_for_year",
+    "checked_year",
+    "compare_fees",
+    "fees_for_year",
+    "frame_for_year",
+    "overview_for_clinic",
+]
+
+
+def fees_for_year(wh: Warehouse, year: int) -> pl.DataFrame:
+    """The fee schedule rows in force in ``year``."""
+    fees_all = pl.from_arrow(wh.read_table("fee_schedule").to_pyarrow())
+    assert isinstance(fees_all, pl.DataFrame)
+    return fee_schedule_for_year(year, fees_all)
+
+
+def checked_year(
+    wh: Warehouse, year: int, through: dt.date, *, as_of: dt.date | None = None
+) -> ibis.Table:
+    """The year's claims sent for January to ``through``'s month, checked on ``as_of``
+    (default ``through``)."""
+    return check_year(
+        wh.read_table("claim"),
+        wh.read_table("fee_schedule"),
+        wh.read_table("patient"),
+        load_service_rules(),
+        year=year,
+        through_month=through.month,
+        as_of=as_of or through,
+    )
+
+
+def ceiling_for_year(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame:
+    """§ 96 for every clinic on the months January to ``through``."""
+    fees = fees_for_year(wh, year)
+    checked = checked_year(wh, year, through)
+    accepted = accepted_by_group(checked, start=dt.date(year, 1, 1), end=through)
+    expo = exposure(wh.read_table("patient"), year)
+    regions = clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year)
+    return ceiling_report(
+        expo,
+        accepted,
+        regions,
+        capitation_per_year=capitation_price(fees, dt.date(year, 1, 1)),
+        year=year,
+        months=through.month,
+    )
+
+
+def frame_for_year(wh: Warehouse, year: int) -> tuple[pl.DataFrame, float]:
+    """The budget frame month by month against expenditure, and the yearly rate."""
+    fees = fees_for_year(wh, year)
+    try:
+        rate = frame_rate(year)
+    except LookupError as exc:
+        raise NotFoundError(str(exc)) from None
+    checked = checked_year(wh, year, dt.date(year, 12, 31))
+    report = frame_report(
+        exposure(wh.read_table("patient"), year),
+        monthly_claims(checked),
+        clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year),
+        year=year,
+        capitation_per_year=capitation_price(fees, dt.date(year, 1, 1)),
+        frame_per_insured_year=rate,
+    )
+    return report, rate
+
+
+def overview_for_clinic(
+    wh: Warehouse, clinic: str, year: int
+) -> tuple[pl.DataFrame, dict[str, object], pl.DataFrame]:
+    """The service overview of ``clinic``: per service its rate against the region's,
+    the clinic's § 96 row, and the fee schedule (for names)."""
+    fees = fees_for_year(wh, year)
+    checked = checked_year(wh, year, dt.date(year, 12, 31))
+    accepted = accepted_by_group(
+        claim_summary(checked, by_service=True),
+        start=dt.date(year, 1, 1),
+        end=dt.date(year, 12, 31),
+    )
+    expo = exposure(wh.read_table("patient"), year)
+    regions = clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year)
+    if clinic not in set(regions["provider_number"].to_list()):
+        raise NotFoundError(f"no clinic {clinic} in the warehouse")
+    report = ceiling_report(
+        expo,
+        accepted,
+        regions,
+        capitation_per_year=capitation_price(fees, dt.date(year, 1, 1)),
+        year=year,
+    )
+    me = report.filter(pl.col("provider_number") == clinic).to_dicts()[0]
+    ov = service_overview(clinic, expo, accepted, regions, expected_total_dkk=me["expected_dkk"])
+    return ov, me, fees
+
+
+@dataclass(frozen=True)
+class FeeComparison:
+    scenario: object  # settlement.scenario.Scenario
+    per_clinic: pl.DataFrame
+    totals: dict[str, float]
+
+
+def _need_units(wh: Warehouse) -> pl.DataFrame:
+    """Σ chronic conditions of each clinic's listed patients (from the condition table)."""
+    p = wh.read_table("patient")
+    if not wh.has_table("condition"):
+        return pl.DataFrame({"provider_number": [], "need_units": []})
+    cond = wh.read_table("condition")
+    n = cond.group_by("patient_id").aggregate(n=cond.count())
+    j = p.filter(p.provider_number.notnull()).join(n, "patient_id")
+    return j.group_by("provider_number").aggregate(need_units=j.n.sum()).to_polars()
+
+
+def compare_fees(
+    wh: Warehouse,
+    scenario_file: Path,
+    *,
+    base: str = "Aftale25",
+    year: int = 2025,
+    budget_neutral: bool | None = None,
+) -> FeeComparison:
+    """Re-price ``year``'s activity under the scenario in ``scenario_file``."""
+    from almen.reference import load_underserved
+    from almen.settlement import scenario as sc
+
+    in_force = fees_for_year(wh, year)
+    base_rows = in_force.filter(pl.col("agreement").str.to_lowercase() == base.lower())
+    if base_rows.is_empty():
+        have = sorted(set(in_force["agreement"].to_list()))
+        raise NotFoundError(
+            f"no fee schedule {base!r} in force in {year} (in force: {', '.join(have)})"
+        )
+    base_prices = {
+        r["service_code"]: r["price_dkk"]
+        for r in base_rows.filter(~pl.col("outside_frame")).iter_rows(named=True)
+        if r["service_code"] != "BASIS"
+    }
+    base_cap = capitation_price(base_rows, dt.date(year, 1, 1))
+    scen = sc.load_scenario(scenario_file, set(base_prices) | {"BASIS"})
+    checked = checked_year(wh, year, dt.date(year, 12, 31))
+    summary = claim_summary(checked, by_service=True)
+    activity = (
+        summary.filter(~pl.col("returned") & (pl.col("category") != "local"))
+        .group_by("provider_number", "service_code")
+        .agg(pl.col("units").sum())
+    )
+    expo = exposure(wh.read_table("patient"), year)
+    need = _need_units(wh)
+    clinic = wh.read_table("clinic")
+    info = clinic.select("provider_number", "form", "municipality").to_polars()
+    regions = clinic_regions(clinic, wh.read_table("municipality"), year)
+    info = info.join(regions, on="provider_number", how="left")
+    underserved = set(load_underserved()["code"].to_list())
+    clinics = sc.clinic_attributes(expo, need, info, underserved)
+    per_clinic, totals = sc.compare(
+        scen,
+        activity=activity,
+        clinics=clinics,
+        base_prices=base_prices,
+        base_capitation=base_cap,
+        budget_neutral=budget_neutral,
+    )
+    return FeeComparison(scen, per_clinic, totals)
