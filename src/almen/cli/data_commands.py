@@ -54,6 +54,9 @@ def synth(
     _synth(ctx, scale, seed, year)
 
 
+DEMO_YEAR = 2025
+
+
 @app.command()
 @guard
 def demo(
@@ -61,21 +64,89 @@ def demo(
     scale: Annotated[
         float, typer.Option(help="scale of the demo data if it is missing")
     ] = DEMO_SCALE,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="start the web app")] = True,
+    host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
 ) -> None:
-    """Build the demo data if it is missing, then show what is in the warehouse."""
-    data_dir = settings_of(ctx).data
+    """Build the demo data if it is missing (synthetic Denmark, the year's settlement,
+    demo users), show what is in the warehouse, then serve the web app."""
+    from almen import records
+    from almen.web.demo import make_demo_users, settle_demo_year
+
+    settings = settings_of(ctx)
+    data_dir = settings.data
     if not (data_dir / WAREHOUSE_FILE).exists():
         console.print(
             f"No warehouse in {data_dir}: generating synthetic Denmark at scale {scale:g}."
         )
-        _synth(ctx, scale, 1, 2025)
+        _synth(ctx, scale, 1, DEMO_YEAR)
     else:
         with Warehouse.connect(data_dir, read_only=True) as wh:
             render_counts({t: wh.row_count(t) for t in sorted(wh.con.list_tables())},
                           title=f"Warehouse {data_dir / WAREHOUSE_FILE}")  # fmt: skip
             if wh.has_table("calibration"):
                 render_calibration(pl.from_arrow(wh.read_table("calibration").to_pyarrow()))  # type: ignore[arg-type]
-    console.print("The web app comes with a later issue; `almen --help` lists what runs today.")
+    with Warehouse.connect(data_dir) as wh:
+        if settle_demo_year(wh, DEMO_YEAR):
+            console.print(f"settled {DEMO_YEAR} (tables settlement and returned_claim)")
+        logins = make_demo_users(wh, records.connect(data_dir, settings.records_url))
+    console.print("Demo logins (made now; passwords change each time `almen demo` runs):")
+    for user, password, role, scope in logins:
+        console.print(f"  {user:<10} {password}   {role}{': ' + scope if scope else ''}")
+    if serve:
+        _serve(settings, host, port, DEMO_YEAR)
+
+
+def _serve(settings: object, host: str, port: int, year: int) -> None:
+    import uvicorn
+
+    from almen.web import create_app
+
+    console.print(f"almen serves at http://{host}:{port}/  (Ctrl-C stops it)")
+    uvicorn.run(create_app(settings, year=year), host=host, port=port, log_level="warning")  # type: ignore[arg-type]
+
+
+@app.command()
+@guard
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
+    year: Annotated[int, typer.Option(help="the year the pages show")] = DEMO_YEAR,
+) -> None:
+    """Serve the web app (dashboards and the JSON API; /docs has the API)."""
+    settings = settings_of(ctx)
+    if settings.warehouse_url is None and not (settings.data / WAREHOUSE_FILE).exists():
+        raise NotFoundError(f"no warehouse in {settings.data}: run `almen demo` or `almen synth`")
+    _serve(settings, host, port, year)
+
+
+user_app = typer.Typer(help="Users of the web app.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+@guard
+def user_add(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="user name")],
+    role: Annotated[str, typer.Option(help="national, region, cluster or clinic")],
+    scope: Annotated[
+        str | None, typer.Option(help="the region, cluster or provider number (not national)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="the person's name")] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+) -> None:
+    """Add a user (or set a new password); the password is stored as an argon2 hash."""
+    from almen import records
+    from almen.web.auth import add_user
+
+    settings = settings_of(ctx)
+    add_user(records.connect(settings.data, settings.records_url), username, password, role,
+             scope, name)  # fmt: skip
+    console.print(f"user {username} ({role}{': ' + scope if scope else ''}) saved")
 
 
 @app.command()

@@ -1,0 +1,362 @@
+"""The JSON API: every engine result, for the signed-in user's scope (OpenAPI at
+/openapi.json, docs at /docs). Lists are paged (``page`` from 1, ``size`` up to 500);
+errors are ``{"detail": "..."}`` with 401, 403, 404, 409 or 422."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from almen import records
+from almen.disclosure import suppress
+from almen.web.app import Ctx, clean, rows
+from almen.web.auth import audit_view, authenticate
+
+router = APIRouter(prefix="/api")
+PageQ = Annotated[int, Query(ge=1, le=100_000, description="page, from 1")]
+SizeQ = Annotated[int, Query(ge=1, le=500, description="rows per page")]
+CsrfH = Annotated[str | None, Header(alias="X-CSRF-Token")]
+SMALL = 5  # counts below this never leave a clinic
+
+
+def ctx(request: Request) -> Ctx:
+    return Ctx(request)
+
+
+C = Annotated[Ctx, Depends(ctx)]
+
+
+def paged(df: pl.DataFrame, page: int, size: int) -> dict[str, Any]:
+    return {"items": rows(df.slice((page - 1) * size, size)), "page": page, "size": size,
+            "total": len(df)}  # fmt: skip
+
+
+# -- session ----------------------------------------------------------------------------
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=60)
+    password: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/login")
+def login(c: C, body: Login) -> dict[str, Any]:
+    """Log in; sets the session cookie and returns the CSRF token for later calls."""
+    user = authenticate(c.records, body.username, body.password)
+    if user is None:
+        raise HTTPException(401, "wrong user name or password")
+    c.request.session.clear()
+    c.request.session["user"] = user.username
+    return {"user": user.username, "role": user.role, "scope": user.scope, "csrf": c.csrf()}
+
+
+@router.get("/me")
+def me(c: C) -> dict[str, Any]:
+    u = c.need_user()
+    return {"user": u.username, "role": u.role, "scope": u.scope, "name": u.name, "csrf": c.csrf()}
+
+
+# -- clinics and settlement -------------------------------------------------------------
+@router.get("/clinics")
+def clinics(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
+    """The clinics in the user's scope with their cluster, municipality and region."""
+    scope = c.scope_clinics()
+    areas = c.services.areas().filter(pl.col("provider_number").is_in(list(scope)))
+    return paged(areas.sort("provider_number"), page, size)
+
+
+@router.get("/clinics/{provider_number}/settlement")
+def settlement(c: C, provider_number: str) -> dict[str, Any]:
+    """The clinic's monthly statements of the year (capitation, fee-for-service, local,
+    returned, total, payment date)."""
+    c.need_clinic(provider_number)
+    s = c.services.statements().filter(pl.col("provider_number") == provider_number)
+    return {
+        "provider_number": provider_number,
+        "year": c.services.year,
+        "months": rows(s.sort("month")),
+    }
+
+
+@router.get("/clinics/{provider_number}/returned")
+def returned(c: C, provider_number: str, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
+    """Returned claim lines with the rule and the reason (Danish and English)."""
+    c.need_clinic(provider_number)
+    r = c.services.returned().filter(pl.col("provider_number") == provider_number)
+    return paged(r.sort("claim_id"), page, size)
+
+
+@router.get("/clinics/{provider_number}/ceiling")
+def ceiling(c: C, provider_number: str,
+            through_month: Annotated[int, Query(ge=1, le=12)] = 12) -> dict[str, Any]:  # fmt: skip
+    """§ 96: the clinic's daytime expenditure per listed patient against its region,
+    on January to ``through_month`` (an early warning before the year ends)."""
+    c.need_clinic(provider_number)
+    rep = c.services.ceiling(through_month).filter(pl.col("provider_number") == provider_number)
+    if rep.is_empty():
+        raise HTTPException(404, "no § 96 figures for this clinic")
+    return rows(rep)[0]
+
+
+@router.get("/clinics/{provider_number}/overview")
+def overview(c: C, provider_number: str) -> dict[str, Any]:
+    """The service overview: each service per 1,000 listed against the region's."""
+    c.need_clinic(provider_number)
+    return {"services": rows(c.services.overview(provider_number))}
+
+
+@router.get("/frame")
+def frame(c: C) -> dict[str, Any]:
+    """The budget frame month by month (Denmark and regions; a region user its own)."""
+    u = c.need_role("national", "region")
+    f = c.services.frame()
+    if u.role == "region":
+        f = f.filter(pl.col("area") == u.scope)
+    return {"months": rows(f)}
+
+
+@router.post("/fees/compare")
+def fees_compare(
+    c: C,
+    csrf: CsrfH = None,
+    scenario: Annotated[str, Body(media_type="text/plain", max_length=100_000)] = "",
+    budget_neutral: bool | None = None,
+) -> dict[str, Any]:
+    """Re-price the year's activity under a fee scenario (TOML in the body, format in
+    docs/settlement.md): totals, and the clinics that win and lose most."""
+    c.need_role("national", "region")
+    c.check_csrf(csrf)
+    res = c.services.compare_fees(scenario, budget_neutral=budget_neutral)
+    pc = res["per_clinic"].sort("change_dkk")
+    return {"scenario": res["scenario"], "totals": {k: clean(v) for k, v in res["totals"].items()},
+            "losers": rows(pc.head(10)), "winners": rows(pc.tail(10).reverse())}  # fmt: skip
+
+
+# -- population -------------------------------------------------------------------------
+@router.get("/clinics/{provider_number}/findings")
+def clinic_findings(
+    c: C, provider_number: str, page: PageQ = 1, size: SizeQ = 100
+) -> dict[str, Any]:
+    """Case finding: a clinic user gets its patients in each group (pseudonyms, audited);
+    others get the clinic's counts, small ones suppressed."""
+    u = c.need_clinic(provider_number)
+    found, counts = c.services.findings()
+    if u.role == "clinic":
+        mine = found.filter(pl.col("provider_number") == provider_number).sort(
+            "definition", "patient_id"
+        )
+        audit_view(c.records, u, f"findings list of {provider_number}", None)
+        return paged(mine.select("patient_id", "definition", "reason"), page, size)
+    one = counts.filter(pl.col("provider_number") == provider_number)
+    return paged(_suppressed_counts(one), page, size)
+
+
+def _suppressed_counts(counts: pl.DataFrame) -> pl.DataFrame:
+    long = counts.unpivot(index="provider_number", variable_name="definition", value_name="count")
+    long = long.with_columns(pl.col("count").cast(pl.Int64))
+    safe = suppress(long, "count", [["provider_number"]])
+    return safe.with_columns(
+        count=pl.when(pl.col("count_suppressed")).then(None).otherwise(pl.col("count"))
+    ).drop("count_suppressed")
+
+
+@router.get("/findings")
+def findings_by_area(
+    c: C,
+    by: Annotated[str, Query(pattern="^(cluster|municipality|health_council|region)$")] = "region",
+) -> dict[str, Any]:
+    """Counts of the special-effort groups by area within the user's scope (suppressed)."""
+    from almen import population
+
+    c.need_role("national", "region", "cluster")
+    _, counts = c.services.findings()
+    scope = c.scope_clinics()
+    counts = counts.filter(pl.col("provider_number").is_in(list(scope)))
+    agg = population.publishable(population.aggregate(counts, c.services.areas(), by))
+    return {"by": by, "rows": rows(agg)}
+
+
+@router.get("/indicators")
+def indicators(c: C, cluster: str | None = None, region: str | None = None) -> dict[str, Any]:
+    """Quality indicators per clinic against the cluster and the region, with funnel
+    limits; counts below 5, and cells that would reveal them, are null."""
+    c.need_user()
+    if (cluster is None) == (region is None):
+        raise HTTPException(422, "give one of cluster or region")
+    key, value = ("cluster", cluster) if cluster is not None else ("region", region)
+    res = c.services.indicators().filter(pl.col(key) == value)
+    if res.is_empty():
+        raise HTTPException(404, f"no {key} {value!r}")
+    res = res.filter(pl.col("provider_number").is_in(list(c.scope_clinics())))
+    if res.is_empty():
+        raise HTTPException(403, f"this {key} is outside your scope")
+    # aggregates leave the clinic: every role gets the suppressed table
+    res = res.with_columns(
+        [pl.when(pl.col("hidden")).then(None).otherwise(pl.col(x)).alias(x)
+         for x in ("x", "p", "p_std") if x in res.columns]
+        + [pl.when(pl.col("n") < SMALL).then(None).otherwise(pl.col("n")).alias("n")]
+    )  # fmt: skip
+    return {key: value, "rows": rows(res.sort("indicator", "provider_number"))}
+
+
+@router.get("/patients/{patient_id}")
+def patient(c: C, patient_id: int) -> dict[str, Any]:
+    """The patient overview as a FHIR R4B Bundle (clinic users, own list; audited)."""
+    from almen.population.patient import fhir_bundle
+
+    u = c.need_patient(patient_id)
+    o = c.services.patient(patient_id)
+    o.care_plans = records.care_plans(c.records, patient_id)
+    audit_view(c.records, u, "patient overview (FHIR)", patient_id)
+    bundle: dict[str, Any] = fhir_bundle(o).model_dump(mode="json", exclude_none=True)
+    return bundle
+
+
+class CarePlanIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    status: str = Field(default="active", pattern="^(draft|active|completed|revoked)$")
+
+
+@router.get("/patients/{patient_id}/careplans")
+def careplans(c: C, patient_id: int) -> dict[str, Any]:
+    u = c.need_patient(patient_id)
+    audit_view(c.records, u, "care plans", patient_id)
+    return {"items": [_plan(p) for p in records.care_plans(c.records, patient_id)]}
+
+
+def _plan(p: records.CarePlan) -> dict[str, Any]:
+    return {"id": p.id, "title": p.title, "description": p.description, "status": p.status,
+            "created_at": p.created_at.isoformat()}  # fmt: skip
+
+
+@router.post("/patients/{patient_id}/careplans", status_code=201)
+def add_careplan(c: C, patient_id: int, body: CarePlanIn, csrf: CsrfH = None) -> dict[str, Any]:
+    u = c.need_patient(patient_id)
+    c.check_csrf(csrf)
+    p = records.add_care_plan(c.records, patient_id, body.title, body.description, body.status)
+    audit_view(c.records, u, "care plan added", patient_id)
+    return _plan(p)
+
+
+# -- capacity ---------------------------------------------------------------------------
+@router.get("/capacity/need")
+def need(c: C) -> dict[str, Any]:
+    """Per municipality: need index, need-weighted residents, FTE, capacity relative to
+    Denmark, citizens without free choice and listed with region or tender clinics."""
+    u = c.need_role("national", "region")
+    t = c.services.need_by_municipality()
+    if u.role == "region":
+        t = t.filter(pl.col("region") == u.scope)
+    return {"rows": rows(t)}
+
+
+@router.get("/capacity/workforce")
+def workforce(c: C, intake: Annotated[list[int] | None, Query()] = None) -> dict[str, Any]:
+    """GPs year by year to 2035 (Monte Carlo, 2,000 runs) under each intake."""
+    c.need_role("national", "region")
+    intakes = tuple(sorted(set(intake or [350, 400])))
+    if len(intakes) > 4 or any(not 0 <= n <= 2000 for n in intakes):
+        raise HTTPException(422, "give up to 4 intakes between 0 and 2,000")
+    return {"rows": rows(c.services.workforce(intakes))}
+
+
+@router.get("/capacity/distribute")
+def distribution(c: C, new: Annotated[int, Query(ge=0, le=5000)] = 100) -> dict[str, Any]:
+    """Where ``new`` capacities go (HiGHS), voluntary and forced side by side."""
+    u = c.need_role("national", "region")
+    t = c.services.distribution(new)
+    if u.role == "region":
+        t = t.filter(pl.col("region") == u.scope)
+    return {"new": new, "rows": rows(t.sort("voluntary", descending=True))}
+
+
+@router.get("/capacity/limits")
+def limits(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
+    """Closing limits per clinic in scope: the old 1,600 per doctor and the need-based."""
+    c.need_role("national", "region")
+    t = c.services.limits().filter(pl.col("provider_number").is_in(list(c.scope_clinics())))
+    return paged(t.sort("provider_number"), page, size)
+
+
+# -- access -----------------------------------------------------------------------------
+class RequestIn(BaseModel):
+    patient_id: int
+    reason: str = Field(max_length=40)
+    age: int = Field(ge=0, le=130)
+    sex: str = Field(pattern="^(M|F)$")
+    flags: list[str] = Field(default_factory=list, max_length=3)
+    text: str = Field(default="", max_length=2000)
+    preferred_channel: str | None = None
+
+
+@router.get("/clinics/{provider_number}/inbox")
+def inbox(c: C, provider_number: str) -> dict[str, Any]:
+    """The clinic's open requests, most severe first."""
+    from almen.access.inbox import queue
+
+    u = c.need_role("clinic")
+    c.need_clinic(provider_number)
+    items = queue(c.records, provider_number)
+    audit_view(c.records, u, f"inbox of {provider_number}", None)
+    return {"items": [_item(i) for i in items]}
+
+
+def _item(i: Any) -> dict[str, Any]:
+    d = {k: getattr(i, k) for k in i.__slots__}
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in d.items()}
+
+
+@router.post("/clinics/{provider_number}/inbox", status_code=201)
+def submit_request(
+    c: C, provider_number: str, body: RequestIn, csrf: CsrfH = None
+) -> dict[str, Any]:
+    """Triage a request and put it in the clinic's inbox."""
+    from almen.access import Request as TriageRequest
+    from almen.access.inbox import submit
+
+    u = c.need_role("clinic")
+    c.need_clinic(provider_number)
+    c.check_csrf(csrf)
+    if c.services.listed_with(body.patient_id) != provider_number:
+        raise HTTPException(403, "this patient is not on your list")
+    req = TriageRequest(body.reason, body.age, body.sex, frozenset(body.flags), body.text,
+                        body.preferred_channel)  # fmt: skip
+    return _item(submit(c.records, provider_number, body.patient_id, req, actor=u.username))
+
+
+@router.post("/inbox/{request_id}/{action}")
+def inbox_action(c: C, request_id: int, action: str, csrf: CsrfH = None,
+                 to: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """``assign`` (to=name) or ``complete`` a request of the user's clinic."""
+    from sqlalchemy.orm import Session
+
+    from almen.access.inbox import assign, complete
+    from almen.records import RequestRow
+
+    u = c.need_role("clinic")
+    c.check_csrf(csrf)
+    with Session(c.records) as s:
+        row = s.get(RequestRow, request_id)
+        owner = row.provider_number if row is not None else None
+    if owner is None:
+        raise HTTPException(404, f"no request {request_id}")
+    if owner != u.scope:
+        raise HTTPException(403, "this request belongs to another clinic")
+    if action == "assign":
+        return _item(assign(c.records, request_id, to or u.username, actor=u.username))
+    if action == "complete":
+        return _item(complete(c.records, request_id, actor=u.username))
+    raise HTTPException(404, "action must be assign or complete")
+
+
+@router.get("/ooh/plan")
+def ooh_plan(c: C, region: str) -> dict[str, Any]:
+    """Out-of-hours staffing per site and hour, the phone line, demand by hour."""
+    u = c.need_role("national", "region")
+    if u.role == "region" and region != u.scope:
+        raise HTTPException(403, "this region is outside your scope")
+    p = c.services.ooh_plan(region)
+    return {"region": region, "demand_by_hour": rows(p["demand_by_hour"]),
+            "phone": rows(p["phone"]), "plan": rows(p["plan"])}  # fmt: skip

@@ -1,0 +1,361 @@
+"""Server-rendered pages (Jinja2), Danish first with English at ?lang=en. Charts are
+Plotly figures rendered by /static/plotly.min.js, which the app serves itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import plotly.graph_objects as go
+import polars as pl
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from almen import records
+from almen.errors import UserError
+from almen.web.app import STATIC, Ctx, rows
+from almen.web.auth import audit_view, authenticate
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+T: dict[str, dict[str, Any]] = {
+    "da": {
+        "home": "Forside", "fees": "Honorarscenarier", "logout": "Log ud", "login": "Log ind",
+        "username": "Brugernavn", "password": "Adgangskode", "need_vs_capacity":
+        "Lægekapacitet mod behov pr. kommune (Danmark = 1)", "no_free_choice":
+        "Borgere uden frit lægevalg", "no_free_choice_total": "I alt",
+        "workforce": "Praktiserende læger frem mod 5.000 i 2035", "reach":
+        "Sandsynlighed for 5.000 i 2035", "frame": "Økonomisk ramme og udgift pr. måned",
+        "regions": "Regioner", "coverage": "Dækning: kapacitet mod behov",
+        "ooh_demand": "Lægevagt: kontakter pr. time (gns. døgn)", "distribution":
+        "Fordelingsmodellens forslag for nye kapaciteter", "limits": "Lukkegrænser",
+        "may_close_old": "Må lukke efter 1.600-reglen", "may_close_new":
+        "Må lukke efter behovsgrænsen", "clinics": "klinikker", "ooh_staffing":
+        "Lægevagt: bemanding", "clusters": "Klynger", "suppressed_note":
+        "Tal under 5 vises ikke (·).", "settlement": "Afregning", "s96": "§ 96 tidlig varsling",
+        "ratio": "Forholdstal", "returned": "Returnerede ydelser", "overview": "Ydelsesoverblik",
+        "findings": "Opsporing: patienter til særlig indsats", "inbox": "Indbakke (triage)",
+        "born": "Født", "listed_with": "tilmeldt", "diagnoses": "Diagnoser", "drugs":
+        "Medicin", "efforts": "Særlige indsatser", "careplans": "Forløbsplaner", "title":
+        "Titel", "description": "Beskrivelse", "save": "Gem", "scenario_toml":
+        "Scenarie (TOML)", "budget_neutral": "Udgiftsneutralt", "compare": "Beregn",
+        "totals": "I alt", "winners": "Vindere", "losers": "Tabere",
+    },
+    "en": {
+        "home": "Home", "fees": "Fee scenarios", "logout": "Log out", "login": "Log in",
+        "username": "User name", "password": "Password", "need_vs_capacity":
+        "GP capacity against need by municipality (Denmark = 1)", "no_free_choice":
+        "Citizens without free choice of doctor", "no_free_choice_total": "Total",
+        "workforce": "GPs towards 5,000 in 2035", "reach": "Probability of 5,000 in 2035",
+        "frame": "Budget frame and expenditure by month", "regions": "Regions",
+        "coverage": "Coverage: capacity against need", "ooh_demand":
+        "Out of hours: contacts per hour (mean day)", "distribution":
+        "The distribution model's proposal for new capacities", "limits": "Closing limits",
+        "may_close_old": "May close under the 1,600 rule", "may_close_new":
+        "May close under the need-based limit", "clinics": "clinics", "ooh_staffing":
+        "Out of hours: staffing", "clusters": "Clusters", "suppressed_note":
+        "Counts below 5 are not shown (·).", "settlement": "Settlement", "s96":
+        "§ 96 early warning", "ratio": "Ratio", "returned": "Returned claims", "overview":
+        "Service overview", "findings": "Case finding: patients for special efforts",
+        "inbox": "Inbox (triage)", "born": "Born", "listed_with": "listed with",
+        "diagnoses": "Diagnoses", "drugs": "Drugs", "efforts": "Special efforts",
+        "careplans": "Care plans", "title": "Title", "description": "Description",
+        "save": "Save", "scenario_toml": "Scenario (TOML)", "budget_neutral": "Budget-neutral",
+        "compare": "Compare", "totals": "Totals", "winners": "Winners", "losers": "Losers",
+    },
+}  # fmt: skip
+COLS = {"da": {"name": "kommune", "need": "behov", "capacity": "kapacitet", "voluntary": "frivillig",
+               "forced": "tvungen", "provider_number": "ydernummer", "reason": "årsag",
+               "lines": "linjer", "listed": "tilmeldte", "total_dkk": "i alt (kr.)"},
+        "en": {}}  # fmt: skip
+EXAMPLE = """name = "Mere til kronikerydelser"
+[change_percent]
+"0120" = 10.0
+"""
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "·"
+    if isinstance(v, bool):
+        return "✓" if v else ""
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+templates.env.filters["fmt"] = _fmt
+
+
+def _fig(fig: go.Figure) -> str:
+    return fig.to_json().replace("</", "<\\/")
+
+
+def ctx(request: Request) -> Ctx:
+    return Ctx(request)
+
+
+C = Annotated[Ctx, Depends(ctx)]
+
+
+def render(c: Ctx, name: str, title: str, **kw: Any) -> HTMLResponse:
+    lang = c.request.query_params.get("lang") or c.request.session.get("lang") or "da"
+    lang = lang if lang in T else "da"
+    c.request.session["lang"] = lang
+    t = dict(T[lang], cols=COLS[lang])
+    return templates.TemplateResponse(
+        c.request,
+        name,
+        {"user": c.user, "lang": lang, "t": t, "title": title, "csrf": c.csrf(), **kw},
+    )
+
+
+@cache
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js() -> Response:
+    return Response(_plotly_js(), media_type="application/javascript",
+                    headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    path = STATIC / name
+    if name not in ("charts.js", "style.css") or not path.exists():
+        raise HTTPException(404, "not found")
+    media = "application/javascript" if name.endswith(".js") else "text/css"
+    return Response(path.read_text(encoding="utf-8"), media_type=media)
+
+
+@router.get("/login")
+def login_page(c: C) -> HTMLResponse:
+    return render(c, "login.html", "almen", error=None)
+
+
+@router.post("/login")
+def login_form(
+    c: C, username: Annotated[str, Form()], password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    c.check_csrf(csrf)
+    user = authenticate(c.records, username, password)
+    if user is None:
+        return render(c, "login.html", "almen", error="Forkert brugernavn eller adgangskode")
+    lang = c.request.session.get("lang", "da")
+    c.request.session.clear()
+    c.request.session.update({"user": user.username, "lang": lang})
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/logout")
+def logout(c: C, csrf: Annotated[str, Form()] = "") -> Response:
+    c.check_csrf(csrf)
+    c.request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/")
+def home(c: C) -> Response:
+    u = c.need_user()
+    target = {"national": "/national", "region": f"/region/{u.scope}",
+              "cluster": f"/cluster/{u.scope}", "clinic": f"/clinic/{u.scope}"}[u.role]  # fmt: skip
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/national")
+def national(c: C) -> HTMLResponse:
+    c.need_role("national")
+    s = c.services
+    need = s.need_by_municipality()
+    ranked = need.sort("relative_capacity")
+    f_need = go.Figure(go.Bar(x=ranked["name"].to_list(), y=ranked["relative_capacity"].to_list()))
+    f_need.update_layout(yaxis_title="kapacitet / behov", xaxis_tickangle=-60)
+    top = need.sort("without_free_choice", descending=True).head(15)
+    f_choice = go.Figure(go.Bar(x=top["without_free_choice"].to_list(), y=top["name"].to_list(),
+                                orientation="h"))  # fmt: skip
+    wf = s.workforce()
+    f_wf = go.Figure()
+    for n in sorted(set(wf["intake"].to_list())):
+        part = wf.filter(pl.col("intake") == n)
+        f_wf.add_trace(
+            go.Scatter(
+                x=part["year"].to_list(),
+                y=part["median"].to_list(),
+                name=f"{n} hoveduddannelsesforløb/år",
+            )
+        )
+    f_wf.add_hline(y=5000, line_dash="dash")
+    reach = {f"{n}": float(wf.filter((pl.col("intake") == n) & (pl.col("year") == 2035))["p_reach"][0])
+             for n in sorted(set(wf["intake"].to_list()))}  # fmt: skip
+    fr = s.frame().filter(pl.col("area") == "Danmark")
+    f_frame = go.Figure([go.Bar(x=[str(m) for m in fr["month"]], y=fr["frame_dkk"].to_list(), name="ramme"),
+                         go.Bar(x=[str(m) for m in fr["month"]], y=fr["expenditure_dkk"].to_list(), name="udgift")])  # fmt: skip
+    regions = sorted(set(s.areas()["region"].to_list()))
+    return render(c, "national.html", "Danmark", figs={"need": _fig(f_need), "choice": _fig(f_choice),
+                  "workforce": _fig(f_wf), "frame": _fig(f_frame)}, regions=regions, reach=reach,
+                  no_choice=int(need["without_free_choice"].fill_null(0).sum()))  # fmt: skip
+
+
+@router.get("/region/{region}")
+def region_page(c: C, region: str) -> HTMLResponse:
+    u = c.need_role("national", "region")
+    if u.role == "region" and u.scope != region:
+        raise HTTPException(403, "this region is outside your scope")
+    s = c.services
+    if region not in set(s.areas()["region"].to_list()):
+        raise HTTPException(404, f"no region {region!r}")
+    need = s.need_by_municipality().filter(pl.col("region") == region).sort("relative_capacity")
+    f_cov = go.Figure(go.Bar(x=need["name"].to_list(), y=need["relative_capacity"].to_list()))
+    ooh = s.ooh_plan(region)
+    by_hour = ooh["demand_by_hour"]
+    f_ooh = go.Figure(go.Bar(x=by_hour["hour"].to_list(), y=by_hour["mean"].to_list()))
+    f_ooh.update_layout(xaxis_title="time", yaxis_title="kontakter")
+    new = 100
+    dist = s.distribution(new).filter(pl.col("region") == region).sort("voluntary", descending=True)
+    lim = s.limits().filter(pl.col("provider_number").is_in(list(c.scope_clinics())))
+    plan = ooh["plan"]
+    staff = (
+        plan.group_by("site")
+        .agg(
+            doctor_hours=pl.col("doctors").sum(),
+            hours_without=(pl.col("closed") & (pl.col("mean") > 0)).sum(),
+            max_load=pl.col("load_per_doctor").max(),
+        )
+        .sort("site")
+    )
+    clusters = sorted(set(s.areas().filter(pl.col("region") == region)["cluster"].to_list()))
+    return render(c, "region.html", region, figs={"coverage": _fig(f_cov), "ooh": _fig(f_ooh)},
+                  dist=rows(dist.head(15)), new=new, staff=rows(staff), clusters=clusters,
+                  limits={"old": int(lim["may_close_old"].sum()), "new": int(lim["may_close_new"].sum()),
+                          "n": len(lim)})  # fmt: skip
+
+
+@router.get("/cluster/{cluster}")
+def cluster_page(c: C, cluster: str) -> HTMLResponse:
+    u = c.need_user()
+    s = c.services
+    members = s.areas().filter(pl.col("cluster") == cluster)
+    if members.is_empty():
+        raise HTTPException(404, f"no cluster {cluster!r}")
+    scope = c.scope_clinics()
+    if not set(members["provider_number"].to_list()) & scope or u.role == "clinic":
+        raise HTTPException(403, "this cluster is outside your scope")
+    ind = s.indicators().filter(pl.col("cluster") == cluster)
+    ind = ind.with_columns(
+        [pl.when(pl.col("hidden")).then(None).otherwise(pl.col(x)).alias(x) for x in ("x", "p")]
+        + [pl.when(pl.col("n") < 5).then(None).otherwise(pl.col("n")).alias("n")]
+    )
+    parts = {k: rows(ind.filter(pl.col("indicator") == k).sort("provider_number"))
+             for k in sorted(set(ind["indicator"].to_list()))}  # fmt: skip
+    shown = ind.filter(pl.col("p").is_not_null())
+    fig = go.Figure()
+    for k in sorted(set(shown["indicator"].to_list())):
+        part = shown.filter(pl.col("indicator") == k)
+        fig.add_trace(go.Bar(x=part["provider_number"].to_list(), y=part["p"].to_list(), name=k))
+    return render(c, "cluster.html", f"Klynge {cluster}", indicators=parts,
+                  figs={"indicators": _fig(fig)}, clinics=sorted(members["provider_number"].to_list()),
+                  can_open=u.role == "national")  # fmt: skip
+
+
+@router.get("/clinic/{provider_number}")
+def clinic_page(c: C, provider_number: str) -> HTMLResponse:
+    u = c.need_clinic(provider_number)
+    s = c.services
+    st = s.statements().filter(pl.col("provider_number") == provider_number).sort("month")
+    if st.is_empty():
+        raise HTTPException(404, "no settlement for this clinic")
+    month = rows(st.tail(1))[0]
+    f_m = go.Figure(go.Bar(x=[str(m) for m in st["month"]], y=st["total_dkk"].to_list()))
+    ret = s.returned().filter(pl.col("provider_number") == provider_number)
+    reasons = ret.group_by("reason_da").agg(lines=pl.len(), dkk=pl.col("amount_dkk").sum()).rename(
+        {"reason_da": "reason"}).sort("lines", descending=True)  # fmt: skip
+    cei = s.ceiling().filter(pl.col("provider_number") == provider_number)
+    ceiling = None
+    if not cei.is_empty():
+        r = cei.row(0, named=True)
+        ceiling = {
+            "ratio": r.get("ratio"),
+            "why": r.get("why", ""),
+            "over": bool(r.get("over_limit", False)),
+        }
+    ov = s.overview(provider_number).head(15)
+    findings = inbox = None
+    if u.role == "clinic":
+        from almen.access.inbox import queue
+
+        found, _ = s.findings()
+        mine = (
+            found.filter(pl.col("provider_number") == provider_number).sort("definition").head(50)
+        )
+        findings = [{"patient": f"{r['patient_id']}", "definition": r["definition"], "reason": r["reason"]}
+                    for r in mine.iter_rows(named=True)]  # fmt: skip
+        audit_view(c.records, u, f"clinic page of {provider_number} (findings)", None)
+        inbox = [{"id": i.id, "severity": i.severity, "handler": i.handler, "channel": i.channel,
+                  "reason": i.reason, "target_at": i.target_at, "status": i.status}
+                 for i in queue(c.records, provider_number)]  # fmt: skip
+    return render(c, "clinic.html", f"Klinik {provider_number}", month=month, figs={"months": _fig(f_m)},
+                  reasons=rows(reasons), ceiling=ceiling, overview=rows(ov), findings=findings,
+                  inbox=inbox)  # fmt: skip
+
+
+@router.get("/clinic/{provider_number}/patient/{patient_id}")
+def patient_page(c: C, provider_number: str, patient_id: int) -> HTMLResponse:
+    c.need_clinic(provider_number)
+    u = c.need_patient(patient_id)
+    o = c.services.patient(patient_id)
+    audit_view(c.records, u, "patient page", patient_id)
+    return render(c, "patient.html", f"Patient {patient_id}", o=o,
+                  plans=records.care_plans(c.records, patient_id))  # fmt: skip
+
+
+@router.post("/clinic/{provider_number}/patient/{patient_id}/careplan")
+def careplan_form(
+    c: C, provider_number: str, patient_id: int, title: Annotated[str, Form(max_length=200)],
+    description: Annotated[str, Form(max_length=5000)] = "", csrf: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    c.need_clinic(provider_number)
+    u = c.need_patient(patient_id)
+    c.check_csrf(csrf)
+    records.add_care_plan(c.records, patient_id, title, description)
+    audit_view(c.records, u, "care plan added", patient_id)
+    return RedirectResponse(f"/clinic/{provider_number}/patient/{patient_id}", status_code=303)
+
+
+@router.get("/fees")
+def fees_page(c: C) -> HTMLResponse:
+    c.need_role("national", "region")
+    return render(c, "fees.html", "Honorarscenarier", scenario=EXAMPLE, result=None, error=None)
+
+
+@router.post("/fees")
+def fees_form(
+    c: C, scenario: Annotated[str, Form(max_length=100_000)], csrf: Annotated[str, Form()] = "",
+    budget_neutral: Annotated[str | None, Form()] = None,
+) -> HTMLResponse:  # fmt: skip
+    c.need_role("national", "region")
+    c.check_csrf(csrf)
+    try:
+        res = c.services.compare_fees(scenario, budget_neutral=True if budget_neutral else None)
+    except UserError as exc:
+        return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=None,
+                      error=str(exc).replace("scenario.toml", "scenariet"))  # fmt: skip
+    pc = res["per_clinic"].sort("change_dkk")
+    fig = go.Figure(go.Histogram(x=pc["change_pct"].drop_nulls().to_list(), nbinsx=40))
+    fig.update_layout(xaxis_title="ændring i %", yaxis_title="klinikker")
+    result = {"scenario": res["scenario"], "totals": res["totals"],
+              "winners": rows(pc.tail(10).reverse()), "losers": rows(pc.head(10))}  # fmt: skip
+    return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=result,
+                  figs={"fees": _fig(fig)}, error=None)  # fmt: skip

@@ -1,0 +1,341 @@
+"""What the web app shows, computed by the engines and kept in memory.
+
+One read-only warehouse connection is shared under a lock; each result is computed once
+per parameter set and kept (the warehouse does not change under a running app; restart
+it after `almen synth`, `almen ingest` or `almen settle`). Patient-level results stay
+here; the routes decide who may see what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+
+from almen import population, reference
+from almen.config import Settings
+from almen.errors import NotFoundError, ParameterError
+from almen.warehouse import Warehouse
+
+T = TypeVar("T")
+
+__all__ = ["Services"]
+
+
+class Services:
+    def __init__(self, settings: Settings, *, year: int = 2025) -> None:
+        self.settings = settings
+        self.year = year
+        self.as_of = dt.date(year, 12, 31)
+        self._lock = threading.RLock()
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._wh: Warehouse | None = None
+
+    # -- plumbing ---------------------------------------------------------------------
+    def warehouse(self) -> Warehouse:
+        if self._wh is None:
+            target = self.settings.warehouse_url or self.settings.data
+            self._wh = Warehouse.connect(target, read_only=True)
+        return self._wh
+
+    def close(self) -> None:
+        if self._wh is not None:
+            self._wh.close()
+            self._wh = None
+
+    def cached(self, key: tuple[Any, ...], compute: Callable[[Warehouse], T]) -> T:
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = compute(self.warehouse())
+            return self._cache[key]
+
+    # -- areas ------------------------------------------------------------------------
+    def areas(self) -> pl.DataFrame:
+        """provider_number, cluster, municipality, health_council, region."""
+        return self.cached(("areas",), population.clinic_areas)
+
+    def municipalities(self) -> pl.DataFrame:
+        return self.cached(
+            ("municipalities",),
+            lambda wh: (
+                wh.read_table("municipality")
+                .select("code", "name", "region", "health_council")
+                .to_polars()
+            ),
+        )
+
+    # -- settlement -------------------------------------------------------------------
+    def statements(self) -> pl.DataFrame:
+        """The monthly statements of the year: the `settlement` table written by
+        `almen settle`, else computed here."""
+
+        def compute(wh: Warehouse) -> pl.DataFrame:
+            from almen import settlement
+            from almen.settlement import readers
+
+            if wh.has_table("settlement"):
+                s = wh.read_table("settlement")
+                got = s.filter(s.month.year() == self.year).to_polars()
+                if len(got):
+                    return got
+            fees = readers.fees_for_year(wh, self.year)
+            checked = readers.checked_year(
+                wh, self.year, dt.date(self.year, 12, 1), as_of=self.as_of
+            )
+            expo = settlement.exposure(wh.read_table("patient"), self.year)
+            by_month = settlement.monthly_claims(settlement.claim_summary(checked))
+            return settlement.monthly_statement(
+                expo, by_month, fees, year=self.year, months=list(range(1, 13))
+            )
+
+        return self.cached(("statements", self.year), compute)
+
+    def returned(self) -> pl.DataFrame:
+        def compute(wh: Warehouse) -> pl.DataFrame:
+            from almen import settlement
+            from almen.settlement import readers
+
+            if wh.has_table("returned_claim"):
+                r = wh.read_table("returned_claim")
+                got = r.filter(r.settlement_month.year() == self.year).to_polars()
+                if len(got) or wh.has_table("settlement"):
+                    return got
+            checked = readers.checked_year(
+                wh, self.year, dt.date(self.year, 12, 1), as_of=self.as_of
+            )
+            return settlement.returned_lines(checked, settlement.load_return_rules())
+
+        return self.cached(("returned", self.year), compute)
+
+    def ceiling(self, through_month: int = 12) -> pl.DataFrame:
+        from almen.settlement import readers
+
+        if not 1 <= through_month <= 12:
+            raise ParameterError("through_month must be 1-12")
+        through = dt.date(self.year, through_month, 1)
+        return self.cached(("ceiling", self.year, through_month),
+                           lambda wh: readers.ceiling_for_year(wh, self.year, through))  # fmt: skip
+
+    def frame(self) -> pl.DataFrame:
+        from almen.settlement import readers
+
+        return self.cached(
+            ("frame", self.year), lambda wh: readers.frame_for_year(wh, self.year)[0]
+        )
+
+    def overview(self, clinic: str) -> pl.DataFrame:
+        from almen.settlement import readers
+
+        def compute(wh: Warehouse) -> pl.DataFrame:
+            ov, _, fees = readers.overview_for_clinic(wh, clinic, self.year)
+            names = fees.select("service_code", "name_da").unique("service_code")
+            return ov.join(names, on="service_code", how="left")
+
+        return self.cached(("overview", self.year, clinic), compute)
+
+    def compare_fees(
+        self, scenario_text: str, *, budget_neutral: bool | None = None
+    ) -> dict[str, Any]:
+        """A fee scenario (TOML text) against the year's activity: totals and the clinics
+        by change (not cached: every scenario differs)."""
+        from almen.settlement import readers
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "scenario.toml"
+            path.write_text(scenario_text, encoding="utf-8")
+            with self._lock:
+                res = readers.compare_fees(self.warehouse(), path, year=self.year,
+                                           budget_neutral=budget_neutral)  # fmt: skip
+        return {"scenario": getattr(res.scenario, "name", "scenario"), "totals": res.totals,
+                "per_clinic": res.per_clinic}  # fmt: skip
+
+    # -- population -------------------------------------------------------------------
+    def findings(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(found: patient_id, provider_number, definition, reason; counts per clinic)."""
+
+        def compute(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
+            defs = population.load_definitions()
+            feats = population.warehouse_features(wh, as_of=self.as_of, definitions=defs)
+            found = population.apply_definitions(feats, defs)
+            return found, population.clinic_counts(found, feats)
+
+        return self.cached(("findings", self.as_of), compute)
+
+    def indicators(self) -> pl.DataFrame:
+        """Indicators per clinic with funnel limits and a `hidden` flag for cells that
+        disclosure control suppresses (counts 1-4 and what would reveal them)."""
+        from almen.disclosure import suppress
+        from almen.population.indicators import funnel, indicator_counts
+
+        def compute(wh: Warehouse) -> pl.DataFrame:
+            defs = population.load_definitions()
+            feats = population.warehouse_features(wh, as_of=self.as_of, definitions=defs)
+            poly = population.apply_definitions(feats, defs).filter(
+                pl.col("definition") == "polypharmacy"
+            )["patient_id"]
+            counts = indicator_counts(feats, poly, wh.read_table("condition"), as_of=self.as_of)
+            res = funnel(counts, self.areas().select("provider_number", "cluster", "region"))
+            long = pl.concat([
+                res.select("provider_number", "indicator", outcome=pl.lit("met"), count="x"),
+                res.select("provider_number", "indicator", outcome=pl.lit("not met"),
+                           count=pl.col("n") - pl.col("x")),
+            ]).with_columns(pl.col("count").cast(pl.Int64))  # fmt: skip
+            safe = suppress(
+                long, "count", [["provider_number", "indicator"], ["indicator", "outcome"]]
+            )
+            hidden = safe.group_by("provider_number", "indicator").agg(
+                hidden=pl.col("count_suppressed").any()
+            )
+            return res.join(hidden, on=["provider_number", "indicator"], how="left").with_columns(
+                hidden=pl.col("hidden").fill_null(False) | (pl.col("n") < 5)
+            )
+
+        return self.cached(("indicators", self.as_of), compute)
+
+    def patient(self, patient_id: int) -> Any:
+        """The patient overview (diagnoses, drugs, contacts, efforts), not cached."""
+        from almen.population.patient import patient_overview
+
+        with self._lock:
+            wh = self.warehouse()
+            p = wh.read_table("patient")
+            if p.filter(p.patient_id == patient_id).count().execute() == 0:
+                raise NotFoundError("no such patient")
+            return patient_overview(
+                patient_id, p, wh.read_table("condition"), wh.read_table("medication"),
+                wh.read_table("claim"), reference.load_condition_codes(),
+                population.load_definitions(), as_of=self.as_of,
+            )  # fmt: skip
+
+    def listed_with(self, patient_id: int) -> str | None:
+        with self._lock:
+            p = self.warehouse().read_table("patient")
+            got = p.filter(p.patient_id == patient_id).select("provider_number").to_polars()
+        return None if got.is_empty() else got["provider_number"][0]
+
+    # -- capacity ---------------------------------------------------------------------
+    def need_by_municipality(self) -> pl.DataFrame:
+        """Per municipality: need-weighted residents, FTE, relative capacity, citizens
+        without free choice (coverage and free choice together)."""
+        from almen.capacity import coverage, free_choice, need_by_area
+        from almen.capacity.inputs import councils, need_from_warehouse
+
+        def compute(wh: Warehouse) -> pl.DataFrame:
+            persons, _ = need_from_warehouse(wh, self.year)
+            d = wh.read_table("doctor")
+            fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
+            clinics = (
+                wh.read_table("clinic")
+                .select("provider_number", "municipality", "form", "closed_to_new", "lat", "lon")
+                .to_polars()
+            )
+            areas = councils(wh)
+            listed = persons.group_by("provider_number").agg(listed=pl.len())
+            cl = (clinics.join(fte, on="provider_number", how="left")
+                  .join(listed, on="provider_number", how="left")
+                  .with_columns(pl.col("fte").fill_null(0.0), pl.col("listed").fill_null(0)))  # fmt: skip
+            cov = coverage(persons.select("municipality", "need"), cl, areas, "municipality")
+            loc = (
+                wh.read_table("patient")
+                .select("patient_id", "municipality", "provider_number", "lat", "lon")
+                .to_polars()
+            )
+            ch = free_choice(loc, cl, areas).filter(pl.col("level") == "municipality")
+            idx = need_by_area(persons, "municipality").select(
+                pl.col("municipality").alias("area"), "need_index"
+            )
+            names = self.municipalities().select(pl.col("code").alias("area"), "name", "region")
+            return (cov.join(ch.select("area", "without_free_choice", "listed_region_or_tender"),
+                             on="area", how="left")
+                    .join(idx, on="area", how="left").join(names, on="area", how="left")
+                    .sort("relative_capacity"))  # fmt: skip
+
+        return self.cached(("need", self.year), compute)
+
+    def workforce(self, intakes: tuple[int, ...] = (350, 400), runs: int = 2000) -> pl.DataFrame:
+        from dataclasses import replace
+
+        import numpy as np
+
+        from almen.capacity import WorkforceParams, project
+
+        def compute(_: Warehouse) -> pl.DataFrame:
+            base = WorkforceParams()
+            rows = []
+            for n in intakes:
+                out = project(replace(base, intake=n), runs, 1)
+                lo, mid, hi = np.percentile(out, [5, 50, 95], axis=0)
+                for i, y in enumerate(range(base.start_year, base.target_year + 1)):
+                    rows.append({"intake": n, "year": y, "p05": float(lo[i]), "median": float(mid[i]),
+                                 "p95": float(hi[i]), "p_reach": float((out[:, i] >= base.target).mean())})  # fmt: skip
+            return pl.DataFrame(rows)
+
+        return self.cached(("workforce", intakes, runs), compute)
+
+    def distribution(self, new: int) -> pl.DataFrame:
+        from almen.capacity import distribute
+
+        if not 0 <= new <= 5000:
+            raise ParameterError("new must be between 0 and 5,000")
+
+        def compute(_: Warehouse) -> pl.DataFrame:
+            need = self.need_by_municipality()
+            areas = need.select("area", pl.col("need_weighted").alias("need"),
+                                pl.col("fte").alias("capacity"))  # fmt: skip
+            v = distribute(areas, new, policy="voluntary").allocation
+            f = distribute(areas, new, policy="forced").allocation
+            return v.select("area", "need", "capacity", pl.col("new").alias("voluntary"),
+                            pl.col("list_per_capacity").alias("list_voluntary")).join(
+                f.select("area", pl.col("new").alias("forced"),
+                         pl.col("list_per_capacity").alias("list_forced")), on="area"
+            ).join(need.select("area", "name", "region"), on="area", how="left")  # fmt: skip
+
+        return self.cached(("distribute", self.year, new), compute)
+
+    def limits(self) -> pl.DataFrame:
+        from almen.capacity import LimitParams, closing_limits
+        from almen.capacity.inputs import need_from_warehouse
+
+        def compute(wh: Warehouse) -> pl.DataFrame:
+            persons, _ = need_from_warehouse(wh, self.year)
+            d = wh.read_table("doctor")
+            fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
+            clinic = wh.read_table("clinic").select("provider_number", "municipality").to_polars()
+            lists = (
+                persons.filter(pl.col("provider_number").is_not_null())
+                .group_by("provider_number")
+                .agg(
+                    listed=pl.len(),
+                    need_index=pl.col("need").mean(),
+                    vulnerable_share=pl.col("vulnerable").mean(),
+                )
+            )
+            underserved = set(reference.load_underserved()["code"].to_list())
+            c = clinic.join(fte, on="provider_number").join(lists, on="provider_number").with_columns(
+                underserved=pl.col("municipality").is_in(list(underserved)),
+                years_established=pl.lit(None, dtype=pl.Int32))  # fmt: skip
+            return closing_limits(c, LimitParams())
+
+        return self.cached(("limits", self.year), compute)
+
+    # -- access -----------------------------------------------------------------------
+    def ooh_plan(self, region: str) -> dict[str, pl.DataFrame]:
+        from almen.access.inputs import ooh_inputs
+        from almen.access.ooh import demand, phone_plan, staffing
+
+        def compute(wh: Warehouse) -> dict[str, pl.DataFrame]:
+            contacts, sites, _ = ooh_inputs(wh, region, self.year)
+            d = demand(contacts, self.year)
+            plan, _w = staffing(d, sites)
+            by_hour = d.group_by("hour").agg(pl.col("mean").sum() / 7).sort("hour")
+            return {"plan": plan, "phone": phone_plan(d), "demand_by_hour": by_hour}
+
+        return self.cached(("ooh", region, self.year), compute)
