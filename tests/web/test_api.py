@@ -1,0 +1,159 @@
+"""The JSON API (issue 7): every route, roles and scopes, suppression, CSRF, audit."""
+
+from __future__ import annotations
+
+import pytest
+
+from almen import records
+from almen.web.auth import audit_log
+from tests.web.conftest import Site
+
+ROUTES = [
+    "/api/me",
+    "/api/clinics",
+    "/api/clinics/{clinic}/settlement",
+    "/api/clinics/{clinic}/returned",
+    "/api/clinics/{clinic}/ceiling?through_month=6",
+    "/api/clinics/{clinic}/overview",
+    "/api/clinics/{clinic}/findings",
+    "/api/frame",
+    "/api/findings?by=cluster",
+    "/api/indicators?cluster={cluster}",
+    "/api/capacity/need",
+    "/api/capacity/workforce?intake=350&intake=400",
+    "/api/capacity/distribute?new=20",
+    "/api/capacity/limits",
+    "/api/ooh/plan?region={region}",
+]
+# which roles may use each route (all others get 403)
+ALLOWED = {
+    "/api/frame": {"national", "region"},
+    "/api/findings?by=cluster": {"national", "region", "cluster"},
+    "/api/capacity/need": {"national", "region"},
+    "/api/capacity/workforce?intake=350&intake=400": {"national", "region"},
+    "/api/capacity/distribute?new=20": {"national", "region"},
+    "/api/capacity/limits": {"national", "region"},
+    "/api/ooh/plan?region={region}": {"national", "region"},
+}
+USERS = {"nat": "national", "reg": "region", "klynge": "cluster", "klinik": "clinic"}
+
+
+def _url(site: Site, route: str) -> str:
+    return route.format(clinic=site.clinic, cluster=site.cluster, region=site.region)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_route_for_every_role(site: Site, as_user, route: str) -> None:  # type: ignore[no-untyped-def]
+    anonymous = as_user(None).http.get(_url(site, route))
+    assert anonymous.status_code == 401 and "detail" in anonymous.json()
+    for user, role in USERS.items():
+        r = as_user(user).http.get(_url(site, route))
+        expected = 200 if role in ALLOWED.get(route, set(USERS.values())) else 403
+        assert r.status_code == expected, (user, route, r.text[:200])
+        assert r.headers["content-type"].startswith("application/json")
+
+
+def test_a_clinic_user_gets_403_for_other_clinics_and_patients(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    c = as_user("klinik").http
+    for path in ("settlement", "returned", "ceiling", "overview", "findings", "inbox"):
+        assert c.get(f"/api/clinics/{site.other_clinic}/{path}").status_code == 403, path
+    assert c.get(f"/api/patients/{site.patient}").status_code == 200
+    assert c.get(f"/api/patients/{site.other_patient}").status_code == 403
+    assert c.get(f"/api/patients/{site.other_patient}/careplans").status_code == 403
+    assert c.get("/api/patients/1").status_code == 403  # not on the list (not even real)
+    # and a region user cannot see another region's clinic
+    assert (
+        as_user("reg").http.get(f"/api/clinics/{site.other_region_clinic}/settlement").status_code
+        == 403
+    )
+    # only clinic users see patient-level data
+    assert as_user("nat").http.get(f"/api/patients/{site.patient}").status_code == 403
+
+
+def test_the_patient_overview_is_fhir_and_audited(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    r = as_user("klinik").http.get(f"/api/patients/{site.patient}")
+    assert r.json()["resourceType"] == "Bundle"
+    log = audit_log(records.connect(site.data), site.patient)
+    assert ("klinik", "patient overview (FHIR)", site.patient) in log
+
+
+def test_a_cluster_user_never_sees_a_count_below_5(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    c = as_user("klynge").http
+    ind = c.get(f"/api/indicators?cluster={site.cluster}").json()["rows"]
+    assert ind
+    for r in ind:
+        for k in ("n", "x"):
+            assert r[k] is None or r[k] >= 5, r
+        if r["n"] is not None and r["x"] is not None:
+            assert r["n"] - r["x"] >= 5 or r["x"] is None
+    counts = c.get("/api/findings?by=cluster").json()["rows"]
+    for r in counts:
+        for k, v in r.items():
+            if isinstance(v, int) and k not in ("level",):
+                assert v == 0 or v >= 5, (k, v)
+    for path in ("findings",):
+        rows = c.get(f"/api/clinics/{site.clinic}/{path}").json()["items"]
+        assert all(r["count"] is None or r["count"] == 0 or r["count"] >= 5 for r in rows)
+
+
+def test_care_plan_needs_csrf_and_is_saved(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    u = as_user("klinik")
+    body = {"title": "Opfølgning på KOL", "description": "Spirometri om 3 måneder"}
+    no = u.http.post(f"/api/patients/{site.patient}/careplans", json=body)
+    assert no.status_code == 403 and "CSRF" in no.json()["detail"]
+    ok = u.http.post(f"/api/patients/{site.patient}/careplans", json=body,
+                     headers={"X-CSRF-Token": u.csrf})  # fmt: skip
+    assert ok.status_code == 201
+    plans = u.http.get(f"/api/patients/{site.patient}/careplans").json()["items"]
+    assert any(p["title"] == "Opfølgning på KOL" for p in plans)
+
+
+def test_inbox_through_the_api(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    u = as_user("klinik")
+    h = {"X-CSRF-Token": u.csrf}
+    req = {"patient_id": site.patient, "reason": "chest_pain", "age": 60, "sex": "M"}
+    r = u.http.post(f"/api/clinics/{site.clinic}/inbox", json=req, headers=h)
+    assert r.status_code == 201 and r.json()["severity"] == "acute"
+    rid = r.json()["id"]
+    other = dict(req, patient_id=site.other_patient)
+    assert (
+        u.http.post(f"/api/clinics/{site.clinic}/inbox", json=other, headers=h).status_code == 403
+    )
+    assert u.http.post(f"/api/inbox/{rid}/assign?to=dr", headers=h).json()["status"] == "assigned"
+    assert u.http.post(f"/api/inbox/{rid}/assign?to=dr2", headers=h).status_code == 409
+    assert u.http.post(f"/api/inbox/{rid}/complete", headers=h).json()["status"] == "done"
+    assert u.http.post(f"/api/inbox/{rid}/complete").status_code == 403  # no CSRF
+
+
+def test_login_failures_and_security_headers(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    c = as_user(None).http
+    bad = c.post("/api/login", json={"username": "nat", "password": "wrong password"})
+    assert bad.status_code == 401
+    r = as_user("nat").http.get("/api/me")
+    for h in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options",
+              "Referrer-Policy"):  # fmt: skip
+        assert h in r.headers
+    cookie = as_user("nat").http.post(
+        "/api/login", json={"username": "nat", "password": "correct horse 1"}
+    )
+    assert "httponly" in cookie.headers["set-cookie"].lower()
+    assert "samesite=lax" in cookie.headers["set-cookie"].lower()
+
+
+def test_fee_scenario_through_the_api(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    u = as_user("nat")
+    r = u.http.post("/api/fees/compare", content='name = "t"\n[change_percent]\n"0120" = 10.0\n',
+                    headers={"X-CSRF-Token": u.csrf, "Content-Type": "text/plain"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["winners"] and r.json()["totals"]
+    bad = u.http.post("/api/fees/compare", content='[prices]\n"9999" = 1\n',
+                      headers={"X-CSRF-Token": u.csrf, "Content-Type": "text/plain"})  # fmt: skip
+    assert bad.status_code == 422 and "unknown service code" in bad.json()["detail"]
+
+
+def test_paging(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    c = as_user("nat").http
+    a = c.get("/api/clinics?page=1&size=2").json()
+    b = c.get("/api/clinics?page=2&size=2").json()
+    assert len(a["items"]) == 2 and a["total"] > 2 and a["items"] != b["items"]
+    assert c.get("/api/clinics?size=10000").status_code == 422
