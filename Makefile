@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA ?= almen-data
 
-.PHONY: setup run demo test lint format bench lock clean
+.PHONY: setup browser run demo test lint format bench loadtest lock clean
 
 setup: $(STAMP)
 
@@ -15,10 +15,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download)
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x $(CHROMIUM) || (echo "installing Debian's chromium for the browser tests" && \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null)
+
 run: setup
 	$(BIN)/almen --data $(DATA) demo
 
-test: setup lint
+test: setup lint browser
 	$(BIN)/pytest
 
 lint: setup

@@ -308,7 +308,7 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
                  for i in queue(c.records, provider_number)]  # fmt: skip
     return render(c, "clinic.html", f"Klinik {provider_number}", month=month, figs={"months": _fig(f_m)},
                   reasons=rows(reasons), ceiling=ceiling, overview=rows(ov), findings=findings,
-                  inbox=inbox)  # fmt: skip
+                  inbox=inbox, pn=provider_number)  # fmt: skip
 
 
 @router.get("/clinic/{provider_number}/patient/{patient_id}")

@@ -1,0 +1,143 @@
+"""Browser tests (issue 7): Playwright driving Debian's Chromium, headless, against the
+app served on loopback. Screenshots go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from tests.web.conftest import PASSWORD, Site
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make browser)"
+)
+
+
+@pytest.fixture(scope="module")
+def base_url(site: Site) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(site.app, host="127.0.0.1", port=port, log_level="warning")
+    )  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def _login(browser, base_url: str, user: str):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def _charts_rendered(page) -> int:  # type: ignore[no-untyped-def]
+    """Every chart div rendered an SVG with data; returns how many."""
+    charts = page.locator("div.chart")
+    n = charts.count()
+    for i in range(n):
+        div = charts.nth(i)
+        div.locator("svg.main-svg").first.wait_for(timeout=15_000)
+        assert div.get_attribute("data-rendered") == "1"
+        assert div.locator("g.trace, g.barlayer .point, path.js-line").count() > 0
+    return n
+
+
+def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("user", "title"),
+    [("nat", "Danmark"), ("reg", "Region"), ("klynge", "Klynge"), ("klinik", "Klinik")],
+)
+def test_each_role_logs_in_and_sees_its_page(
+    browser, base_url: str, site: Site, user: str, title: str
+) -> None:  # type: ignore[no-untyped-def]
+    page = _login(browser, base_url, user)
+    assert title in page.locator("h1").inner_text()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    n = _charts_rendered(page)
+    assert n >= 1
+    _shot(page, f"home-{user}")
+    assert not errors
+    page.close()
+
+
+def test_national_pages_and_a_fee_scenario(browser, base_url: str, site: Site) -> None:  # type: ignore[no-untyped-def]
+    page = _login(browser, base_url, "nat")
+    page.goto(f"{base_url}/region/{site.region}")
+    assert _charts_rendered(page) >= 2
+    _shot(page, "region-by-national")
+    page.goto(f"{base_url}/fees")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.locator("#result").wait_for()
+    assert _charts_rendered(page) == 1
+    assert page.locator("table").count() >= 2
+    _shot(page, "fee-scenario")
+    page.close()
+
+
+def test_clinic_edits_a_care_plan(browser, base_url: str, site: Site) -> None:  # type: ignore[no-untyped-def]
+    page = _login(browser, base_url, "klinik")
+    page.goto(f"{base_url}/clinic/{site.clinic}/patient/{site.patient}")
+    page.fill("input[name=title]", "Forløbsplan for diabetes")
+    page.fill("textarea[name=description]", "Årskontrol hos sygeplejersken i marts")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "Forløbsplan for diabetes" in page.locator("#careplans").inner_text()
+    _shot(page, "care-plan-saved")
+    page.goto(f"{base_url}/clinic/{site.other_clinic}")
+    assert "outside your scope" in page.content()
+    page.close()
+
+
+def test_english_is_available(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page = _login(browser, base_url, "nat")
+    page.goto(f"{base_url}/national?lang=en")
+    assert "Citizens without free choice" in page.content()
+    page.close()
