@@ -47,6 +47,11 @@ bench: setup
 	$(BIN)/python benchmarks/bench_capacity.py $(BENCH_DATA) --doc docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_access.py $(BENCH_DATA) --doc docs/benchmarks.md
 
+# 20 concurrent clients on the clinic dashboard API at scale 1 (figures into docs/benchmarks.md)
+loadtest: setup
+	test -f $(BENCH_DATA)/warehouse.duckdb || $(BIN)/almen --data $(BENCH_DATA) synth --scale 1.0
+	$(BIN)/python benchmarks/loadtest.py $(BENCH_DATA) --doc docs/benchmarks.md
+
 # Re-pin every dependency to what installs today (commit the result).
 lock:
 	rm -rf .lock-venv

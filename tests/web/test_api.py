@@ -12,6 +12,7 @@ ROUTES = [
     "/api/me",
     "/api/clinics",
     "/api/clinics/{clinic}/settlement",
+    "/api/clinics/{clinic}/dashboard",
     "/api/clinics/{clinic}/returned",
     "/api/clinics/{clinic}/ceiling?through_month=6",
     "/api/clinics/{clinic}/overview",

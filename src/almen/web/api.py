@@ -4,10 +4,11 @@ errors are ``{"detail": "..."}`` with 401, 403, 404, 409 or 422."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import polars as pl
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from almen import records
@@ -77,6 +78,39 @@ def settlement(c: C, provider_number: str) -> dict[str, Any]:
         "year": c.services.year,
         "months": rows(s.sort("month")),
     }
+
+
+@router.get("/clinics/{provider_number}/dashboard")
+def dashboard(c: C, provider_number: str) -> Response:
+    """What the clinic page shows at a glance: the latest month's statement, returned
+    claims by reason, the § 96 figures and the sizes of the case-finding groups
+    (aggregates only; made once per clinic and kept)."""
+    c.need_clinic(provider_number)
+
+    def make(_: object) -> bytes:
+        s = c.services
+        st = s.statements().filter(pl.col("provider_number") == provider_number).sort("month")
+        ret = s.returned().filter(pl.col("provider_number") == provider_number)
+        reasons = (
+            ret.group_by("rule", "reason_da", "reason_en")
+            .agg(lines=pl.len(), dkk=pl.col("amount_dkk").sum())
+            .sort("lines", descending=True)
+        )
+        cei = s.ceiling().filter(pl.col("provider_number") == provider_number)
+        _, counts = s.findings()
+        groups = _suppressed_counts(counts.filter(pl.col("provider_number") == provider_number))
+        body = {
+            "provider_number": provider_number,
+            "latest_month": rows(st.tail(1))[0] if len(st) else None,
+            "year_total_dkk": float(st["total_dkk"].sum()) if len(st) else 0.0,
+            "returned_by_reason": rows(reasons),
+            "s96": rows(cei)[0] if len(cei) else None,
+            "case_finding": rows(groups),
+        }
+        return json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+
+    body = c.services.cached(("dashboard", c.services.year, provider_number), make)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/clinics/{provider_number}/returned")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Awaitable, Callable
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from almen import records
 from almen.config import Settings
@@ -82,6 +83,20 @@ def rows(df: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+USER_TTL = 30.0  # seconds a looked-up user is kept (a changed role takes effect after it)
+
+
+def _user(app: Any, engine: Engine, name: str) -> User | None:
+    cache: dict[str, tuple[float, User | None]] = app.state.users
+    now = time.monotonic()
+    hit = cache.get(name)
+    if hit is not None and now - hit[0] < USER_TTL:
+        return hit[1]
+    user = get_user(engine, name)
+    cache[name] = (now, user)
+    return user
+
+
 class Ctx:
     """What a route needs: the services, the records store and the signed-in user."""
 
@@ -90,7 +105,7 @@ class Ctx:
         self.services: Services = request.app.state.services
         self.records: Engine = request.app.state.records
         name = request.session.get("user")
-        self.user: User | None = get_user(self.records, name) if name else None
+        self.user: User | None = _user(request.app, self.records, name) if name else None
 
     def need_user(self) -> User:
         if self.user is None:
@@ -110,6 +125,8 @@ class Ctx:
         """The user may see this clinic (403 otherwise; 404 only for those who may see
         every clinic)."""
         u = self.need_user()
+        if u.role == "clinic" and provider_number == u.scope:
+            return u
         if provider_number not in self.scope_clinics():
             known = provider_number in set(self.services.areas()["provider_number"].to_list())
             if u.role == "national" and not known:
@@ -137,6 +154,33 @@ class Ctx:
             raise HTTPException(403, "missing or wrong CSRF token")
 
 
+class SecurityHeaders:
+    """Pure ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware): the security
+    headers on every response, and no caching of API answers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.common = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                have = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in self.common if k not in have]
+                if api and b"cache-control" not in have:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings, *, year: int = 2025) -> FastAPI:
     app = FastAPI(
         title="almen",
@@ -146,6 +190,7 @@ def create_app(settings: Settings, *, year: int = 2025) -> FastAPI:
     )
     app.state.services = Services(settings, year=year)
     app.state.records = records.connect(settings.data, settings.records_url)
+    app.state.users = {}
     app.add_middleware(
         SessionMiddleware,
         secret_key=_secret(settings),
@@ -155,16 +200,7 @@ def create_app(settings: Settings, *, year: int = 2025) -> FastAPI:
         max_age=8 * 3600,
     )
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for k, v in HEADERS.items():
-            response.headers.setdefault(k, v)
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     status = {NotFoundError: 404, ParameterError: 422, InputError: 422,
               AccessDeniedError: 403, ConflictError: 409}  # fmt: skip

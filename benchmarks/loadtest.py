@@ -1,0 +1,125 @@
+"""Load test (issue 7): 20 concurrent clients on the clinic dashboard API, loopback.
+
+Run `python benchmarks/loadtest.py DATA_DIR` (or `make loadtest`) on a warehouse made by
+`almen synth --scale 1.0`. It writes the year's settlement if it is missing, makes a
+load-test clinic user in the records store, serves the app with Uvicorn on a free
+loopback port, warms the caches with one request, then runs 20 client threads, each
+sending ``--requests`` GETs of /api/clinics/{clinic}/dashboard (clinics in turn from the
+user's... one clinic: a clinic user sees one). Target: p95 latency under 100 ms. The
+figures go into docs/benchmarks.md between markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from almen import population, records
+from almen.warehouse import Warehouse
+from almen.web.auth import add_user
+from almen.web.demo import settle_demo_year
+from docblock import write_block
+
+YEAR = 2025
+PASSWORD = "load test password"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=100, help="per client")
+    ap.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    with Warehouse.connect(args.data) as wh:
+        settle_demo_year(wh, YEAR)
+        areas = population.clinic_areas(wh).sort("provider_number")
+        n_claims = wh.row_count("claim")
+    clinic = areas["provider_number"][len(areas) // 2]
+    add_user(records.connect(args.data), "loadtest", PASSWORD, "clinic", clinic)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # the server in its own process (as `almen serve` runs it), so that the clients do
+    # not share its interpreter lock
+    server = subprocess.Popen(
+        [sys.executable, "-m", "almen", "--data", str(args.data), "serve", "--port", str(port),
+         "--year", str(YEAR)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(f"{base}/api/me", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    url = f"{base}/api/clinics/{clinic}/dashboard"
+    login = {"username": "loadtest", "password": PASSWORD}
+    with httpx.Client(base_url=base, timeout=600) as c:
+        c.post("/api/login", json=login).raise_for_status()
+        t1 = time.perf_counter()
+        c.get(url).raise_for_status()  # warm the caches (settlement, § 96, case finding)
+        warm = time.perf_counter() - t1
+    latencies: list[float] = []
+    errors: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(args.clients)
+
+    def client() -> None:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            c.post("/api/login", json=login).raise_for_status()
+            barrier.wait()
+            for _ in range(args.requests):
+                a = time.perf_counter()
+                r = c.get(url)
+                took = time.perf_counter() - a
+                with lock:
+                    latencies.append(took)
+                    if r.status_code != 200:
+                        errors.append(r.status_code)
+
+    t2 = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t2
+    server.terminate()
+    server.wait(timeout=30)
+    ms = np.array(latencies) * 1000
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    ok = p95 < 100 and not errors
+    text = "\n".join([
+        f"Measured {dt.date.today()} on {platform.machine()}, 2 cores, Python "
+        f"{platform.python_version()}, the scale-1 warehouse ({n_claims:,} claims), `almen serve` "
+        "(Uvicorn, one process) on loopback, the clients in another process on the same 2 cores.",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+        f"| set-up (settlement table if missing, user) | {t1 - t0:.1f} s | |",
+        f"| first dashboard request (fills the caches: settlement, § 96, case finding) | {warm:.1f} s | |",
+        f"| requests: {args.clients} clients × {args.requests} GET /api/clinics/{{p}}/dashboard | {len(ms):,} in {wall:.1f} s ({len(ms) / wall:,.0f}/s) | |",
+        f"| latency p50 / p95 / p99 | {p50:.1f} / {p95:.1f} / {p99:.1f} ms | p95 < 100 ms ({'meets' if ok else 'NOT MET'}) |",
+        f"| mean latency; errors | {statistics.fmean(ms):.1f} ms; {len(errors)} | 0 errors |",
+    ])  # fmt: skip
+    print(text)
+    write_block(args.doc, "loadtest", text, "Web app load test (issue 7)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
