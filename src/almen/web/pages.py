@@ -221,8 +221,14 @@ def region_page(c: C, region: str) -> HTMLResponse:
     f_cov = go.Figure(go.Bar(x=need["name"].to_list(), y=need["relative_capacity"].to_list()))
     ooh = s.ooh_plan(region)
     by_hour = ooh["demand_by_hour"]
-    f_ooh = go.Figure(go.Bar(x=by_hour["hour"].to_list(), y=by_hour["mean"].to_list()))
-    f_ooh.update_layout(xaxis_title="time", yaxis_title="kontakter")
+    docs = ooh["plan"].group_by("hour").agg(pl.col("doctors").sum() / 7).sort("hour")
+    f_ooh = go.Figure([
+        go.Bar(x=by_hour["hour"].to_list(), y=by_hour["mean"].to_list(), name="kontakter"),
+        go.Scatter(x=docs["hour"].to_list(), y=docs["doctors"].to_list(), name="læger på vagt",
+                   yaxis="y2"),
+    ])  # fmt: skip
+    f_ooh.update_layout(xaxis_title="time", yaxis_title="kontakter pr. time",
+                        yaxis2={"overlaying": "y", "side": "right", "title": "læger"})  # fmt: skip
     new = 100
     dist = s.distribution(new).filter(pl.col("region") == region).sort("voluntary", descending=True)
     lim = s.limits().filter(pl.col("provider_number").is_in(list(c.scope_clinics())))
