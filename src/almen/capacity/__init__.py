@@ -15,7 +15,13 @@ from almen.capacity.limits import LimitParams, closing_limits
 from almen.capacity.need import need_by_area, need_index
 from almen.capacity.scenario import Country, ScenarioParams, ScenarioResult, run_scenario, summarise
 from almen.capacity.scenario_file import load_capacity_scenario
-from almen.capacity.workforce import WorkforceParams, minimum_intake, project, reach_probability
+from almen.capacity.workforce import (
+    WorkforceParams,
+    minimum_intake,
+    project,
+    reach_probability,
+    yearly_table,
+)
 
 __all__ = [
     "Country",
@@ -37,4 +43,5 @@ __all__ = [
     "reach_probability",
     "run_scenario",
     "summarise",
+    "yearly_table",
 ]

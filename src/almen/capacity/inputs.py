@@ -11,7 +11,13 @@ from almen.capacity.scenario import Country
 from almen.geo import person_cells
 from almen.warehouse import Warehouse
 
-__all__ = ["councils", "country_from_warehouse", "need_from_warehouse"]
+__all__ = [
+    "clinic_capacity",
+    "councils",
+    "country_from_warehouse",
+    "limit_inputs",
+    "need_from_warehouse",
+]
 
 
 def need_from_warehouse(wh: Warehouse, year: int) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
@@ -52,4 +58,48 @@ def country_from_warehouse(wh: Warehouse, year: int) -> Country:
         areas=m.select(
             municipality=m.code, health_council=m.health_council, lat=m.lat, lon=m.lon
         ).to_polars(),
+    )
+
+
+def clinic_capacity(wh: Warehouse, persons: pl.DataFrame) -> pl.DataFrame:
+    """Every clinic with its FTE and listed patients (from ``persons`` of
+    ``need_from_warehouse``): provider_number, municipality, form, closed_to_new, lat,
+    lon, fte, listed."""
+    d = wh.read_table("doctor")
+    fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
+    clinics = (
+        wh.read_table("clinic")
+        .select("provider_number", "municipality", "form", "closed_to_new", "lat", "lon")
+        .to_polars()
+    )
+    listed = persons.group_by("provider_number").agg(listed=pl.len())
+    return (
+        clinics.join(fte, on="provider_number", how="left")
+        .join(listed, on="provider_number", how="left")
+        .with_columns(pl.col("fte").fill_null(0.0), pl.col("listed").fill_null(0))
+    )
+
+
+def limit_inputs(wh: Warehouse, persons: pl.DataFrame) -> pl.DataFrame:
+    """The clinics as ``closing_limits`` takes them: provider_number, municipality, fte,
+    listed, need_index and vulnerable_share of the list, underserved (PLO's list of
+    municipalities), years_established (not known in the warehouse: null)."""
+    lists = (
+        persons.filter(pl.col("provider_number").is_not_null())
+        .group_by("provider_number")
+        .agg(
+            listed=pl.len(),
+            need_index=pl.col("need").mean(),
+            vulnerable_share=pl.col("vulnerable").mean(),
+        )
+    )
+    cap = clinic_capacity(wh, persons).select("provider_number", "municipality", "fte")
+    underserved = set(reference.load_underserved()["code"].to_list())
+    return (
+        cap.filter(pl.col("fte") > 0)
+        .join(lists, on="provider_number", how="inner")
+        .with_columns(
+            underserved=pl.col("municipality").is_in(list(underserved)),
+            years_established=pl.lit(None, dtype=pl.Int32),
+        )
     )

@@ -27,10 +27,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import polars as pl
 
 from almen.errors import ParameterError
 
-__all__ = ["WorkforceParams", "entrants", "minimum_intake", "project", "reach_probability"]
+__all__ = [
+    "WorkforceParams",
+    "entrants",
+    "minimum_intake",
+    "project",
+    "reach_probability",
+    "yearly_table",
+]
 
 AGES = np.arange(25, 80)
 
@@ -174,3 +182,19 @@ def minimum_intake(
         else:
             lo = mid
     return hi
+
+
+def yearly_table(
+    params: WorkforceParams, intakes: Sequence[int], runs: int = 1000, seed: int = 1
+) -> pl.DataFrame:
+    """Per intake and year: the 5th, 50th and 95th percentile of the GPs and the share of
+    runs at or above the target."""
+    rows = []
+    for n in intakes:
+        out = project(replace(params, intake=n), runs, seed)
+        lo, mid, hi = np.percentile(out, [5, 50, 95], axis=0)
+        for i, y in enumerate(range(params.start_year, params.target_year + 1)):
+            rows.append({"intake": n, "year": y, "p05": float(lo[i]), "median": float(mid[i]),
+                         "p95": float(hi[i]),
+                         "p_reach": float((out[:, i] >= params.target).mean())})  # fmt: skip
+    return pl.DataFrame(rows)

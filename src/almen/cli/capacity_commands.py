@@ -6,13 +6,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import polars as pl
 import typer
 from rich.table import Table
 
-from almen.capacity import WorkforceParams, minimum_intake, project
-from almen.capacity.inputs import councils, country_from_warehouse, need_from_warehouse
+from almen.capacity import WorkforceParams, minimum_intake, yearly_table
+from almen.capacity.inputs import (
+    clinic_capacity,
+    councils,
+    country_from_warehouse,
+    limit_inputs,
+    need_from_warehouse,
+)
 from almen.cli import app, guard
 from almen.cli.render import FORMATS, FormatOpt, OutputOpt, console, emit
 from almen.warehouse import Warehouse
@@ -46,28 +51,19 @@ def workforce(
     """
     base = WorkforceParams(target=target, target_year=target_year)
     intakes = intake or [350, 400]
-    years = list(range(base.start_year, target_year + 1))
-    rows = []
-    outs = {}
-    for n in intakes:
-        out = outs[n] = project(replace(base, intake=n), runs, seed)
-        lo, mid, hi = np.percentile(out, [5, 50, 95], axis=0)
-        for i, y in enumerate(years):
-            rows.append({"intake": n, "year": y, "p05": lo[i], "median": mid[i], "p95": hi[i],
-                         "p_reach": float((out[:, i] >= target).mean())})  # fmt: skip
-    if emit(pl.DataFrame(rows), fmt, output):
+    table = yearly_table(base, intakes, runs, seed)
+    if emit(table, fmt, output):
         return
     for n in intakes:
-        out = outs[n]
-        lo, mid, hi = np.percentile(out, [5, 50, 95], axis=0)
-        reach = float((out[:, -1] >= target).mean())
+        part = table.filter(pl.col("intake") == n)
+        reach = float(part["p_reach"][-1])
         t = Table(
             title=f"{n} training posts a year: P(≥ {target:,} GPs in {target_year}) = {reach:.1%}"
         )
         for col in ("year", "GPs (median)", "90 % interval"):
             t.add_column(col, justify="right")
-        for i, y in enumerate(years):
-            t.add_row(str(y), f"{mid[i]:,.0f}", f"{lo[i]:,.0f}-{hi[i]:,.0f}")
+        for r in part.iter_rows(named=True):
+            t.add_row(str(r["year"]), f"{r['median']:,.0f}", f"{r['p05']:,.0f}-{r['p95']:,.0f}")
         console.print(t)
     need = minimum_intake(base, probability, runs=min(runs, 2000), seed=seed)
     if need is None:
@@ -212,22 +208,10 @@ def coverage_cmd(
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         persons, _ = need_from_warehouse(wh, year)
         loc = wh.read_table("patient").select("patient_id", "lat", "lon").to_polars()
-        d = wh.read_table("doctor")
-        fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
-        clinics = (
-            wh.read_table("clinic")
-            .select("provider_number", "municipality", "closed_to_new", "lat", "lon")
-            .to_polars()
-        )
+        clinics = clinic_capacity(wh, persons)
         m = wh.read_table("municipality")
         areas = councils(wh)
         names = dict(zip(areas["municipality"], m.name.to_polars(), strict=False))
-    listed = persons.group_by("provider_number").agg(listed=pl.len())
-    clinics = (
-        clinics.join(fte, on="provider_number", how="left")
-        .join(listed, on="provider_number", how="left")
-        .with_columns(pl.col("fte").fill_null(0.0), pl.col("listed").fill_null(0))
-    )
     res = coverage(persons.select("municipality", "need"), clinics, areas, by)
     located = persons.join(loc, on="patient_id").filter(pl.col("lat").is_not_null())
     access = floating_catchment(located, clinics, radius_km)
@@ -265,7 +249,6 @@ def limits_cmd(
     output: OutputOpt = None,
 ) -> None:
     """Closing limits per clinic: the old 1,600 per doctor beside the need-based one."""
-    from almen import reference
     from almen.capacity import LimitParams, closing_limits
     from almen.cli import settings_of, warehouse_target
     from almen.errors import ParameterError
@@ -275,27 +258,7 @@ def limits_cmd(
         raise ParameterError("--norm must be above 0")
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         persons, _ = need_from_warehouse(wh, year)
-        d = wh.read_table("doctor")
-        fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
-        clinic = wh.read_table("clinic").select("provider_number", "municipality").to_polars()
-    lists = (
-        persons.filter(pl.col("provider_number").is_not_null())
-        .group_by("provider_number")
-        .agg(
-            listed=pl.len(),
-            need_index=pl.col("need").mean(),
-            vulnerable_share=pl.col("vulnerable").mean(),
-        )
-    )
-    underserved = set(reference.load_underserved()["code"].to_list())
-    clinics = (
-        clinic.join(fte, on="provider_number", how="inner")
-        .join(lists, on="provider_number", how="inner")
-        .with_columns(
-            underserved=pl.col("municipality").is_in(list(underserved)),
-            years_established=pl.lit(None, dtype=pl.Int32),
-        )
-    )
+        clinics = limit_inputs(wh, persons)
     res = closing_limits(clinics, LimitParams(norm_per_fte=norm)).with_columns(
         change=pl.col("new_limit") / pl.col("old_limit") - 1
     )

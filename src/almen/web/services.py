@@ -226,22 +226,12 @@ class Services:
         """Per municipality: need-weighted residents, FTE, relative capacity, citizens
         without free choice (coverage and free choice together)."""
         from almen.capacity import coverage, free_choice, need_by_area
-        from almen.capacity.inputs import councils, need_from_warehouse
+        from almen.capacity.inputs import clinic_capacity, councils, need_from_warehouse
 
         def compute(wh: Warehouse) -> pl.DataFrame:
             persons, _ = need_from_warehouse(wh, self.year)
-            d = wh.read_table("doctor")
-            fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
-            clinics = (
-                wh.read_table("clinic")
-                .select("provider_number", "municipality", "form", "closed_to_new", "lat", "lon")
-                .to_polars()
-            )
+            cl = clinic_capacity(wh, persons)
             areas = councils(wh)
-            listed = persons.group_by("provider_number").agg(listed=pl.len())
-            cl = (clinics.join(fte, on="provider_number", how="left")
-                  .join(listed, on="provider_number", how="left")
-                  .with_columns(pl.col("fte").fill_null(0.0), pl.col("listed").fill_null(0)))  # fmt: skip
             cov = coverage(persons.select("municipality", "need"), cl, areas, "municipality")
             loc = (
                 wh.read_table("patient")
@@ -261,24 +251,10 @@ class Services:
         return self.cached(("need", self.year), compute)
 
     def workforce(self, intakes: tuple[int, ...] = (350, 400), runs: int = 2000) -> pl.DataFrame:
-        from dataclasses import replace
+        from almen.capacity import WorkforceParams, yearly_table
 
-        import numpy as np
-
-        from almen.capacity import WorkforceParams, project
-
-        def compute(_: Warehouse) -> pl.DataFrame:
-            base = WorkforceParams()
-            rows = []
-            for n in intakes:
-                out = project(replace(base, intake=n), runs, 1)
-                lo, mid, hi = np.percentile(out, [5, 50, 95], axis=0)
-                for i, y in enumerate(range(base.start_year, base.target_year + 1)):
-                    rows.append({"intake": n, "year": y, "p05": float(lo[i]), "median": float(mid[i]),
-                                 "p95": float(hi[i]), "p_reach": float((out[:, i] >= base.target).mean())})  # fmt: skip
-            return pl.DataFrame(rows)
-
-        return self.cached(("workforce", intakes, runs), compute)
+        return self.cached(("workforce", intakes, runs),
+                           lambda _: yearly_table(WorkforceParams(), intakes, runs, seed=1))  # fmt: skip
 
     def distribution(self, new: int) -> pl.DataFrame:
         from almen.capacity import distribute
@@ -302,27 +278,11 @@ class Services:
 
     def limits(self) -> pl.DataFrame:
         from almen.capacity import LimitParams, closing_limits
-        from almen.capacity.inputs import need_from_warehouse
+        from almen.capacity.inputs import limit_inputs, need_from_warehouse
 
         def compute(wh: Warehouse) -> pl.DataFrame:
             persons, _ = need_from_warehouse(wh, self.year)
-            d = wh.read_table("doctor")
-            fte = d.group_by("provider_number").aggregate(fte=d.fte.sum()).to_polars()
-            clinic = wh.read_table("clinic").select("provider_number", "municipality").to_polars()
-            lists = (
-                persons.filter(pl.col("provider_number").is_not_null())
-                .group_by("provider_number")
-                .agg(
-                    listed=pl.len(),
-                    need_index=pl.col("need").mean(),
-                    vulnerable_share=pl.col("vulnerable").mean(),
-                )
-            )
-            underserved = set(reference.load_underserved()["code"].to_list())
-            c = clinic.join(fte, on="provider_number").join(lists, on="provider_number").with_columns(
-                underserved=pl.col("municipality").is_in(list(underserved)),
-                years_established=pl.lit(None, dtype=pl.Int32))  # fmt: skip
-            return closing_limits(c, LimitParams())
+            return closing_limits(limit_inputs(wh, persons), LimitParams())
 
         return self.cached(("limits", self.year), compute)
 
