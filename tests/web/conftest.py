@@ -30,6 +30,7 @@ class Site:
     other_region_clinic: str
     cluster: str
     region: str
+    council: str
     patient: int  # listed with `clinic`
     other_patient: int  # listed elsewhere
 
@@ -47,6 +48,7 @@ def site(tiny_denmark: Path, tmp_path_factory: pytest.TempPathFactory) -> Site:
     members = areas.filter(pl.col("cluster") == cluster).sort("provider_number")
     clinic, other = members["provider_number"][0], members["provider_number"][1]
     region = members["region"][0]
+    council = members["health_council"][0]
     elsewhere = areas.filter(pl.col("region") != region)["provider_number"][0]
     patient = p.filter(pl.col("provider_number") == clinic)["patient_id"][0]
     other_patient = p.filter(pl.col("provider_number") == other)["patient_id"][0]
@@ -56,7 +58,8 @@ def site(tiny_denmark: Path, tmp_path_factory: pytest.TempPathFactory) -> Site:
     add_user(eng, "klynge", PASSWORD, "cluster", cluster)
     add_user(eng, "klinik", PASSWORD, "clinic", clinic)
     app = create_app(get_settings(os.environ, data=data))
-    return Site(data, app, clinic, other, elsewhere, cluster, region, patient, other_patient)
+    return Site(data, app, clinic, other, elsewhere, cluster, region, council, patient,
+                other_patient)  # fmt: skip
 
 
 class Client:

@@ -158,3 +158,23 @@ def test_paging(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
     b = c.get("/api/clinics?page=2&size=2").json()
     assert len(a["items"]) == 2 and a["total"] > 2 and a["items"] != b["items"]
     assert c.get("/api/clinics?size=10000").status_code == 422
+
+
+def test_pages_answer_by_role(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    pages = {
+        "/national": {"national"},
+        f"/region/{site.region}": {"national", "region"},
+        f"/council/{site.council}": {"national", "region"},
+        f"/cluster/{site.cluster}": {"national", "region", "cluster"},
+        f"/clinic/{site.clinic}": {"national", "region", "cluster", "clinic"},
+        f"/clinic/{site.clinic}/patient/{site.patient}": {"clinic"},
+        "/fees": {"national", "region"},
+    }
+    for user, role in USERS.items():
+        c = as_user(user).http
+        for path, allowed in pages.items():
+            r = c.get(path)
+            assert r.status_code == (200 if role in allowed else 403), (user, path, r.status_code)
+            if r.status_code == 200:
+                assert r.headers["content-type"].startswith("text/html")
+    assert as_user(None).http.get("/national", follow_redirects=False).status_code == 303

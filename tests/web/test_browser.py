@@ -112,6 +112,11 @@ def test_national_pages_and_a_fee_scenario(browser, base_url: str, site: Site) -
     page.goto(f"{base_url}/region/{site.region}")
     assert _charts_rendered(page) >= 2
     _shot(page, "region-by-national")
+    page.click(f'a[href="/council/{site.council}"]')
+    page.wait_for_load_state("networkidle")
+    assert "Sundhedsråd" in page.locator("h1").inner_text()
+    assert _charts_rendered(page) == 2
+    _shot(page, "health-council")
     page.goto(f"{base_url}/fees")
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")

@@ -43,7 +43,7 @@ T: dict[str, dict[str, Any]] = {
         "Medicin", "efforts": "Særlige indsatser", "careplans": "Forløbsplaner", "title":
         "Titel", "description": "Beskrivelse", "save": "Gem", "scenario_toml":
         "Scenarie (TOML)", "budget_neutral": "Udgiftsneutralt", "compare": "Beregn",
-        "totals": "I alt", "winners": "Vindere", "losers": "Tabere",
+        "totals": "I alt", "winners": "Vindere", "losers": "Tabere", "councils": "Sundhedsråd",
     },
     "en": {
         "home": "Home", "fees": "Fee scenarios", "logout": "Log out", "login": "Log in",
@@ -66,6 +66,7 @@ T: dict[str, dict[str, Any]] = {
         "careplans": "Care plans", "title": "Title", "description": "Description",
         "save": "Save", "scenario_toml": "Scenario (TOML)", "budget_neutral": "Budget-neutral",
         "compare": "Compare", "totals": "Totals", "winners": "Winners", "losers": "Losers",
+        "councils": "Health councils",
     },
 }  # fmt: skip
 COLS = {"da": {"name": "kommune", "need": "behov", "capacity": "kapacitet", "voluntary": "frivillig",
@@ -242,9 +243,41 @@ def region_page(c: C, region: str) -> HTMLResponse:
         )
         .sort("site")
     )
-    clusters = sorted(set(s.areas().filter(pl.col("region") == region)["cluster"].to_list()))
+    mine = s.areas().filter(pl.col("region") == region)
+    clusters = sorted(set(mine["cluster"].to_list()))
+    councils = sorted(set(mine["health_council"].to_list()))
     return render(c, "region.html", region, figs={"coverage": _fig(f_cov), "ooh": _fig(f_ooh)},
                   dist=rows(dist.head(15)), new=new, staff=rows(staff), clusters=clusters,
+                  councils=councils,
+                  limits={"old": int(lim["may_close_old"].sum()), "new": int(lim["may_close_new"].sum()),
+                          "n": len(lim)})  # fmt: skip
+
+
+@router.get("/council/{council}")
+def council_page(c: C, council: str) -> HTMLResponse:
+    """A health council: coverage of its municipalities, the distribution model's
+    proposal for them and the closing limits of its clinics (out of hours is planned
+    per region: see the region page)."""
+    u = c.need_role("national", "region")
+    s = c.services
+    members = s.areas().filter(pl.col("health_council") == council)
+    if members.is_empty():
+        raise HTTPException(404, f"no health council {council!r}")
+    region = members["region"][0]
+    if u.role == "region" and u.scope != region:
+        raise HTTPException(403, "this health council is outside your scope")
+    munis = s.municipalities().filter(pl.col("health_council") == council)["code"].to_list()
+    need = s.need_by_municipality().filter(pl.col("area").is_in(munis)).sort("relative_capacity")
+    f_cov = go.Figure(go.Bar(x=need["name"].to_list(), y=need["relative_capacity"].to_list()))
+    f_choice = go.Figure(go.Bar(x=need["name"].to_list(),
+                                y=need["without_free_choice"].fill_null(0).to_list()))  # fmt: skip
+    new = 100
+    dist = (
+        s.distribution(new).filter(pl.col("area").is_in(munis)).sort("voluntary", descending=True)
+    )
+    lim = s.limits().filter(pl.col("provider_number").is_in(members["provider_number"].to_list()))
+    return render(c, "council.html", f"Sundhedsråd {council}", region=region, new=new,
+                  figs={"coverage": _fig(f_cov), "choice": _fig(f_choice)}, dist=rows(dist),
                   limits={"old": int(lim["may_close_old"].sum()), "new": int(lim["may_close_new"].sum()),
                           "n": len(lim)})  # fmt: skip
 
