@@ -281,6 +281,26 @@ SETTLEMENT = _t(
     C("payment_date", "date", "the 15th of the next month"),
 )
 
+CLAIM_SAME_DAY = _t(
+    "claim_same_day",
+    "a claim line that shares patient, day and service with another line",
+    "An index kept by synth and ingest: the only lines that can be duplicates or over a "
+    "per-day limit (almen.claim_index). Checked against claim_same_day_stamp before use.",
+    ("claim_id",),
+    C("claim_id", "int64", "claim line"),
+)
+
+CLAIM_SAME_DAY_STAMP = _t(
+    "claim_same_day_stamp",
+    "one row: the claim table the index was built from",
+    "Row count, largest and sum of claim_id of the claim table when claim_same_day was "
+    "built; the index is used only while the claim table still matches.",
+    (),
+    C("claim_rows", "int64", "rows in claim"),
+    C("max_claim_id", "int64", "largest claim_id"),
+    C("sum_claim_id", "float64", "sum of claim_id (as a float: it overflows int64)"),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -297,6 +317,8 @@ TABLES: dict[str, Table] = {
         CALIBRATION,
         RETURNED_CLAIM,
         SETTLEMENT,
+        CLAIM_SAME_DAY,
+        CLAIM_SAME_DAY_STAMP,
         REJECT,
         INGEST_LOG,
     )

@@ -12,7 +12,7 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
-from almen import settlement
+from almen import claim_index, settlement
 from almen.cli import app, guard, settings_of, warehouse_target
 from almen.cli.render import console
 from almen.errors import NotFoundError, ParameterError
@@ -58,6 +58,8 @@ def settle(
     settings = settings_of(ctx)
     months = [month] if month else list(range(1, 13))
     with Warehouse.connect(warehouse_target(settings)) as wh:
+        if wh.has_table("claim") and claim_index.read(wh) is None:
+            claim_index.build(wh)  # claims written outside synth and ingest: index them
         fees = _fees(wh, year)
         checked = _checked_year(wh, year, dt.date(year, max(months), 1), as_of=run_date)
         expo = settlement.exposure(wh.read_table("patient"), year)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import ibis
 import pyarrow as pa
 
+from almen import claim_index
 from almen.warehouse import Warehouse
 
 __all__ = ["Reject", "Validated", "write_validated"]
@@ -54,6 +55,8 @@ def write_validated(wh: Warehouse, validated: Validated) -> str:
     key = validated.replace_key
     if key is None:
         wh.append_table(name, new)  # no key: rows are added (claims)
+        if name == "claim":
+            claim_index.build(wh)  # the same-day index follows the claims
     elif wh.has_table(name):
         old = wh.read_table(name)
         keys = ibis.memtable(new.select(list(key)).group_by(list(key)).aggregate([]))

@@ -68,13 +68,15 @@ def check_year(
     year: int,
     through_month: int = 12,
     as_of: dt.date,
+    same_day: ibis.Table | None = None,
 ) -> ibis.Table:
-    """The year's claim lines sent for January..``through_month``, checked by the rules."""
+    """The year's claim lines sent for January..``through_month``, checked by the rules
+    (``same_day``: the same-day index, see ``check_claims``)."""
     c = claim.filter(
         (claim.settlement_month >= dt.date(year, 1, 1))
         & (claim.settlement_month <= dt.date(year, through_month, 1))
     )
-    return check_claims(c, fee_schedule, patient, service_rules, as_of=as_of)
+    return check_claims(c, fee_schedule, patient, service_rules, as_of=as_of, same_day=same_day)
 
 
 def returned_lines(checked: ibis.Table, return_rules: pl.DataFrame) -> pl.DataFrame:

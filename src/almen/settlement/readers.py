@@ -11,6 +11,7 @@ from pathlib import Path
 import ibis
 import polars as pl
 
+from almen import claim_index
 from almen.errors import NotFoundError
 from almen.reference import fee_schedule_for_year
 from almen.settlement import (
@@ -51,7 +52,7 @@ def checked_year(
     wh: Warehouse, year: int, through: dt.date, *, as_of: dt.date | None = None
 ) -> ibis.Table:
     """The year's claims sent for January to ``through``'s month, checked on ``as_of``
-    (default ``through``)."""
+    (default ``through``), with the same-day index when it matches the claim table."""
     return check_year(
         wh.read_table("claim"),
         wh.read_table("fee_schedule"),
@@ -60,6 +61,7 @@ def checked_year(
         year=year,
         through_month=through.month,
         as_of=as_of or through,
+        same_day=claim_index.read(wh),
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from almen import reference
+from almen import claim_index, reference
 from almen.errors import ParameterError
 from almen.synth import params as P
 from almen.synth.calibration import calibration_table, citizens_without_free_choice
@@ -509,6 +509,7 @@ def write_denmark(
                 counts[name] = counts.get(name, 0) + piece.num_rows
             for name in ("reject", "ingest_log"):
                 wh.create_empty(name)
+            claim_index.build(wh)
             wh.con.raw_sql("CHECKPOINT")
         os.replace(tmp, data_dir / WAREHOUSE_FILE)
     finally:

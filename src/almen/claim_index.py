@@ -1,0 +1,65 @@
+"""The same-day index of the claim table: lines that share patient, day and service
+with another line.
+
+Only such lines can be duplicates or over a per-day limit (settlement/rules.py), and
+finding them is one window over every claim line, the costliest step of checking a year
+(about 10 s at scale 1). Synth and ingest build the index when they write claims; the
+check uses it while the claim table still matches the stamp it was built from (row
+count, largest and sum of claim_id), and falls back to the window otherwise. The index
+holds the lines that share a key over the whole table, a superset of those that share
+one within any period checked, so results are the same either way (a test checks it).
+"""
+
+from __future__ import annotations
+
+import ibis
+import pyarrow as pa
+
+from almen.warehouse import Warehouse
+
+__all__ = ["build", "read"]
+
+
+def _stamp(wh: Warehouse) -> tuple[int, int, float]:
+    c = wh.read_table("claim")
+    row = (
+        c.aggregate(n=c.count(), mx=c.claim_id.max(), sm=c.claim_id.cast("float64").sum())
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    return int(row["n"]), int(row["mx"] or 0), float(row["sm"] or 0.0)
+
+
+def build(wh: Warehouse) -> int:
+    """(Re)build the index from the claim table; returns the lines in it."""
+    c = wh.read_table("claim")
+    w = ibis.window(group_by=[c.patient_id, c.service_date, c.service_code])
+    counted = c.select("claim_id", n=c.count().over(w))
+    ids = counted.filter(counted.n > 1).select("claim_id").to_pyarrow()
+    n, mx, sm = _stamp(wh)
+    # no transaction of its own (ingest calls this inside one); the stamp is written last,
+    # so an interrupted build leaves no stamp that matches and the window is used
+    wh.con.drop_table("claim_same_day_stamp", force=True)
+    wh.write_table("claim_same_day", ids)
+    wh.write_table(
+        "claim_same_day_stamp",
+        pa.table({"claim_rows": pa.array([n], pa.int64()),
+                  "max_claim_id": pa.array([mx], pa.int64()),
+                  "sum_claim_id": pa.array([sm], pa.float64())}),
+    )  # fmt: skip
+    return ids.num_rows
+
+
+def read(wh: Warehouse) -> ibis.Table | None:
+    """The index if it matches the claim table, else None (use the window)."""
+    if not (wh.has_table("claim_same_day") and wh.has_table("claim_same_day_stamp")):
+        return None
+    if not wh.has_table("claim"):
+        return None
+    stamp = wh.read_table("claim_same_day_stamp").to_pyarrow().to_pylist()
+    if len(stamp) != 1:
+        return None
+    s = stamp[0]
+    if (s["claim_rows"], s["max_claim_id"], s["sum_claim_id"]) != _stamp(wh):
+        return None
+    return wh.read_table("claim_same_day")

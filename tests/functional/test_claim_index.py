@@ -1,0 +1,61 @@
+"""The same-day index (almen.claim_index): the check gives the same result with it as
+with the window, and an index that no longer matches the claim table is not used
+(seed 004 §5.2: duplicates and per-day limits come back)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from almen import claim_index, settlement
+from almen.settlement import readers
+from almen.warehouse import Warehouse
+
+YEAR = 2025
+
+
+def _check(wh: Warehouse, same_day: object) -> tuple[pl.DataFrame, pl.DataFrame]:
+    checked = settlement.check_year(
+        wh.read_table("claim"), wh.read_table("fee_schedule"), wh.read_table("patient"),
+        settlement.load_service_rules(), year=YEAR, as_of=dt.date(YEAR + 1, 1, 31),
+        same_day=same_day,  # type: ignore[arg-type]
+    )  # fmt: skip
+    summary = settlement.claim_summary(checked).sort(pl.all())
+    returned = settlement.returned_lines(checked, settlement.load_return_rules())
+    return summary, returned
+
+
+def test_same_result_with_and_without_the_index(tiny_denmark: Path) -> None:
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        index = claim_index.read(wh)
+        assert index is not None  # synth built it
+        assert index.count().execute() > 0
+        with_index = _check(wh, index)
+        with_window = _check(wh, None)
+    assert with_index[0].equals(with_window[0])
+    assert with_index[1].equals(with_window[1])
+    rules = set(with_index[1]["rule"].to_list())
+    assert {"duplicate", "per_day"} & rules  # the index is doing work here
+
+
+def test_a_stale_index_is_not_used_and_settle_rebuilds_it(tiny_copy: Path, call_cli) -> None:  # type: ignore[no-untyped-def]
+    with Warehouse.connect(tiny_copy) as wh:
+        c = wh.read_table("claim")
+        one = c.filter(c.settlement_month == dt.date(YEAR, 3, 1)).limit(1).to_pyarrow()
+        top = c.claim_id.max().execute()
+        dup = one.set_column(0, "claim_id", [[int(top) + 1]])  # the same line again
+        wh.append_table("claim", dup)
+        assert claim_index.read(wh) is None  # the stamp no longer matches
+        checked = readers.checked_year(
+            wh, YEAR, dt.date(YEAR, 12, 1), as_of=dt.date(YEAR + 1, 1, 31)
+        )
+        r = checked.filter(checked.claim_id == int(top) + 1).select("rule").to_pyarrow()
+        assert r.column(0).to_pylist() == ["duplicate"]  # found by the window
+    res = call_cli("--data", str(tiny_copy), "settle", "--year", str(YEAR), "--month", "3")
+    assert res.exit_code == 0, res.output
+    with Warehouse.connect(tiny_copy, read_only=True) as wh:
+        index = claim_index.read(wh)
+        assert index is not None
+        assert index.filter(index.claim_id == int(top) + 1).count().execute() == 1
