@@ -60,14 +60,8 @@ def settle(
     with Warehouse.connect(warehouse_target(settings)) as wh:
         if wh.has_table("claim") and claim_index.read(wh) is None:
             claim_index.build(wh)  # claims written outside synth and ingest: index them
-        fees = _fees(wh, year)
-        checked = _checked_year(wh, year, dt.date(year, max(months), 1), as_of=run_date)
-        expo = settlement.exposure(wh.read_table("patient"), year)
-        by_month = settlement.monthly_claims(settlement.claim_summary(checked))
-        stmt = settlement.monthly_statement(expo, by_month, fees, year=year, months=months)
-        returned = settlement.returned_lines(checked, settlement.load_return_rules())
+        stmt, returned = readers.settle_year(wh, year, months, run_date)
         month_starts = [dt.date(year, m, 1) for m in months]
-        returned = returned.filter(pl.col("settlement_month").is_in(month_starts))
         with wh.transaction():
             _replace_months(wh, "settlement", stmt.to_arrow(), "month", month_starts)
             _replace_months(

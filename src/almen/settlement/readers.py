@@ -38,6 +38,7 @@ __all__ = [
     "fees_for_year",
     "frame_for_year",
     "overview_for_clinic",
+    "settle_year",
 ]
 
 
@@ -63,6 +64,23 @@ def checked_year(
         as_of=as_of or through,
         same_day=claim_index.read(wh),
     )
+
+
+def settle_year(
+    wh: Warehouse, year: int, months: list[int], as_of: dt.date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Monthly statements of ``months`` and their returned lines (with reasons), checked
+    on ``as_of``: what `almen settle` writes."""
+    from almen.settlement import load_return_rules, monthly_statement, returned_lines
+
+    fees = fees_for_year(wh, year)
+    checked = checked_year(wh, year, dt.date(year, max(months), 1), as_of=as_of)
+    expo = exposure(wh.read_table("patient"), year)
+    by_month = monthly_claims(claim_summary(checked))
+    stmt = monthly_statement(expo, by_month, fees, year=year, months=months)
+    returned = returned_lines(checked, load_return_rules())
+    starts = [dt.date(year, m, 1) for m in months]
+    return stmt, returned.filter(pl.col("settlement_month").is_in(starts))
 
 
 def ceiling_for_year(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame:

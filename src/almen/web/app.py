@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -182,13 +184,21 @@ class SecurityHeaders:
 
 
 def create_app(settings: Settings, *, year: int = 2025) -> FastAPI:
+    services = Services(settings, year=year)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()  # the shared warehouse connection
+
     app = FastAPI(
+        lifespan=lifespan,
         title="almen",
         version="0.1.0",
         description="Danish general practice: settlement, population, capacity and access. "
         "Log in at /login; every route answers for the signed-in user's scope.",
     )
-    app.state.services = Services(settings, year=year)
+    app.state.services = services
     app.state.records = records.connect(settings.data, settings.records_url)
     app.state.users = {}
     app.add_middleware(

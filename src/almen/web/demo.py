@@ -19,21 +19,13 @@ def settle_demo_year(wh: Warehouse, year: int) -> bool:
     """Write the year's monthly statements and returned claims if they are missing."""
     import datetime as dt
 
-    from almen import settlement
     from almen.settlement import readers
 
     if wh.has_table("settlement"):
         s = wh.read_table("settlement")
         if s.filter(s.month.year() == year).count().execute() > 0:
             return False
-    fees = readers.fees_for_year(wh, year)
-    checked = readers.checked_year(wh, year, dt.date(year, 12, 1), as_of=dt.date(year + 1, 1, 31))
-    expo = settlement.exposure(wh.read_table("patient"), year)
-    stmt = settlement.monthly_statement(
-        expo, settlement.monthly_claims(settlement.claim_summary(checked)), fees, year=year,
-        months=list(range(1, 13)),
-    )  # fmt: skip
-    returned = settlement.returned_lines(checked, settlement.load_return_rules())
+    stmt, returned = readers.settle_year(wh, year, list(range(1, 13)), dt.date(year + 1, 1, 31))
     with wh.transaction():
         for name, data in (("settlement", stmt), ("returned_claim", returned)):
             if wh.has_table(name):

@@ -73,47 +73,29 @@ class Services:
         )
 
     # -- settlement -------------------------------------------------------------------
-    def statements(self) -> pl.DataFrame:
-        """The monthly statements of the year: the `settlement` table written by
-        `almen settle`, else computed here."""
+    def _settled(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The year's statements and returned lines: the `settlement` and
+        `returned_claim` tables written by `almen settle` (or `almen demo`), else computed
+        here."""
 
-        def compute(wh: Warehouse) -> pl.DataFrame:
-            from almen import settlement
+        def compute(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
             from almen.settlement import readers
 
-            if wh.has_table("settlement"):
+            if wh.has_table("settlement") and wh.has_table("returned_claim"):
                 s = wh.read_table("settlement")
                 got = s.filter(s.month.year() == self.year).to_polars()
                 if len(got):
-                    return got
-            fees = readers.fees_for_year(wh, self.year)
-            checked = readers.checked_year(
-                wh, self.year, dt.date(self.year, 12, 1), as_of=self.as_of
-            )
-            expo = settlement.exposure(wh.read_table("patient"), self.year)
-            by_month = settlement.monthly_claims(settlement.claim_summary(checked))
-            return settlement.monthly_statement(
-                expo, by_month, fees, year=self.year, months=list(range(1, 13))
-            )
+                    r = wh.read_table("returned_claim")
+                    return got, r.filter(r.settlement_month.year() == self.year).to_polars()
+            return readers.settle_year(wh, self.year, list(range(1, 13)), self.as_of)
 
-        return self.cached(("statements", self.year), compute)
+        return self.cached(("settled", self.year), compute)
+
+    def statements(self) -> pl.DataFrame:
+        return self._settled()[0]
 
     def returned(self) -> pl.DataFrame:
-        def compute(wh: Warehouse) -> pl.DataFrame:
-            from almen import settlement
-            from almen.settlement import readers
-
-            if wh.has_table("returned_claim"):
-                r = wh.read_table("returned_claim")
-                got = r.filter(r.settlement_month.year() == self.year).to_polars()
-                if len(got) or wh.has_table("settlement"):
-                    return got
-            checked = readers.checked_year(
-                wh, self.year, dt.date(self.year, 12, 1), as_of=self.as_of
-            )
-            return settlement.returned_lines(checked, settlement.load_return_rules())
-
-        return self.cached(("returned", self.year), compute)
+        return self._settled()[1]
 
     def ceiling(self, through_month: int = 12) -> pl.DataFrame:
         from almen.settlement import readers
