@@ -69,10 +69,32 @@ T: dict[str, dict[str, Any]] = {
         "councils": "Health councils",
     },
 }  # fmt: skip
-COLS = {"da": {"name": "kommune", "need": "behov", "capacity": "kapacitet", "voluntary": "frivillig",
-               "forced": "tvungen", "provider_number": "ydernummer", "reason": "årsag",
-               "lines": "linjer", "listed": "tilmeldte", "total_dkk": "i alt (kr.)"},
-        "en": {}}  # fmt: skip
+COLS = {
+    "da": {
+        "name": "kommune", "need": "behov", "capacity": "kapacitet (FTE)", "voluntary": "frivillig",
+        "forced": "tvungen", "list_voluntary": "liste/kap. frivillig", "list_forced":
+        "liste/kap. tvungen", "provider_number": "ydernummer", "reason": "årsag", "lines":
+        "linjer", "dkk": "kr.", "listed": "tilmeldte", "capitation_dkk": "basishonorar",
+        "ffs_daytime_dkk": "ydelser dag", "ffs_ooh_dkk": "ydelser vagt", "local_dkk":
+        "lokalaftaler", "returned_lines": "returnerede linjer", "returned_dkk":
+        "returneret kr.", "total_dkk": "i alt kr.", "payment_date": "udbetales",
+        "service_code": "ydelse", "name_da": "navn", "rate_per_1000": "pr. 1.000",
+        "expected_per_1000": "forventet pr. 1.000", "deviation": "afvigelse", "severity":
+        "hastegrad", "handler": "håndteres af", "channel": "kanal", "target_at": "senest",
+        "status": "status", "site": "vagtsted", "doctor_hours": "lægetimer/uge",
+        "hours_without": "timer uden læge/uge", "max_load": "største belastning", "n": "n",
+        "x": "opfyldt", "p": "andel", "cluster_p": "klynge", "region_p": "region", "flag":
+        "signal", "base_dkk": "før kr.", "scenario_dkk": "scenarie kr.", "change_dkk":
+        "ændring kr.", "change_pct": "ændring %", "definition": "gruppe",
+    },
+    "en": {
+        "name": "municipality", "capacity": "capacity (FTE)", "capitation_dkk": "capitation",
+        "ffs_daytime_dkk": "fee-for-service day", "ffs_ooh_dkk": "fee-for-service OOH",
+        "local_dkk": "local agreements", "total_dkk": "total DKK", "name_da": "name",
+        "rate_per_1000": "per 1,000", "expected_per_1000": "expected per 1,000",
+        "doctor_hours": "doctor hours/week", "hours_without": "hours without a doctor/week",
+    },
+}  # fmt: skip
 EXAMPLE = """name = "Mere til kronikerydelser"
 [change_percent]
 "0120" = 10.0
