@@ -252,7 +252,7 @@ def region_page(c: C, region: str) -> HTMLResponse:
     ])  # fmt: skip
     f_ooh.update_layout(xaxis_title="time", yaxis_title="kontakter pr. time",
                         yaxis2={"overlaying": "y", "side": "right", "title": "læger"})  # fmt: skip
-    new = 100
+    new = max(1, round(100 * s.gp_share()))  # 100 nationally, scaled to the warehouse
     dist = s.distribution(new).filter(pl.col("region") == region).sort("voluntary", descending=True)
     lim = s.limits().filter(pl.col("provider_number").is_in(list(c.scope_clinics())))
     plan = ooh["plan"]
@@ -293,7 +293,7 @@ def council_page(c: C, council: str) -> HTMLResponse:
     f_cov = go.Figure(go.Bar(x=need["name"].to_list(), y=need["relative_capacity"].to_list()))
     f_choice = go.Figure(go.Bar(x=need["name"].to_list(),
                                 y=need["without_free_choice"].fill_null(0).to_list()))  # fmt: skip
-    new = 100
+    new = max(1, round(100 * s.gp_share()))  # 100 nationally, scaled to the warehouse
     dist = (
         s.distribution(new).filter(pl.col("area").is_in(munis)).sort("voluntary", descending=True)
     )

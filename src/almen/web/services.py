@@ -72,6 +72,14 @@ class Services:
             ),
         )
 
+    def gp_share(self) -> float:
+        """The warehouse's doctors as a share of Denmark's GPs (1.0 at scale 1): national
+        numbers such as new capacities are scaled by it."""
+        from almen.capacity import WorkforceParams
+
+        n = self.cached(("doctors",), lambda wh: int(wh.read_table("doctor").count().execute()))
+        return n / float(WorkforceParams().stock.sum())
+
     # -- settlement -------------------------------------------------------------------
     def _settled(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The year's statements and returned lines: the `settlement` and
