@@ -8,7 +8,17 @@ import json
 from typing import Annotated, Any
 
 import polars as pl
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+)
 from pydantic import BaseModel, Field
 
 from almen import records
@@ -20,6 +30,9 @@ router = APIRouter(prefix="/api")
 PageQ = Annotated[int, Query(ge=1, le=100_000, description="page, from 1")]
 SizeQ = Annotated[int, Query(ge=1, le=500, description="rows per page")]
 CsrfH = Annotated[str | None, Header(alias="X-CSRF-Token")]
+INT64 = {"ge": -(2**63), "le": 2**63 - 1}
+PatientP = Annotated[int, Path(description="patient pseudonym", **INT64)]
+RequestP = Annotated[int, Path(description="inbox request id", ge=1, le=2**63 - 1)]
 SMALL = 5  # counts below this never leave a clinic
 
 
@@ -235,7 +248,7 @@ def indicators(c: C, cluster: str | None = None, region: str | None = None) -> d
 
 
 @router.get("/patients/{patient_id}")
-def patient(c: C, patient_id: int) -> dict[str, Any]:
+def patient(c: C, patient_id: PatientP) -> dict[str, Any]:
     """The patient overview as a FHIR R4B Bundle (clinic users, own list; audited)."""
     from almen.population.patient import fhir_bundle
 
@@ -254,7 +267,7 @@ class CarePlanIn(BaseModel):
 
 
 @router.get("/patients/{patient_id}/careplans")
-def careplans(c: C, patient_id: int) -> dict[str, Any]:
+def careplans(c: C, patient_id: PatientP) -> dict[str, Any]:
     u = c.need_patient(patient_id)
     audit_view(c.records, u, "care plans", patient_id)
     return {"items": [_plan(p) for p in records.care_plans(c.records, patient_id)]}
@@ -266,7 +279,9 @@ def _plan(p: records.CarePlan) -> dict[str, Any]:
 
 
 @router.post("/patients/{patient_id}/careplans", status_code=201)
-def add_careplan(c: C, patient_id: int, body: CarePlanIn, csrf: CsrfH = None) -> dict[str, Any]:
+def add_careplan(
+    c: C, patient_id: PatientP, body: CarePlanIn, csrf: CsrfH = None
+) -> dict[str, Any]:
     u = c.need_patient(patient_id)
     c.check_csrf(csrf)
     p = records.add_care_plan(c.records, patient_id, body.title, body.description, body.status)
@@ -316,7 +331,7 @@ def limits(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
 
 # -- access -----------------------------------------------------------------------------
 class RequestIn(BaseModel):
-    patient_id: int
+    patient_id: int = Field(ge=-(2**63), le=2**63 - 1)
     reason: str = Field(max_length=40)
     age: int = Field(ge=0, le=130)
     sex: str = Field(pattern="^(M|F)$")
@@ -361,7 +376,7 @@ def submit_request(
 
 
 @router.post("/inbox/{request_id}/{action}")
-def inbox_action(c: C, request_id: int, action: str, csrf: CsrfH = None,
+def inbox_action(c: C, request_id: RequestP, action: str, csrf: CsrfH = None,
                  to: str | None = None) -> dict[str, Any]:  # fmt: skip
     """``assign`` (to=name) or ``complete`` a request of the user's clinic."""
     from sqlalchemy.orm import Session

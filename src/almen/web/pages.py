@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from almen import records
 from almen.errors import UserError
+from almen.web.api import PatientP
 from almen.web.app import STATIC, Ctx, rows
 from almen.web.auth import audit_view, authenticate
 
@@ -373,7 +374,7 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
 
 
 @router.get("/clinic/{provider_number}/patient/{patient_id}")
-def patient_page(c: C, provider_number: str, patient_id: int) -> HTMLResponse:
+def patient_page(c: C, provider_number: str, patient_id: PatientP) -> HTMLResponse:
     c.need_clinic(provider_number)
     u = c.need_patient(patient_id)
     o = c.services.patient(patient_id)
@@ -384,7 +385,7 @@ def patient_page(c: C, provider_number: str, patient_id: int) -> HTMLResponse:
 
 @router.post("/clinic/{provider_number}/patient/{patient_id}/careplan")
 def careplan_form(
-    c: C, provider_number: str, patient_id: int, title: Annotated[str, Form(max_length=200)],
+    c: C, provider_number: str, patient_id: PatientP, title: Annotated[str, Form(max_length=200)],
     description: Annotated[str, Form(max_length=5000)] = "", csrf: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     c.need_clinic(provider_number)
