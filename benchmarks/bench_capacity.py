@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from almen.capacity import ScenarioParams, WorkforceParams, distribute, project, run_scenario
-from almen.capacity.inputs import country_from_warehouse
+from almen.capacity.inputs import country_from_warehouse, distribution_areas
 from almen.warehouse import Warehouse
 from docblock import write_block
 
@@ -34,24 +34,11 @@ def run(data: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     with Warehouse.connect(data, read_only=True) as wh:
         country = country_from_warehouse(wh, 2025)
-    r["load"] = time.perf_counter() - t0
+        r["load"] = time.perf_counter() - t0
+        areas = distribution_areas(wh, country.persons)
     r["persons"] = float(len(country.persons))
     r["clinics"] = float(len(country.clinics))
 
-    need = country.persons.group_by("municipality").agg(need=pl.col("need").sum())
-    clinic_muni = country.clinics.select("provider_number", "municipality")
-    cap = (
-        country.doctors.join(clinic_muni, on="provider_number")
-        .group_by("municipality")
-        .agg(capacity=pl.col("fte").sum())
-    )
-    areas = (
-        country.areas.select("municipality", "health_council")
-        .join(need, on="municipality", how="left")
-        .join(cap, on="municipality", how="left")
-        .fill_null(0.0)
-        .rename({"municipality": "area"})
-    )
     t0 = time.perf_counter()
     for policy in ("voluntary", "forced"):
         distribute(areas, 300, policy=policy)

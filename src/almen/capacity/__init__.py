@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from almen.capacity.choice import free_choice
 from almen.capacity.coverage import coverage, floating_catchment
-from almen.capacity.distribute import Distribution, distribute
+from almen.capacity.distribute import Distribution, distribute, side_by_side
 from almen.capacity.limits import LimitParams, closing_limits
 from almen.capacity.need import need_by_area, need_index
 from almen.capacity.scenario import Country, ScenarioParams, ScenarioResult, run_scenario, summarise
@@ -42,6 +42,7 @@ __all__ = [
     "project",
     "reach_probability",
     "run_scenario",
+    "side_by_side",
     "summarise",
     "yearly_table",
 ]

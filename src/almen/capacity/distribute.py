@@ -28,7 +28,7 @@ import polars as pl
 
 from almen.errors import ParameterError
 
-__all__ = ["Distribution", "distribute"]
+__all__ = ["Distribution", "distribute", "side_by_side"]
 
 
 @contextmanager
@@ -169,3 +169,15 @@ def distribute(
     )
     before = float(np.maximum(need - per_cap * cap, 0.0).sum())
     return Distribution(alloc, before, float(unmet.sum()), policy)
+
+
+def side_by_side(results: dict[str, Distribution]) -> pl.DataFrame:
+    """The voluntary and forced allocations in one table: area, need, capacity,
+    voluntary, list_voluntary, forced, list_forced (and served, unmet of voluntary)."""
+    v = results["voluntary"].allocation.rename(
+        {"new": "voluntary", "list_per_capacity": "list_voluntary"}
+    )
+    f = results["forced"].allocation.select(
+        "area", forced=pl.col("new"), list_forced=pl.col("list_per_capacity")
+    )
+    return v.join(f, on="area")

@@ -15,6 +15,7 @@ __all__ = [
     "clinic_capacity",
     "councils",
     "country_from_warehouse",
+    "distribution_areas",
     "limit_inputs",
     "need_from_warehouse",
 ]
@@ -102,4 +103,25 @@ def limit_inputs(wh: Warehouse, persons: pl.DataFrame) -> pl.DataFrame:
             underserved=pl.col("municipality").is_in(list(underserved)),
             years_established=pl.lit(None, dtype=pl.Int32),
         )
+    )
+
+
+def distribution_areas(wh: Warehouse, persons: pl.DataFrame) -> pl.DataFrame:
+    """The municipalities as ``distribute`` takes them: area (code), name,
+    health_council, need (need-weighted residents, from ``persons``) and capacity (FTE of
+    the clinics there)."""
+    need = (
+        persons.filter(pl.col("municipality").is_not_null())
+        .group_by("municipality")
+        .agg(need=pl.col("need").sum())
+    )
+    cap = clinic_capacity(wh, persons).group_by("municipality").agg(capacity=pl.col("fte").sum())
+    m = wh.read_table("municipality")
+    munis = m.select(municipality=m.code, name=m.name, health_council=m.health_council)
+    return (
+        munis.to_polars()
+        .join(need, on="municipality", how="left")
+        .join(cap, on="municipality", how="left")
+        .with_columns(pl.col("need").fill_null(0.0), pl.col("capacity").fill_null(0.0))
+        .rename({"municipality": "area"})
     )

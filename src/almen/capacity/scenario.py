@@ -171,8 +171,6 @@ class _State:
         self.need = p["need"].to_numpy().astype(float)
         self.vulnerable = p["vulnerable"].to_numpy().astype(float)
         self.cells = country.cells
-        self.cell_centres = country.cells.centres
-        self.person_cell = country.cells.of_person
         self.n_muni = len(self.muni_codes)
         self.muni_need = np.bincount(
             self.person_muni[self.person_muni >= 0],
@@ -301,13 +299,13 @@ def _relist(s: _State, p: ScenarioParams, limit: np.ndarray, rng: np.random.Gene
     cand = np.flatnonzero(room > 0)
     if len(idx) == 0 or len(cand) == 0:
         return 0
-    cell = s.person_cell[idx]
+    cell = s.cells.of_person[idx]
     order = np.argsort(cell, kind="stable")
     idx, cell = idx[order], cell[order]
     ucell, start, count = np.unique(cell, return_index=True, return_counts=True)
     k = min(len(cand), 64)
     xy = to_km(s.clinic_lonlat[cand, 0], s.clinic_lonlat[cand, 1])
-    dist, nn = cKDTree(xy).query(s.cell_centres[ucell], k=k, distance_upper_bound=p.radius_km)
+    dist, nn = cKDTree(xy).query(s.cells.centres[ucell], k=k, distance_upper_bound=p.radius_km)
     dist, nn = dist.reshape(len(ucell), k), nn.reshape(len(ucell), k)
     target = np.full(len(idx), -1, dtype=np.int64)
     for c in rng.permutation(len(ucell)):
@@ -336,7 +334,7 @@ def _measure(
     closed = _closed(s, limit, listed)
     open_ll = s.clinic_lonlat[~closed]
     no_choice_cell = count_within(s.cells, open_ll, p.radius_km) < p.min_open
-    no_choice = no_choice_cell[s.person_cell]
+    no_choice = no_choice_cell[s.cells.of_person]
     on = s.person_muni >= 0
     public_person = (s.person_clinic >= 0) & s.public[np.maximum(s.person_clinic, 0)]
     m = s.person_muni[on]

@@ -15,6 +15,7 @@ from almen.capacity.inputs import (
     clinic_capacity,
     councils,
     country_from_warehouse,
+    distribution_areas,
     limit_inputs,
     need_from_warehouse,
 )
@@ -308,30 +309,13 @@ def distribute_cmd(
     """
     import time
 
-    from almen.capacity import distribute, need_by_area
+    from almen.capacity import distribute, side_by_side
     from almen.cli import settings_of, warehouse_target
     from almen.warehouse import Warehouse
 
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         persons, _ = need_from_warehouse(wh, year)
-        d = wh.read_table("doctor")
-        c = wh.read_table("clinic")
-        fte = (
-            d.join(c, d.provider_number == c.provider_number)
-            .group_by("municipality")
-            .aggregate(capacity=d.fte.sum())
-            .to_polars()
-        )
-        m = wh.read_table("municipality")
-        munis = m.select(area=m.code, name=m.name, health_council=m.health_council).to_polars()
-    scale_need = need_by_area(persons, "municipality").select(
-        pl.col("municipality").alias("area"), pl.col("need_weighted").alias("need")
-    )
-    areas = (
-        munis.join(scale_need, on="area", how="left")
-        .join(fte.rename({"municipality": "area"}), on="area", how="left")
-        .with_columns(pl.col("need").fill_null(0.0), pl.col("capacity").fill_null(0.0))
-    )
+        areas = distribution_areas(wh, persons)
     results = {}
     lines = []
     for policy in ("voluntary", "forced"):
@@ -344,10 +328,7 @@ def distribute_cmd(
             f"{results[policy].unmet_after:,.0f} (solved in {time.perf_counter() - t0:.2f} s)"
         )
     names = dict(zip(areas["area"], areas["name"], strict=True))
-    v = results["voluntary"].allocation.rename({"new": "voluntary", "list_per_capacity": "list_v"})
-    f = results["forced"].allocation.select("area", pl.col("new").alias("forced"),
-                                            pl.col("list_per_capacity").alias("list_f"))  # fmt: skip
-    both = v.join(f, on="area").sort("voluntary", "forced", descending=True)
+    both = side_by_side(results).sort("voluntary", "forced", descending=True)
     if emit(both, fmt, output):
         return
     for line in lines:
@@ -370,8 +351,8 @@ def distribute_cmd(
             f"{r['capacity']:,.1f}",
             f"{r['voluntary']:,}",
             f"{r['forced']:,}",
-            f"{r['list_v']:,.0f}",
-            f"{r['list_f']:,.0f}",
+            f"{r['list_voluntary']:,.0f}",
+            f"{r['list_forced']:,.0f}",
         )
     console.print(t)
 

@@ -138,7 +138,7 @@ def indicators(
 
     Counts 1-4 (of patients meeting or not meeting an indicator) are suppressed.
     """
-    from almen.population.indicators import INDICATORS, funnel, indicator_counts
+    from almen.population.indicators import INDICATORS, disclose, funnel, indicator_counts
 
     if (cluster is None) == (region is None):
         raise ParameterError("give one of --cluster or --region")
@@ -155,23 +155,8 @@ def indicators(
         )["patient_id"]
         counts = indicator_counts(feats, poly, wh.read_table("condition"), as_of=day)
     res = funnel(counts, area).filter(pl.col(key) == value)
-    # disclosure: the cells (met, not met) of each clinic and indicator
-    long = pl.concat(
-        [
-            res.select("provider_number", "indicator", outcome=pl.lit("met"), count="x"),
-            res.select(
-                "provider_number",
-                "indicator",
-                outcome=pl.lit("not met"),
-                count=pl.col("n") - pl.col("x"),
-            ),
-        ]
-    ).with_columns(pl.col("count").cast(pl.Int64))
-    safe = suppress(long, "count", [["provider_number", "indicator"], ["indicator", "outcome"]])
-    hidden = safe.group_by("provider_number", "indicator").agg(
-        hidden=pl.col("count_suppressed").any()
-    )
-    res = res.join(hidden, on=["provider_number", "indicator"], how="left")
+    # what leaves the clinic: small counts, and what would reveal them, suppressed
+    res = disclose(res)
     for ind, text in INDICATORS.items():
         part = res.filter(pl.col("indicator") == ind).sort("provider_number")
         if part.is_empty():
@@ -184,12 +169,12 @@ def indicators(
         for col in ("clinic", "n", "share", "std.", "95 % limits", "99.8 % limits", "flag"):
             t.add_column(col, justify="left" if col in ("clinic", "flag") else "right")
         for r in part.iter_rows(named=True):
-            small = r["hidden"] or r["n"] < 5
+            small = r["hidden"]
             t.add_row(
                 r["provider_number"],
-                "·" if r["n"] < 5 else f"{r['n']:,.0f}",
-                "·" if small else f"{r['p']:.1%}",
-                "·" if small or r["p_std"] is None else f"{r['p_std']:.1%}",
+                "·" if r["n"] is None else f"{r['n']:,.0f}",
+                "·" if r["p"] is None else f"{r['p']:.1%}",
+                "·" if r["p_std"] is None else f"{r['p_std']:.1%}",
                 f"{r['lower95']:.1%}-{r['upper95']:.1%}",
                 f"{r['lower998']:.1%}-{r['upper998']:.1%}",
                 "" if small else r["flag"],

@@ -6,9 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
-import ibis
 import polars as pl
-import pyarrow as pa
 import typer
 from rich.table import Table
 
@@ -23,10 +21,6 @@ YearOpt = Annotated[int, typer.Option("--year", help="settlement year")]
 ClinicOpt = Annotated[
     str | None, typer.Option("--clinic", help="one clinic (provider number, ydernummer)")
 ]
-
-
-def _fees(wh: Warehouse, year: int) -> pl.DataFrame:
-    return readers.fees_for_year(wh, year)
 
 
 def _check_month(month: int | None) -> None:
@@ -61,12 +55,7 @@ def settle(
         if wh.has_table("claim") and claim_index.read(wh) is None:
             claim_index.build(wh)  # claims written outside synth and ingest: index them
         stmt, returned = readers.settle_year(wh, year, months, run_date)
-        month_starts = [dt.date(year, m, 1) for m in months]
-        with wh.transaction():
-            _replace_months(wh, "settlement", stmt.to_arrow(), "month", month_starts)
-            _replace_months(
-                wh, "returned_claim", returned.to_arrow(), "settlement_month", month_starts
-            )
+        readers.write_settlement(wh, year, months, stmt, returned)
     if clinic is not None:
         stmt = stmt.filter(pl.col("provider_number") == clinic)
         returned = returned.filter(pl.col("provider_number") == clinic)
@@ -82,17 +71,6 @@ def _parse_day(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ParameterError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
-
-
-def _replace_months(
-    wh: Warehouse, name: str, data: pa.Table, column: str, months: list[dt.date]
-) -> None:
-    """Replace the rows of ``months`` in table ``name`` with ``data``."""
-    if wh.has_table(name):
-        old = wh.read_table(name)
-        kept = old.filter(~old[column].isin(months)).to_pyarrow()
-        data = pa.concat_tables([kept.cast(data.schema), data.cast(data.schema)])
-    wh.write_table(name, data)
 
 
 def _render_summary(stmt: pl.DataFrame, returned: pl.DataFrame, year: int) -> None:
@@ -193,7 +171,7 @@ def ceiling(
     if through.year != year:
         raise ParameterError(f"--as-of {through} is not in {year}")
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
-        report = _ceiling(wh, year, through)
+        report = readers.ceiling_for_year(wh, year, through)
     if clinic is not None:
         report = report.filter(pl.col("provider_number") == clinic)
         if report.is_empty():
@@ -220,10 +198,6 @@ def ceiling(
     console.print(t)
     for r in top.head(5 if clinic is None else 1).iter_rows(named=True):
         console.print(f"{r['provider_number']}: {r['why']}")
-
-
-def _ceiling(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame:
-    return readers.ceiling_for_year(wh, year, through)
 
 
 @app.command()
@@ -291,16 +265,10 @@ def overview(
     console.print(t)
 
 
-def _checked_year(
-    wh: Warehouse, year: int, through: dt.date, *, as_of: dt.date | None = None
-) -> ibis.Table:
-    return readers.checked_year(wh, year, through, as_of=as_of)
-
-
 def _backtest(ctx: typer.Context, year: int) -> None:
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
-        fees = _fees(wh, year)
-        checked = _checked_year(wh, year, dt.date(year, 12, 31))
+        fees = readers.fees_for_year(wh, year)
+        checked = readers.checked_year(wh, year, dt.date(year, 12, 31))
         table = settlement.early_warning(
             checked,
             settlement.exposure(wh.read_table("patient"), year),

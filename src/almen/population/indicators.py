@@ -23,7 +23,7 @@ import math
 import ibis
 import polars as pl
 
-__all__ = ["INDICATORS", "funnel", "indicator_counts"]
+__all__ = ["INDICATORS", "disclose", "funnel", "indicator_counts"]
 
 # indicator: (name, denominator, numerator), evaluated by ``indicator_counts``
 INDICATORS = {
@@ -161,3 +161,38 @@ def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit(""))
     )
     return c.with_columns(flag=flag).drop("z", "e", "v")
+
+
+def disclose(res: pl.DataFrame, min_count: int = 5) -> pl.DataFrame:
+    """``funnel``'s table as it may leave the clinic: per clinic and indicator the cells
+    (met, not met) go through disclosure control (``almen.disclosure.suppress``: counts
+    1 to ``min_count`` − 1 and what would reveal them); where a cell is suppressed, or
+    n < ``min_count``, ``hidden`` is true and n, x, p and p_std are null."""
+    from almen.disclosure import suppress
+
+    long = pl.concat(
+        [
+            res.select("provider_number", "indicator", outcome=pl.lit("met"), count="x"),
+            res.select(
+                "provider_number",
+                "indicator",
+                outcome=pl.lit("not met"),
+                count=pl.col("n") - pl.col("x"),
+            ),
+        ]
+    ).with_columns(pl.col("count").cast(pl.Int64))
+    safe = suppress(long, "count", [["provider_number", "indicator"], ["indicator", "outcome"]])
+    hidden = safe.group_by("provider_number", "indicator").agg(
+        hidden=pl.col("count_suppressed").any()
+    )
+    out = res.join(hidden, on=["provider_number", "indicator"], how="left").with_columns(
+        hidden=pl.col("hidden").fill_null(False) | (pl.col("n") < min_count)
+    )
+    return out.with_columns(
+        [
+            pl.when(pl.col("hidden")).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("x", "p", "p_std")
+            if c in out.columns
+        ]
+        + [pl.when(pl.col("n") < min_count).then(None).otherwise(pl.col("n")).alias("n")]
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import ibis
 import polars as pl
+import pyarrow as pa
 
 from almen import claim_index
 from almen.errors import NotFoundError
@@ -39,6 +40,7 @@ __all__ = [
     "frame_for_year",
     "overview_for_clinic",
     "settle_year",
+    "write_settlement",
 ]
 
 
@@ -81,6 +83,24 @@ def settle_year(
     returned = returned_lines(checked, load_return_rules())
     starts = [dt.date(year, m, 1) for m in months]
     return stmt, returned.filter(pl.col("settlement_month").is_in(starts))
+
+
+def write_settlement(
+    wh: Warehouse, year: int, months: list[int], stmt: pl.DataFrame, returned: pl.DataFrame
+) -> None:
+    """Replace the rows of ``months`` in the ``settlement`` and ``returned_claim`` tables
+    with ``stmt`` and ``returned`` (from ``settle_year``), in one transaction."""
+    starts = [dt.date(year, m, 1) for m in months]
+    with wh.transaction():
+        for name, data, column in (
+            ("settlement", stmt.to_arrow(), "month"),
+            ("returned_claim", returned.to_arrow(), "settlement_month"),
+        ):
+            if wh.has_table(name):
+                old = wh.read_table(name)
+                kept = old.filter(~old[column].isin(starts)).to_pyarrow()
+                data = pa.concat_tables([kept.cast(data.schema), data])
+            wh.write_table(name, data)
 
 
 def ceiling_for_year(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame:

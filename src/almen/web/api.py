@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from almen import records
 from almen.disclosure import suppress
+from almen.population.indicators import disclose
 from almen.web.app import Ctx, clean, rows
 from almen.web.auth import audit_view, authenticate
 
@@ -33,7 +34,6 @@ CsrfH = Annotated[str | None, Header(alias="X-CSRF-Token")]
 INT64 = {"ge": -(2**63), "le": 2**63 - 1}
 PatientP = Annotated[int, Path(description="patient pseudonym", **INT64)]
 RequestP = Annotated[int, Path(description="inbox request id", ge=1, le=2**63 - 1)]
-SMALL = 5  # counts below this never leave a clinic
 
 
 def ctx(request: Request) -> Ctx:
@@ -156,11 +156,8 @@ def overview(c: C, provider_number: str) -> dict[str, Any]:
 @router.get("/frame")
 def frame(c: C) -> dict[str, Any]:
     """The budget frame month by month (Denmark and regions; a region user its own)."""
-    u = c.need_role("national", "region")
-    f = c.services.frame()
-    if u.role == "region":
-        f = f.filter(pl.col("area") == u.scope)
-    return {"months": rows(f)}
+    c.need_role("national", "region")
+    return {"months": rows(c.own_region(c.services.frame(), "area"))}
 
 
 @router.post("/fees/compare")
@@ -239,11 +236,7 @@ def indicators(c: C, cluster: str | None = None, region: str | None = None) -> d
     if res.is_empty():
         raise HTTPException(403, f"this {key} is outside your scope")
     # aggregates leave the clinic: every role gets the suppressed table
-    res = res.with_columns(
-        [pl.when(pl.col("hidden")).then(None).otherwise(pl.col(x)).alias(x)
-         for x in ("x", "p", "p_std") if x in res.columns]
-        + [pl.when(pl.col("n") < SMALL).then(None).otherwise(pl.col("n")).alias("n")]
-    )  # fmt: skip
+    res = disclose(res)
     return {key: value, "rows": rows(res.sort("indicator", "provider_number"))}
 
 
@@ -294,11 +287,8 @@ def add_careplan(
 def need(c: C) -> dict[str, Any]:
     """Per municipality: need index, need-weighted residents, FTE, capacity relative to
     Denmark, citizens without free choice and listed with region or tender clinics."""
-    u = c.need_role("national", "region")
-    t = c.services.need_by_municipality()
-    if u.role == "region":
-        t = t.filter(pl.col("region") == u.scope)
-    return {"rows": rows(t)}
+    c.need_role("national", "region")
+    return {"rows": rows(c.own_region(c.services.need_by_municipality()))}
 
 
 @router.get("/capacity/workforce")
@@ -314,10 +304,8 @@ def workforce(c: C, intake: Annotated[list[int] | None, Query()] = None) -> dict
 @router.get("/capacity/distribute")
 def distribution(c: C, new: Annotated[int, Query(ge=0, le=5000)] = 100) -> dict[str, Any]:
     """Where ``new`` capacities go (HiGHS), voluntary and forced side by side."""
-    u = c.need_role("national", "region")
-    t = c.services.distribution(new)
-    if u.role == "region":
-        t = t.filter(pl.col("region") == u.scope)
+    c.need_role("national", "region")
+    t = c.own_region(c.services.distribution(new))
     return {"new": new, "rows": rows(t.sort("voluntary", descending=True))}
 
 

@@ -123,6 +123,11 @@ class Ctx:
     def scope_clinics(self) -> set[str]:
         return clinics_in_scope(self.need_user(), self.services.areas())
 
+    def own_region(self, df: pl.DataFrame, column: str = "region") -> pl.DataFrame:
+        """``df`` as the user may see it: a region user only the rows of its region."""
+        u = self.need_user()
+        return df.filter(pl.col(column) == u.scope) if u.role == "region" else df
+
     def need_clinic(self, provider_number: str) -> User:
         """The user may see this clinic (403 otherwise; 404 only for those who may see
         every clinic)."""

@@ -25,13 +25,9 @@ def settle_demo_year(wh: Warehouse, year: int) -> bool:
         s = wh.read_table("settlement")
         if s.filter(s.month.year() == year).count().execute() > 0:
             return False
-    stmt, returned = readers.settle_year(wh, year, list(range(1, 13)), dt.date(year + 1, 1, 31))
-    with wh.transaction():
-        for name, data in (("settlement", stmt), ("returned_claim", returned)):
-            if wh.has_table(name):
-                wh.append_table(name, data.to_arrow())
-            else:
-                wh.write_table(name, data.to_arrow())
+    months = list(range(1, 13))
+    stmt, returned = readers.settle_year(wh, year, months, dt.date(year + 1, 1, 31))
+    readers.write_settlement(wh, year, months, stmt, returned)
     return True
 
 

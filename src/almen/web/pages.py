@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from almen import records
 from almen.errors import UserError
+from almen.population.indicators import disclose
 from almen.web.api import PatientP
 from almen.web.app import STATIC, Ctx, rows
 from almen.web.auth import audit_view, authenticate
@@ -133,7 +134,8 @@ C = Annotated[Ctx, Depends(ctx)]
 def render(c: Ctx, name: str, title: str, **kw: Any) -> HTMLResponse:
     lang = c.request.query_params.get("lang") or c.request.session.get("lang") or "da"
     lang = lang if lang in T else "da"
-    c.request.session["lang"] = lang
+    if c.request.session.get("lang") != lang:
+        c.request.session["lang"] = lang  # only a change rewrites the session cookie
     t = dict(T[lang], cols=COLS[lang])
     return templates.TemplateResponse(
         c.request,
@@ -315,11 +317,7 @@ def cluster_page(c: C, cluster: str) -> HTMLResponse:
     scope = c.scope_clinics()
     if not set(members["provider_number"].to_list()) & scope or u.role == "clinic":
         raise HTTPException(403, "this cluster is outside your scope")
-    ind = s.indicators().filter(pl.col("cluster") == cluster)
-    ind = ind.with_columns(
-        [pl.when(pl.col("hidden")).then(None).otherwise(pl.col(x)).alias(x) for x in ("x", "p")]
-        + [pl.when(pl.col("n") < 5).then(None).otherwise(pl.col("n")).alias("n")]
-    )
+    ind = disclose(s.indicators().filter(pl.col("cluster") == cluster))
     parts = {k: rows(ind.filter(pl.col("indicator") == k).sort("provider_number"))
              for k in sorted(set(ind["indicator"].to_list()))}  # fmt: skip
     shown = ind.filter(pl.col("p").is_not_null())

@@ -160,9 +160,8 @@ class Services:
         return self.cached(("findings", self.as_of), compute)
 
     def indicators(self) -> pl.DataFrame:
-        """Indicators per clinic with funnel limits and a `hidden` flag for cells that
-        disclosure control suppresses (counts 1-4 and what would reveal them)."""
-        from almen.disclosure import suppress
+        """Indicators per clinic with funnel limits, before disclosure control: a route
+        passes what it publishes through ``population.indicators.disclose``."""
         from almen.population.indicators import funnel, indicator_counts
 
         def compute(wh: Warehouse) -> pl.DataFrame:
@@ -172,21 +171,7 @@ class Services:
                 pl.col("definition") == "polypharmacy"
             )["patient_id"]
             counts = indicator_counts(feats, poly, wh.read_table("condition"), as_of=self.as_of)
-            res = funnel(counts, self.areas().select("provider_number", "cluster", "region"))
-            long = pl.concat([
-                res.select("provider_number", "indicator", outcome=pl.lit("met"), count="x"),
-                res.select("provider_number", "indicator", outcome=pl.lit("not met"),
-                           count=pl.col("n") - pl.col("x")),
-            ]).with_columns(pl.col("count").cast(pl.Int64))  # fmt: skip
-            safe = suppress(
-                long, "count", [["provider_number", "indicator"], ["indicator", "outcome"]]
-            )
-            hidden = safe.group_by("provider_number", "indicator").agg(
-                hidden=pl.col("count_suppressed").any()
-            )
-            return res.join(hidden, on=["provider_number", "indicator"], how="left").with_columns(
-                hidden=pl.col("hidden").fill_null(False) | (pl.col("n") < 5)
-            )
+            return funnel(counts, self.areas().select("provider_number", "cluster", "region"))
 
         return self.cached(("indicators", self.as_of), compute)
 
@@ -212,14 +197,21 @@ class Services:
         return None if got.is_empty() else got["provider_number"][0]
 
     # -- capacity ---------------------------------------------------------------------
+    def need_persons(self) -> pl.DataFrame:
+        """The need index of every person (the year's claims), computed once."""
+        from almen.capacity.inputs import need_from_warehouse
+
+        return self.cached(("need persons", self.year),
+                           lambda wh: need_from_warehouse(wh, self.year)[0])  # fmt: skip
+
     def need_by_municipality(self) -> pl.DataFrame:
         """Per municipality: need-weighted residents, FTE, relative capacity, citizens
         without free choice (coverage and free choice together)."""
         from almen.capacity import coverage, free_choice, need_by_area
-        from almen.capacity.inputs import clinic_capacity, councils, need_from_warehouse
+        from almen.capacity.inputs import clinic_capacity, councils
 
         def compute(wh: Warehouse) -> pl.DataFrame:
-            persons, _ = need_from_warehouse(wh, self.year)
+            persons = self.need_persons()
             cl = clinic_capacity(wh, persons)
             areas = councils(wh)
             cov = coverage(persons.select("municipality", "need"), cl, areas, "municipality")
@@ -247,34 +239,31 @@ class Services:
                            lambda _: yearly_table(WorkforceParams(), intakes, runs, seed=1))  # fmt: skip
 
     def distribution(self, new: int) -> pl.DataFrame:
-        from almen.capacity import distribute
+        """Where ``new`` capacities go, voluntary and forced side by side."""
+        from almen.capacity import distribute, side_by_side
+        from almen.capacity.inputs import distribution_areas
 
         if not 0 <= new <= 5000:
             raise ParameterError("new must be between 0 and 5,000")
 
-        def compute(_: Warehouse) -> pl.DataFrame:
-            need = self.need_by_municipality()
-            areas = need.select("area", pl.col("need_weighted").alias("need"),
-                                pl.col("fte").alias("capacity"))  # fmt: skip
-            v = distribute(areas, new, policy="voluntary").allocation
-            f = distribute(areas, new, policy="forced").allocation
-            return v.select("area", "need", "capacity", pl.col("new").alias("voluntary"),
-                            pl.col("list_per_capacity").alias("list_voluntary")).join(
-                f.select("area", pl.col("new").alias("forced"),
-                         pl.col("list_per_capacity").alias("list_forced")), on="area"
-            ).join(need.select("area", "name", "region"), on="area", how="left")  # fmt: skip
+        def compute(wh: Warehouse) -> pl.DataFrame:
+            areas = distribution_areas(wh, self.need_persons())
+            both = side_by_side(
+                {p: distribute(areas, new, policy=p) for p in ("voluntary", "forced")}
+            )
+            regions = self.municipalities().select(pl.col("code").alias("area"), "region")
+            return both.join(areas.select("area", "name"), on="area").join(regions, on="area")
 
         return self.cached(("distribute", self.year, new), compute)
 
     def limits(self) -> pl.DataFrame:
         from almen.capacity import LimitParams, closing_limits
-        from almen.capacity.inputs import limit_inputs, need_from_warehouse
+        from almen.capacity.inputs import limit_inputs
 
-        def compute(wh: Warehouse) -> pl.DataFrame:
-            persons, _ = need_from_warehouse(wh, self.year)
-            return closing_limits(limit_inputs(wh, persons), LimitParams())
-
-        return self.cached(("limits", self.year), compute)
+        return self.cached(
+            ("limits", self.year),
+            lambda wh: closing_limits(limit_inputs(wh, self.need_persons()), LimitParams()),
+        )
 
     # -- access -----------------------------------------------------------------------
     def ooh_plan(self, region: str) -> dict[str, pl.DataFrame]:
