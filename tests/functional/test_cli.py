@@ -64,10 +64,12 @@ def test_synth_writes_warehouse_and_prints_calibration(call_cli: Cli, tmp_path: 
 
 def test_demo_builds_data_when_missing_then_reuses_it(call_cli: Cli, tmp_path: Path) -> None:
     """`almen demo` generates demo data once; a second run shows what is there."""
-    first = call_cli("--data", str(tmp_path / "d"), "demo", "--scale", "0.005", "--no-serve")
+    # A long path (as on CI) must not split the message across lines.
+    data = tmp_path / ("long-directory-name-" * 4) / "d"
+    first = call_cli("--data", str(data), "demo", "--scale", "0.005", "--no-serve")
     assert first.exit_code == 0, first.output
     assert "generating synthetic Denmark" in first.stdout
-    second = call_cli("--data", str(tmp_path / "d"), "demo", "--no-serve")
+    second = call_cli("--data", str(data), "demo", "--no-serve")
     assert second.exit_code == 0
     assert "generating" not in second.stdout and "claim" in second.stdout
 

@@ -15,8 +15,10 @@ from rich.table import Table
 
 from almen.ingest.validated import Validated
 
-console = Console()
-status = Console(stderr=True)  # progress and notes, so stdout stays clean for --format csv
+# soft_wrap: a message is one line however long its path, so it can be grepped and
+# piped; tables are still laid out to the terminal's width.
+console = Console(soft_wrap=True)
+status = Console(stderr=True, soft_wrap=True)  # progress and notes: stdout stays clean for csv
 
 
 @contextmanager
