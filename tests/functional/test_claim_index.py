@@ -8,6 +8,8 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
 
 from almen import claim_index, settlement
 from almen.settlement import readers
@@ -59,3 +61,34 @@ def test_a_stale_index_is_not_used_and_settle_rebuilds_it(tiny_copy: Path, call_
         index = claim_index.read(wh)
         assert index is not None
         assert index.filter(index.claim_id == int(top) + 1).count().execute() == 1
+
+
+def test_one_year_summary_gives_the_same_results_as_checking_each_time(
+    tiny_denmark: Path,
+) -> None:
+    """§ 96, the frame, a service overview and a fee comparison read from one
+    ``year_summary`` equal the same functions checking the claims themselves (the web
+    app checks once and shares the summary)."""
+    year, dec31 = 2025, dt.date(2025, 12, 31)
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        summary = readers.year_summary(wh, year)
+        pairs = [
+            (readers.ceiling_for_year(wh, year, dec31),
+             readers.ceiling_for_year(wh, year, dec31, summary=summary), "provider_number"),
+            (readers.frame_for_year(wh, year)[0],
+             readers.frame_for_year(wh, year, summary=summary)[0], None),
+        ]  # fmt: skip
+        clinic = pairs[0][0].sort("ratio")["provider_number"][-1]
+        pairs.append(
+            (readers.overview_for_clinic(wh, clinic, year)[0],
+             readers.overview_for_clinic(wh, clinic, year, summary=summary)[0], "service_code")
+        )  # fmt: skip
+        scenario = Path(__file__).parents[2] / "docs" / "scenarios" / "underserved-supplement.toml"
+        base = readers.compare_fees(wh, scenario, year=year)
+        shared = readers.compare_fees(wh, scenario, year=year, summary=summary)
+        assert base.totals == pytest.approx(shared.totals)
+    for plain, shared, key in pairs:
+        assert len(plain) > 0
+        if key is not None:
+            plain, shared = plain.sort(key), shared.sort(key)
+        assert_frame_equal(plain, shared, check_exact=False, rel_tol=1e-9, abs_tol=1e-6)

@@ -178,3 +178,72 @@ def test_pages_answer_by_role(site: Site, as_user) -> None:  # type: ignore[no-u
             if r.status_code == 200:
                 assert r.headers["content-type"].startswith("text/html")
     assert as_user(None).http.get("/national", follow_redirects=False).status_code == 303
+
+
+def test_clinic_ceiling_is_the_same_as_almen_ceiling(site, as_user) -> None:  # type: ignore[no-untyped-def]
+    """The § 96 figures on the web equal `almen ceiling --year` (claims checked on
+    31 December) and, for the early warning, `--as-of` the month's last day; the web
+    once checked on the month's first day and left most of that month out."""
+    import datetime as dt
+
+    import polars as pl
+
+    from almen.settlement import readers
+    from almen.warehouse import Warehouse
+
+    c = as_user("klinik")
+    with Warehouse.connect(site.data, read_only=True) as wh:
+        year = readers.ceiling_for_year(wh, 2025, dt.date(2025, 12, 31))
+        june = readers.ceiling_for_year(wh, 2025, dt.date(2025, 6, 30))
+    for query, want in (("", year), ("?through_month=6", june)):
+        got = c.http.get(f"/api/clinics/{site.clinic}/ceiling{query}")
+        assert got.status_code == 200, got.text
+        row = want.filter(pl.col("provider_number") == site.clinic).to_dicts()[0]
+        for key in ("expenditure_dkk", "expected_dkk", "standardised_ratio"):
+            assert got.json()[key] == pytest.approx(row[key]), (query, key)
+
+
+def test_warm_up_fills_the_shared_results_in_the_background(site) -> None:  # type: ignore[no-untyped-def]
+    """`almen serve` warms the caches at start-up: /api/health (no login) shows the
+    progress, every step ends ready, and the dashboard is then served from memory."""
+    import os
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from almen.config import get_settings
+    from almen.web import create_app
+
+    app = create_app(get_settings(os.environ, data=site.data), warm=True)
+    with TestClient(app) as http:
+        deadline = time.monotonic() + 300
+        while True:
+            warm = http.get("/api/health").json()["warm"]
+            if warm["finished"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        services = app.state.services
+        assert warm["started"] and warm["finished"], warm
+        assert warm["failed"] == {}
+        assert set(warm["ready"]) == {name for name, _ in services.warm_steps()}
+        keys = set(services._cache)
+        assert ("summary", 2025) in keys and ("ceiling", 2025, 12) in keys
+    assert services.warm_state.finished
+
+
+def test_stopping_the_app_during_the_warm_up_stops_it(site) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl-C while warming: the warm-up stops between (or inside) steps and the app
+    closes its warehouse connection without an error."""
+    import os
+
+    from fastapi.testclient import TestClient
+
+    from almen.config import get_settings
+    from almen.web import create_app
+
+    app = create_app(get_settings(os.environ, data=site.data), warm=True)
+    with TestClient(app) as http:
+        assert http.get("/api/health").status_code == 200
+    services = app.state.services
+    assert services._warmer is not None and not services._warmer.is_alive()
+    assert services._wh is None and services.warm_state.finished

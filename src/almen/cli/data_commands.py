@@ -16,6 +16,7 @@ from almen.cli.render import (
     render_calibration,
     render_counts,
     render_reconciliation,
+    status,
     step_progress,
 )
 from almen.errors import NotFoundError, ParameterError
@@ -97,13 +98,28 @@ def demo(
         _serve(settings, host, port, DEMO_YEAR)
 
 
-def _serve(settings: object, host: str, port: int, year: int) -> None:
+def _serve(settings: object, host: str, port: int, year: int, warm: bool = True) -> None:
+    import logging
+
     import uvicorn
 
     from almen.web import create_app
 
+    if warm:
+        # the warm-up's progress lines (names and timings only) on stderr
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s almen: %(message)s", "%H:%M:%S"))
+        web_log = logging.getLogger("almen.web")
+        web_log.addHandler(handler)
+        web_log.setLevel(logging.INFO)
     console.print(f"almen serves at http://{host}:{port}/  (Ctrl-C stops it)")
-    uvicorn.run(create_app(settings, year=year), host=host, port=port, log_level="warning")  # type: ignore[arg-type]
+    if warm:
+        status.print(
+            "Computing the shared results in the background (settlement, § 96, case "
+            f"finding, need …); http://{host}:{port}/api/health shows how far it has come."
+        )
+    app_ = create_app(settings, year=year, warm=warm)  # type: ignore[arg-type]
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -113,12 +129,15 @@ def serve(
     host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
     year: Annotated[int, typer.Option(help="the year the pages show")] = DEMO_YEAR,
+    warm: Annotated[
+        bool, typer.Option(help="compute the shared results in the background at start-up")
+    ] = True,
 ) -> None:
     """Serve the web app (dashboards and the JSON API; /docs has the API)."""
     settings = settings_of(ctx)
     if settings.warehouse_url is None and not (settings.data / WAREHOUSE_FILE).exists():
         raise NotFoundError(f"no warehouse in {settings.data}: run `almen demo` or `almen synth`")
-    _serve(settings, host, port, year)
+    _serve(settings, host, port, year, warm)
 
 
 user_app = typer.Typer(help="Users of the web app.", no_args_is_help=True)

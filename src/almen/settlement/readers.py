@@ -41,6 +41,7 @@ __all__ = [
     "overview_for_clinic",
     "settle_year",
     "write_settlement",
+    "year_summary",
 ]
 
 
@@ -66,6 +67,23 @@ def checked_year(
         as_of=as_of or through,
         same_day=claim_index.read(wh),
     )
+
+
+def year_summary(wh: Warehouse, year: int, through: dt.date | None = None) -> pl.DataFrame:
+    """The year's checked claims summed by clinic, month, service, age band, sex and
+    returned or not (``claim_summary(by_service=True)``), checked through ``through``
+    (default 31 December): the one pass over the claim lines that § 96, the budget
+    frame, the service overview and fee comparisons can all read. Pass it as
+    ``summary=`` to those functions to check the claims once for all of them."""
+    through = through or dt.date(year, 12, 31)
+    return claim_summary(checked_year(wh, year, through), by_service=True)
+
+
+def _summary_or_checked(
+    wh: Warehouse, year: int, summary: pl.DataFrame | None
+) -> ibis.Table | pl.DataFrame:
+    """``summary`` (a ``year_summary`` through December) or the year's checked lines."""
+    return summary if summary is not None else checked_year(wh, year, dt.date(year, 12, 31))
 
 
 def settle_year(
@@ -103,10 +121,13 @@ def write_settlement(
             wh.write_table(name, data)
 
 
-def ceiling_for_year(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame:
-    """§ 96 for every clinic on the months January to ``through``."""
+def ceiling_for_year(
+    wh: Warehouse, year: int, through: dt.date, *, summary: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """§ 96 for every clinic on the months January to ``through``, the claims checked on
+    ``through``. ``summary`` is a ``year_summary`` checked on the same day."""
     fees = fees_for_year(wh, year)
-    checked = checked_year(wh, year, through)
+    checked = summary if summary is not None else checked_year(wh, year, through)
     accepted = accepted_by_group(checked, start=dt.date(year, 1, 1), end=through)
     expo = exposure(wh.read_table("patient"), year)
     regions = clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year)
@@ -120,14 +141,17 @@ def ceiling_for_year(wh: Warehouse, year: int, through: dt.date) -> pl.DataFrame
     )
 
 
-def frame_for_year(wh: Warehouse, year: int) -> tuple[pl.DataFrame, float]:
-    """The budget frame month by month against expenditure, and the yearly rate."""
+def frame_for_year(
+    wh: Warehouse, year: int, *, summary: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, float]:
+    """The budget frame month by month against expenditure, and the yearly rate
+    (``summary``: the year's ``year_summary``, if already made)."""
     fees = fees_for_year(wh, year)
     try:
         rate = frame_rate(year)
     except LookupError as exc:
         raise NotFoundError(str(exc)) from None
-    checked = checked_year(wh, year, dt.date(year, 12, 31))
+    checked = _summary_or_checked(wh, year, summary)
     report = frame_report(
         exposure(wh.read_table("patient"), year),
         monthly_claims(checked),
@@ -140,14 +164,14 @@ def frame_for_year(wh: Warehouse, year: int) -> tuple[pl.DataFrame, float]:
 
 
 def overview_for_clinic(
-    wh: Warehouse, clinic: str, year: int
+    wh: Warehouse, clinic: str, year: int, *, summary: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, dict[str, object], pl.DataFrame]:
     """The service overview of ``clinic``: per service its rate against the region's,
-    the clinic's § 96 row, and the fee schedule (for names)."""
+    the clinic's § 96 row, and the fee schedule (for names). ``summary``: the year's
+    ``year_summary``, if already made."""
     fees = fees_for_year(wh, year)
-    checked = checked_year(wh, year, dt.date(year, 12, 31))
     accepted = accepted_by_group(
-        claim_summary(checked, by_service=True),
+        summary if summary is not None else year_summary(wh, year),
         start=dt.date(year, 1, 1),
         end=dt.date(year, 12, 31),
     )
@@ -192,8 +216,10 @@ def compare_fees(
     base: str = "Aftale25",
     year: int = 2025,
     budget_neutral: bool | None = None,
+    summary: pl.DataFrame | None = None,
 ) -> FeeComparison:
-    """Re-price ``year``'s activity under the scenario in ``scenario_file``."""
+    """Re-price ``year``'s activity under the scenario in ``scenario_file``
+    (``summary``: the year's ``year_summary``, if already made)."""
     from almen.reference import load_underserved
     from almen.settlement import scenario as sc
 
@@ -211,8 +237,8 @@ def compare_fees(
     }
     base_cap = capitation_price(base_rows, dt.date(year, 1, 1))
     scen = sc.load_scenario(scenario_file, set(base_prices) | {"BASIS"})
-    checked = checked_year(wh, year, dt.date(year, 12, 31))
-    summary = claim_summary(checked, by_service=True)
+    if summary is None:
+        summary = year_summary(wh, year)
     activity = (
         summary.filter(~pl.col("returned") & (pl.col("category") != "local"))
         .group_by("provider_number", "service_code")

@@ -71,6 +71,13 @@ def me(c: C) -> dict[str, Any]:
     return {"user": u.username, "role": u.role, "scope": u.scope, "name": u.name, "csrf": c.csrf()}
 
 
+@router.get("/health")
+def health(c: C) -> dict[str, Any]:
+    """Whether the app is up, and how far the start-up warm-up of the shared results has
+    come (no login needed; names and timings only, no data)."""
+    return {"status": "ok", "year": c.services.year, "warm": c.services.warm_state.as_dict()}
+
+
 # -- clinics and settlement -------------------------------------------------------------
 @router.get("/clinics")
 def clinics(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:

@@ -188,13 +188,17 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(settings: Settings, *, year: int = 2025) -> FastAPI:
+def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> FastAPI:
+    """The web app over ``settings``' warehouse and records store, showing ``year``;
+    ``warm``: compute the shared results in the background from start-up."""
     services = Services(settings, year=year)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            services.start_warm()
         yield
-        services.close()  # the shared warehouse connection
+        services.close()  # stops the warm-up, closes the shared warehouse connection
 
     app = FastAPI(
         lifespan=lifespan,

@@ -1,16 +1,20 @@
 """What the web app shows, computed by the engines and kept in memory.
 
 One read-only warehouse connection is shared under a lock; each result is computed once
-per parameter set and kept (the warehouse does not change under a running app; restart
-it after `almen synth`, `almen ingest` or `almen settle`). Patient-level results stay
-here; the routes decide who may see what.
+per parameter set and kept (the warehouse does not change under a running app: DuckDB
+lets no other process write while the app has the file open, so stop the app for
+`almen synth`, `almen ingest` or `almen settle`). ``warm`` computes the shared results
+in the background at start-up, so the first user does not wait for them. Patient-level
+results stay here; the routes decide who may see what.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +28,30 @@ from almen.warehouse import Warehouse
 
 T = TypeVar("T")
 
-__all__ = ["Services"]
+__all__ = ["Services", "WarmState"]
+
+log = logging.getLogger("almen.web")
+
+
+class WarmState:
+    """Progress of the start-up warm-up: what is ready, what failed (by error type
+    only: messages could name data), what is being computed, and whether it is over."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.finished = False
+        self.current: str | None = None
+        self.ready: dict[str, float] = {}  # name -> seconds it took
+        self.failed: dict[str, str] = {}  # name -> error type
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "finished": self.finished,
+            "current": self.current,
+            "ready": dict(self.ready),
+            "failed": dict(self.failed),
+        }
 
 
 class Services:
@@ -35,6 +62,9 @@ class Services:
         self._lock = threading.RLock()
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._wh: Warehouse | None = None
+        self.warm_state = WarmState()
+        self._stop = threading.Event()
+        self._warmer: threading.Thread | None = None
 
     # -- plumbing ---------------------------------------------------------------------
     def warehouse(self) -> Warehouse:
@@ -44,9 +74,63 @@ class Services:
         return self._wh
 
     def close(self) -> None:
-        if self._wh is not None:
-            self._wh.close()
-            self._wh = None
+        """Stop a running warm-up (interrupting its query) and close the connection."""
+        self._stop.set()
+        if self._warmer is not None and self._warmer.is_alive() and self._wh is not None:
+            raw = getattr(self._wh.con, "con", None)  # the DuckDB connection under Ibis
+            interrupt = getattr(raw, "interrupt", None)
+            if interrupt is not None:
+                interrupt()
+            self._warmer.join(timeout=30)
+        with self._lock:
+            if self._wh is not None:
+                self._wh.close()
+                self._wh = None
+
+    def warm_steps(self) -> list[tuple[str, Callable[[], object]]]:
+        """The results every role's pages share, the clinic dashboard's first."""
+        return [
+            ("areas", self.areas),
+            ("settlement", self.statements),
+            ("summary", self.summary),
+            ("ceiling", self.ceiling),
+            ("findings", self.findings),
+            ("frame", self.frame),
+            ("indicators", self.indicators),
+            ("need", self.need_by_municipality),
+            ("limits", self.limits),
+            ("workforce", self.workforce),
+        ]
+
+    def warm(self) -> WarmState:
+        """Compute the shared results now, one after another, until done or ``close``.
+        A step that fails (a year with no budget frame, say) is recorded and skipped:
+        the route that needs it will give its own error."""
+        st = self.warm_state
+        st.started = True
+        for name, step in self.warm_steps():
+            if self._stop.is_set():
+                break
+            st.current = name
+            t0 = time.perf_counter()
+            try:
+                step()
+            except Exception as exc:  # recorded and skipped; the route reports it
+                if self._stop.is_set():
+                    break
+                st.failed[name] = type(exc).__name__
+                log.warning("warm-up: %s failed (%s)", name, type(exc).__name__)
+            else:
+                st.ready[name] = round(time.perf_counter() - t0, 2)
+                log.info("warm-up: %s ready in %.1f s", name, st.ready[name])
+        st.current = None
+        st.finished = True
+        return st
+
+    def start_warm(self) -> None:
+        """``warm`` on a background thread (the app serves meanwhile)."""
+        self._warmer = threading.Thread(target=self.warm, name="almen-warm", daemon=True)
+        self._warmer.start()
 
     def cached(self, key: tuple[Any, ...], compute: Callable[[Warehouse], T]) -> T:
         hit = self._cache.get(key)
@@ -105,12 +189,29 @@ class Services:
     def returned(self) -> pl.DataFrame:
         return self._settled()[1]
 
+    def summary(self) -> pl.DataFrame:
+        """The year's claims checked once (``readers.year_summary``): § 96, the frame,
+        the service overviews and fee scenarios all read it."""
+        from almen.settlement import readers
+
+        return self.cached(("summary", self.year),
+                           lambda wh: readers.year_summary(wh, self.year))  # fmt: skip
+
     def ceiling(self, through_month: int = 12) -> pl.DataFrame:
+        """§ 96 on the claims to the end of ``through_month`` (12: the whole year, as
+        `almen ceiling --year`; earlier: the early warning, as ``--as-of`` that day)."""
         from almen.settlement import readers
 
         if not 1 <= through_month <= 12:
             raise ParameterError("through_month must be 1-12")
-        through = dt.date(self.year, through_month, 1)
+        if through_month == 12:
+            return self.cached(
+                ("ceiling", self.year, 12),
+                lambda wh: readers.ceiling_for_year(
+                    wh, self.year, dt.date(self.year, 12, 31), summary=self.summary()
+                ),
+            )
+        through = _month_end(self.year, through_month)
         return self.cached(("ceiling", self.year, through_month),
                            lambda wh: readers.ceiling_for_year(wh, self.year, through))  # fmt: skip
 
@@ -118,14 +219,16 @@ class Services:
         from almen.settlement import readers
 
         return self.cached(
-            ("frame", self.year), lambda wh: readers.frame_for_year(wh, self.year)[0]
+            ("frame", self.year),
+            lambda wh: readers.frame_for_year(wh, self.year, summary=self.summary())[0],
         )
 
     def overview(self, clinic: str) -> pl.DataFrame:
         from almen.settlement import readers
 
         def compute(wh: Warehouse) -> pl.DataFrame:
-            ov, _, fees = readers.overview_for_clinic(wh, clinic, self.year)
+            ov, _, fees = readers.overview_for_clinic(wh, clinic, self.year,
+                                                      summary=self.summary())  # fmt: skip
             names = fees.select("service_code", "name_da").unique("service_code")
             return ov.join(names, on="service_code", how="left")
 
@@ -143,7 +246,8 @@ class Services:
             path.write_text(scenario_text, encoding="utf-8")
             with self._lock:
                 res = readers.compare_fees(self.warehouse(), path, year=self.year,
-                                           budget_neutral=budget_neutral)  # fmt: skip
+                                           budget_neutral=budget_neutral,
+                                           summary=self.summary())  # fmt: skip
         return {"scenario": getattr(res.scenario, "name", "scenario"), "totals": res.totals,
                 "per_clinic": res.per_clinic}  # fmt: skip
 
@@ -278,3 +382,9 @@ class Services:
             return {"plan": plan, "phone": phone_plan(d), "demand_by_hour": by_hour}
 
         return self.cached(("ooh", region, self.year), compute)
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    """The last day of ``month``."""
+    first_next = dt.date(year + month // 12, month % 12 + 1, 1)
+    return first_next - dt.timedelta(days=1)
