@@ -3,7 +3,8 @@
 Run `python benchmarks/loadtest.py DATA_DIR` (or `make loadtest`) on a warehouse made by
 `almen synth --scale 1.0`. It writes the year's settlement if it is missing, makes a
 load-test clinic user in the records store, serves the app with Uvicorn on a free
-loopback port, warms the caches with one request, then runs 20 client threads, each
+loopback port, waits for its start-up warm-up (GET /api/health) and times it, times the
+clinic's first dashboard and service-overview requests, then runs 20 client threads, each
 sending ``--requests`` GETs of /api/clinics/{clinic}/dashboard (clinics in turn from the
 user's... one clinic: a clinic user sees one). Target: p95 latency under 100 ms. The
 figures go into docs/benchmarks.md between markers.
@@ -68,11 +69,21 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.1)
     url = f"{base}/api/clinics/{clinic}/dashboard"
     login = {"username": "loadtest", "password": PASSWORD}
+    t1 = time.perf_counter()
+    while not (health := httpx.get(f"{base}/api/health", timeout=60).json())["warm"]["finished"]:
+        time.sleep(0.5)
+    warm_s = time.perf_counter() - t1
+    steps = health["warm"]["ready"]
+    if health["warm"]["failed"]:
+        print("warm-up steps failed:", health["warm"]["failed"], file=sys.stderr)
     with httpx.Client(base_url=base, timeout=600) as c:
         c.post("/api/login", json=login).raise_for_status()
-        t1 = time.perf_counter()
-        c.get(url).raise_for_status()  # warm the caches (settlement, § 96, case finding)
-        warm = time.perf_counter() - t1
+        a = time.perf_counter()
+        c.get(url).raise_for_status()
+        first_dashboard = time.perf_counter() - a
+        a = time.perf_counter()
+        c.get(f"/api/clinics/{clinic}/overview").raise_for_status()
+        first_overview = time.perf_counter() - a
     latencies: list[float] = []
     errors: list[int] = []
     lock = threading.Lock()
@@ -111,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         "| figure | value | target |",
         "|---|---|---|",
         f"| set-up (settlement table if missing, user) | {t1 - t0:.1f} s | |",
-        f"| first dashboard request (fills the caches: settlement, § 96, case finding) | {warm:.1f} s | |",
+        f"| start-up warm-up in the background (the app serves meanwhile) | {warm_s:.1f} s | |",
+        "| of which: " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()) + " | | |",
+        f"| the clinic's first dashboard request after the warm-up | {first_dashboard * 1000:.0f} ms | |",
+        f"| the clinic's first service overview (its own part of the year's check) | {first_overview:.2f} s | |",
         f"| requests: {args.clients} clients × {args.requests} GET /api/clinics/{{p}}/dashboard | {len(ms):,} in {wall:.1f} s ({len(ms) / wall:,.0f}/s) | |",
         f"| latency p50 / p95 / p99 | {p50:.1f} / {p95:.1f} / {p99:.1f} ms | p95 < 100 ms ({'meets' if ok else 'NOT MET'}) |",
         f"| mean latency; errors | {statistics.fmean(ms):.1f} ms; {len(errors)} | 0 errors |",

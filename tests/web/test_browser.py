@@ -141,6 +141,25 @@ def test_clinic_edits_a_care_plan(browser, base_url: str, site: Site) -> None:  
     page.close()
 
 
+def test_clinic_triages_a_request_and_marks_it_done(browser, base_url: str, site: Site) -> None:  # type: ignore[no-untyped-def]
+    page = _login(browser, base_url, "klinik")
+    page.goto(f"{base_url}/clinic/{site.clinic}")
+    page.fill("#new-request input[name=patient_id]", str(site.patient))
+    page.select_option("#new-request select[name=reason]", "chest_pain")
+    page.click("#new-request button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    flash = page.locator("#flash").inner_text()
+    assert "acute" in flash and "chest_pain" in flash
+    rid = flash.split()[1].rstrip(":")
+    row = page.locator(f'#inbox-table tr[data-id="{rid}"]')
+    assert "acute" in row.inner_text()
+    _shot(page, "inbox-triaged")
+    row.locator("button.done").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator(f'#inbox-table tr[data-id="{rid}"]').count() == 0
+    page.close()
+
+
 def test_english_is_available(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
     page = _login(browser, base_url, "nat")
     page.goto(f"{base_url}/national?lang=en")

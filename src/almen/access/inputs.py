@@ -18,6 +18,7 @@ __all__ = [
     "load_case_mix",
     "load_emergency_departments",
     "ooh_inputs",
+    "patient_facts",
 ]
 
 # seed 002 §2: special efforts for psychiatric illness and intellectual disability
@@ -75,6 +76,34 @@ def clinic_inputs(
     # a fixed order, so that a seed draws the same people (rows that tie are identical)
     people = people.sort("age", "sex", "chronic", "special_effort")
     return per_weekday, float(fte or 0.0), people
+
+
+def patient_facts(wh: Warehouse, patient_id: int, as_of: dt.date) -> tuple[int, str, set[str]]:
+    """What triage needs to know of a patient from the records: age (on ``as_of``, from
+    the birth year, as ``clinic_inputs``), sex and the flags ``chronic`` (a condition
+    with onset by ``as_of``) and ``special_effort`` (one of ``SPECIAL_EFFORT_GROUPS``,
+    seed 002 §2). ``housebound`` is not in the records: staff set it."""
+    p = wh.read_table("patient")
+    got = p.filter(p.patient_id == patient_id).select("birth_year", "sex").to_polars()
+    if got.is_empty():
+        raise NotFoundError("no such patient")
+    birth_year, sex = got.row(0)
+    cond = wh.read_table("condition")
+    codes = (
+        cond.filter((cond.patient_id == patient_id) & (cond.onset_date <= as_of))
+        .select("code")
+        .to_polars()["code"]
+        .to_list()
+    )
+    special = set(
+        reference.load_condition_codes()
+        .filter(pl.col("condition_group").is_in(SPECIAL_EFFORT_GROUPS))["icpc2_code"]
+        .to_list()
+    )
+    flags = {"chronic"} if codes else set()
+    if special.intersection(codes):
+        flags.add("special_effort")
+    return max(as_of.year - birth_year - 1, 0), sex, flags
 
 
 def load_emergency_departments() -> pl.DataFrame:

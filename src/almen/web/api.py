@@ -328,9 +328,11 @@ def limits(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
 class RequestIn(BaseModel):
     patient_id: int = Field(ge=-(2**63), le=2**63 - 1)
     reason: str = Field(max_length=40)
-    age: int = Field(ge=0, le=130)
-    sex: str = Field(pattern="^(M|F)$")
-    flags: list[str] = Field(default_factory=list, max_length=3)
+    age: int | None = Field(None, ge=0, le=130, description="default: from the records")
+    sex: str | None = Field(None, pattern="^(M|F)$", description="default: from the records")
+    flags: list[str] | None = Field(
+        None, max_length=3, description="default: chronic and special_effort from the records"
+    )
     text: str = Field(default="", max_length=2000)
     preferred_channel: str | None = None
 
@@ -365,7 +367,9 @@ def submit_request(
     c.check_csrf(csrf)
     if c.services.listed_with(body.patient_id) != provider_number:
         raise HTTPException(403, "this patient is not on your list")
-    req = TriageRequest(body.reason, body.age, body.sex, frozenset(body.flags), body.text,
+    age, sex, flags = c.services.patient_facts(body.patient_id)
+    req = TriageRequest(body.reason, age if body.age is None else body.age, body.sex or sex,
+                        frozenset(flags if body.flags is None else body.flags), body.text,
                         body.preferred_channel)  # fmt: skip
     return _item(submit(c.records, provider_number, body.patient_id, req, actor=u.username))
 

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from almen import records
 from almen.errors import UserError
 from almen.population.indicators import disclose
-from almen.web.api import PatientP
+from almen.web.api import PatientP, RequestP
 from almen.web.app import STATIC, Ctx, rows
 from almen.web.auth import audit_view, authenticate
 
@@ -46,6 +46,12 @@ T: dict[str, dict[str, Any]] = {
         "Titel", "description": "Beskrivelse", "save": "Gem", "scenario_toml":
         "Scenarie (TOML)", "budget_neutral": "Udgiftsneutralt", "compare": "Beregn",
         "totals": "I alt", "winners": "Vindere", "losers": "Tabere", "councils": "Sundhedsråd",
+        "new_request": "Ny henvendelse", "patient": "Patient-id", "request_reason": "Årsag",
+        "text": "Tekst (valgfri)", "channel_wish": "Ønsket kanal", "any": "ingen",
+        "housebound": "Kan ikke komme til klinikken", "submit": "Visitér", "take": "Tag",
+        "done": "Færdig", "flash_ok": "Henvendelse {0} visiteret: {1}, {2} (regel {3}).",
+        "flash_not_listed": "Patienten er ikke tilmeldt klinikken.",
+        "flash_invalid": "Henvendelsen kunne ikke visiteres: ukendt årsag eller kanal.",
     },
     "en": {
         "home": "Home", "fees": "Fee scenarios", "logout": "Log out", "login": "Log in",
@@ -69,6 +75,12 @@ T: dict[str, dict[str, Any]] = {
         "save": "Save", "scenario_toml": "Scenario (TOML)", "budget_neutral": "Budget-neutral",
         "compare": "Compare", "totals": "Totals", "winners": "Winners", "losers": "Losers",
         "councils": "Health councils",
+        "new_request": "New request", "patient": "Patient id", "request_reason": "Reason",
+        "text": "Text (optional)", "channel_wish": "Preferred channel", "any": "none",
+        "housebound": "Cannot come to the clinic", "submit": "Triage", "take": "Take",
+        "done": "Done", "flash_ok": "Request {0} triaged: {1}, {2} (rule {3}).",
+        "flash_not_listed": "The patient is not listed with this clinic.",
+        "flash_invalid": "The request could not be triaged: unknown reason or channel.",
     },
 }  # fmt: skip
 COLS = {
@@ -349,7 +361,7 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
         ceiling = {
             "ratio": r.get("ratio"),
             "why": r.get("why", ""),
-            "over": bool(r.get("over_limit", False)),
+            "over": bool(r["over"]),
         }
     ov = s.overview(provider_number).head(15)
     findings = inbox = None
@@ -364,11 +376,73 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
                     for r in mine.iter_rows(named=True)]  # fmt: skip
         audit_view(c.records, u, f"clinic page of {provider_number} (findings)", None)
         inbox = [{"id": i.id, "severity": i.severity, "handler": i.handler, "channel": i.channel,
-                  "reason": i.reason, "target_at": i.target_at, "status": i.status}
+                  "reason": i.reason, "target_at": i.target_at, "status": i.status,
+                  "assigned_to": i.assigned_to}
                  for i in queue(c.records, provider_number)]  # fmt: skip
+    from almen.access.triage import CHANNELS, REASONS
+
+    flash = c.request.session.pop("flash", None)
     return render(c, "clinic.html", f"Klinik {provider_number}", month=month, figs={"months": _fig(f_m)},
                   reasons=rows(reasons), ceiling=ceiling, overview=rows(ov), findings=findings,
-                  inbox=inbox, pn=provider_number)  # fmt: skip
+                  inbox=inbox, pn=provider_number, request_reasons=REASONS,
+                  channels=CHANNELS, flash=flash)  # fmt: skip
+
+
+@router.post("/clinic/{provider_number}/inbox")
+def inbox_form(
+    c: C, provider_number: str, patient_id: Annotated[int, Form(ge=1, le=2**63 - 1)],
+    reason: Annotated[str, Form(max_length=40)], text: Annotated[str, Form(max_length=2000)] = "",
+    preferred_channel: Annotated[str, Form(max_length=40)] = "",
+    housebound: Annotated[str | None, Form()] = None, csrf: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    """A request taken by phone or at the desk: triaged with the patient's age, sex and
+    flags from the records (seed 003 "Prioritering af den praktiserende læges tid") and
+    put in the inbox; the page says which rule decided."""
+    from almen.access import Request as TriageRequest
+    from almen.access.inbox import submit
+
+    u = c.need_role("clinic")
+    c.need_clinic(provider_number)
+    c.check_csrf(csrf)
+    back = RedirectResponse(f"/clinic/{provider_number}#inbox", status_code=303)
+    if c.services.listed_with(patient_id) != provider_number:
+        c.request.session["flash"] = "error:not_listed"
+        return back
+    age, sex, flags = c.services.patient_facts(patient_id)
+    if housebound:
+        flags.add("housebound")
+    req = TriageRequest(reason, age, sex, frozenset(flags), text, preferred_channel or None)
+    try:
+        item = submit(c.records, provider_number, patient_id, req, actor=u.username)
+    except UserError:
+        c.request.session["flash"] = "error:invalid"
+        return back
+    audit_view(c.records, u, "inbox request submitted", patient_id)
+    c.request.session["flash"] = f"ok:{item.id}:{item.severity}:{item.handler}:{item.rule_id}"
+    return back
+
+
+@router.post("/clinic/{provider_number}/inbox/{request_id}/{action}")
+def inbox_action_form(
+    c: C, provider_number: str, request_id: RequestP,
+    action: str, csrf: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    """Take a request (assign it to oneself) or mark it done."""
+    from almen.access.inbox import assign, complete, queue
+
+    u = c.need_role("clinic")
+    c.need_clinic(provider_number)
+    c.check_csrf(csrf)
+    mine = {i.id for i in queue(c.records, provider_number)}
+    if request_id not in mine:
+        raise HTTPException(404, "no open request with that id in this clinic's inbox")
+    if action == "assign":
+        assign(c.records, request_id, u.username, actor=u.username)
+    elif action == "complete":
+        complete(c.records, request_id, actor=u.username)
+    else:
+        raise HTTPException(404, "action must be assign or complete")
+    return RedirectResponse(f"/clinic/{provider_number}#inbox", status_code=303)
 
 
 @router.get("/clinic/{provider_number}/patient/{patient_id}")

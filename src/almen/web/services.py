@@ -294,6 +294,13 @@ class Services:
                 population.load_definitions(), as_of=self.as_of,
             )  # fmt: skip
 
+    def patient_facts(self, patient_id: int) -> tuple[int, str, set[str]]:
+        """Age, sex and the triage flags from the records (``access.inputs``)."""
+        from almen.access.inputs import patient_facts
+
+        with self._lock:
+            return patient_facts(self.warehouse(), patient_id, dt.date.today())
+
     def listed_with(self, patient_id: int) -> str | None:
         with self._lock:
             p = self.warehouse().read_table("patient")
