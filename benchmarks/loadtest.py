@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| start-up warm-up in the background (the app serves meanwhile) | {warm_s:.1f} s | |",
         "| of which: " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()) + " | | |",
         f"| the clinic's first dashboard request after the warm-up | {first_dashboard * 1000:.0f} ms | |",
-        f"| the clinic's first service overview (its own part of the year's check) | {first_overview:.2f} s | |",
+        f"| the clinic's first service overview (read from the shared summary, not a new check of the year) | {first_overview:.2f} s | |",
         f"| requests: {args.clients} clients × {args.requests} GET /api/clinics/{{p}}/dashboard | {len(ms):,} in {wall:.1f} s ({len(ms) / wall:,.0f}/s) | |",
         f"| latency p50 / p95 / p99 | {p50:.1f} / {p95:.1f} / {p99:.1f} ms | p95 < 100 ms ({'meets' if ok else 'NOT MET'}) |",
         f"| mean latency; errors | {statistics.fmean(ms):.1f} ms; {len(errors)} | 0 errors |",
