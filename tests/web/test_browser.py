@@ -124,6 +124,13 @@ def test_national_pages_and_a_fee_scenario(browser, base_url: str, site: Site) -
     assert _charts_rendered(page) == 1
     assert page.locator("table").count() >= 2
     _shot(page, "fee-scenario")
+    scenario = b'name = "Uploaded"\n[change_percent]\n"0120" = 5.0\n'
+    page.set_input_files("input[name=upload]", files=[
+        {"name": "upload.toml", "mimeType": "text/plain", "buffer": scenario}])  # fmt: skip
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#result").inner_text() == "Uploaded"
+    assert _charts_rendered(page) == 1
     page.close()
 
 

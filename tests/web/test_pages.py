@@ -142,3 +142,27 @@ def test_clinic_page_warns_when_the_clinic_is_over_the_s96_limit(site: Site) -> 
         http.post("/api/login", json={"username": "klinik", "password": PASSWORD})
         page = http.get(f"/clinic/{site.clinic}").text
         assert ('<p class="warn">' in page) is over
+
+
+def test_fee_page_takes_an_uploaded_scenario_file(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    """Issue 7: a user uploads or edits a scenario. An uploaded file wins over the text
+    box and fills it; a file with an error is named with its line; a file that is not
+    UTF-8 text is refused with the byte."""
+    u = as_user("nat")
+    good = 'name = "Fra fil"\n[change_percent]\n"0120" = 10.0\n'
+    r = u.http.post("/fees", data={"csrf": u.csrf, "scenario": 'name = "Fra boksen"'},
+                    files={"upload": ("mit-scenarie.toml", good.encode(), "text/plain")})  # fmt: skip
+    assert r.status_code == 200
+    assert '<h2 id="result">Fra fil</h2>' in r.text and "[change_percent]" in r.text
+    bad = 'name = "x"\n[prices]\n"9999" = 1\n'
+    r = u.http.post("/fees", data={"csrf": u.csrf},
+                    files={"upload": ("dårlig.toml", bad.encode(), "text/plain")})  # fmt: skip
+    assert 'id="result"' not in r.text and "dårlig.toml:3" in r.text and "9999" in r.text
+    r = u.http.post("/fees", data={"csrf": u.csrf},
+                    files={"upload": ("latin1.toml", "name = 'Æ'".encode("latin-1"))})  # fmt: skip
+    assert "latin1.toml: not UTF-8 text (byte 9)" in r.text
+    big = b"# " + b"x" * 100_000
+    r = u.http.post("/fees", data={"csrf": u.csrf}, files={"upload": ("big.toml", big)})
+    assert "larger than 100,000 bytes" in r.text
+    no_csrf = u.http.post("/fees", files={"upload": ("a.toml", good.encode())})
+    assert no_csrf.status_code == 403

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import plotly.graph_objects as go
 import polars as pl
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -22,6 +22,7 @@ from almen.web.app import STATIC, Ctx, rows
 from almen.web.auth import audit_view, authenticate
 
 router = APIRouter(include_in_schema=False)
+MAX_SCENARIO_BYTES = 100_000
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 T: dict[str, dict[str, Any]] = {
@@ -46,7 +47,7 @@ T: dict[str, dict[str, Any]] = {
         "Titel", "description": "Beskrivelse", "save": "Gem", "scenario_toml":
         "Scenarie (TOML)", "budget_neutral": "Udgiftsneutralt", "compare": "Beregn",
         "totals": "I alt", "winners": "Vindere", "losers": "Tabere", "councils": "Sundhedsråd",
-        "new_request": "Ny henvendelse", "patient": "Patient-id", "request_reason": "Årsag",
+        "upload": "Upload en scenariefil (TOML) eller ret teksten:", "new_request": "Ny henvendelse", "patient": "Patient-id", "request_reason": "Årsag",
         "text": "Tekst (valgfri)", "channel_wish": "Ønsket kanal", "any": "ingen",
         "housebound": "Kan ikke komme til klinikken", "submit": "Visitér", "take": "Tag",
         "done": "Færdig", "flash_ok": "Henvendelse {0} visiteret: {1}, {2} (regel {3}).",
@@ -75,7 +76,7 @@ T: dict[str, dict[str, Any]] = {
         "save": "Save", "scenario_toml": "Scenario (TOML)", "budget_neutral": "Budget-neutral",
         "compare": "Compare", "totals": "Totals", "winners": "Winners", "losers": "Losers",
         "councils": "Health councils",
-        "new_request": "New request", "patient": "Patient id", "request_reason": "Reason",
+        "upload": "Upload a scenario file (TOML) or edit the text:", "new_request": "New request", "patient": "Patient id", "request_reason": "Reason",
         "text": "Text (optional)", "channel_wish": "Preferred channel", "any": "none",
         "housebound": "Cannot come to the clinic", "submit": "Triage", "take": "Take",
         "done": "Done", "flash_ok": "Request {0} triaged: {1}, {2} (rule {3}).",
@@ -476,16 +477,34 @@ def fees_page(c: C) -> HTMLResponse:
 
 @router.post("/fees")
 def fees_form(
-    c: C, scenario: Annotated[str, Form(max_length=100_000)], csrf: Annotated[str, Form()] = "",
+    c: C, scenario: Annotated[str, Form(max_length=100_000)] = "",
+    upload: Annotated[UploadFile | None, File()] = None, csrf: Annotated[str, Form()] = "",
     budget_neutral: Annotated[str | None, Form()] = None,
 ) -> HTMLResponse:  # fmt: skip
+    """Compare a fee scenario: the text in the box, or an uploaded TOML file if one is
+    chosen (the file then fills the box, so it can be edited and run again)."""
     c.need_role("national", "region")
     c.check_csrf(csrf)
+    name = "scenariet"
+    if upload is not None and upload.filename:
+        raw = upload.file.read(MAX_SCENARIO_BYTES + 1)
+        name = Path(upload.filename).name[:100]
+        error = None
+        if len(raw) > MAX_SCENARIO_BYTES:
+            error = f"{name}: the file is larger than {MAX_SCENARIO_BYTES:,} bytes"
+        else:
+            try:
+                scenario = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                error = f"{name}: not UTF-8 text (byte {exc.start + 1})"
+        if error is not None:
+            return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=None,
+                          error=error)  # fmt: skip
     try:
         res = c.services.compare_fees(scenario, budget_neutral=True if budget_neutral else None)
     except UserError as exc:
         return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=None,
-                      error=str(exc).replace("scenario.toml", "scenariet"))  # fmt: skip
+                      error=str(exc).replace("scenario.toml", name))  # fmt: skip
     pc = res["per_clinic"].sort("change_dkk")
     fig = go.Figure(go.Histogram(x=pc["change_pct"].drop_nulls().to_list(), nbinsx=40))
     fig.update_layout(xaxis_title="ændring i %", yaxis_title="klinikker")

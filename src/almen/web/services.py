@@ -94,9 +94,8 @@ class Services:
             ("settlement", self.statements),
             ("summary", self.summary),
             ("ceiling", self.ceiling),
-            ("findings", self.findings),
+            ("findings", self.findings),  # with the indicators: one pass over the features
             ("frame", self.frame),
-            ("indicators", self.indicators),
             ("need", self.need_by_municipality),
             ("limits", self.limits),
             ("workforce", self.workforce),
@@ -252,32 +251,32 @@ class Services:
                 "per_clinic": res.per_clinic}  # fmt: skip
 
     # -- population -------------------------------------------------------------------
-    def findings(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(found: patient_id, provider_number, definition, reason; counts per clinic)."""
+    def _population(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Case finding and the indicators from one pass over the patients' features
+        (the features are the costly part and are not kept)."""
+        from almen.population.indicators import funnel, indicator_counts
 
-        def compute(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
+        def compute(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
             defs = population.load_definitions()
             feats = population.warehouse_features(wh, as_of=self.as_of, definitions=defs)
             found = population.apply_definitions(feats, defs)
-            return found, population.clinic_counts(found, feats)
+            counts = population.clinic_counts(found, feats)
+            poly = found.filter(pl.col("definition") == "polypharmacy")["patient_id"]
+            ind = indicator_counts(feats, poly, wh.read_table("condition"), as_of=self.as_of)
+            areas = self.areas().select("provider_number", "cluster", "region")
+            return found, counts, funnel(ind, areas)
 
-        return self.cached(("findings", self.as_of), compute)
+        return self.cached(("population", self.as_of), compute)
+
+    def findings(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(found: patient_id, provider_number, definition, reason; counts per clinic)."""
+        found, counts, _ = self._population()
+        return found, counts
 
     def indicators(self) -> pl.DataFrame:
         """Indicators per clinic with funnel limits, before disclosure control: a route
         passes what it publishes through ``population.indicators.disclose``."""
-        from almen.population.indicators import funnel, indicator_counts
-
-        def compute(wh: Warehouse) -> pl.DataFrame:
-            defs = population.load_definitions()
-            feats = population.warehouse_features(wh, as_of=self.as_of, definitions=defs)
-            poly = population.apply_definitions(feats, defs).filter(
-                pl.col("definition") == "polypharmacy"
-            )["patient_id"]
-            counts = indicator_counts(feats, poly, wh.read_table("condition"), as_of=self.as_of)
-            return funnel(counts, self.areas().select("provider_number", "cluster", "region"))
-
-        return self.cached(("indicators", self.as_of), compute)
+        return self._population()[2]
 
     def patient(self, patient_id: int) -> Any:
         """The patient overview (diagnoses, drugs, contacts, efforts), not cached."""
