@@ -22,3 +22,16 @@ def test_close_probability_rises_with_load_and_caps_below_limit() -> None:
     assert np.all(np.diff(p[above]) > 0)
     assert p[~above].max() <= 0.20
     assert p[-1] > 0.99
+
+
+def test_density_dependent_measures_are_marked_below_scale_1() -> None:
+    """Citizens without free choice depend on how close clinics are: a smaller run has
+    the same area with fewer clinics, so the row says to compare at scale 1."""
+    from almen.synth.calibration import DENSITY_NOTE, calibration_table
+
+    gen = {"without_free_choice": 1000.0, "gps": 10.0}
+    small = {r["measure"]: r["source"] for r in calibration_table(gen, 0.05).iter_rows(named=True)}
+    full = {r["measure"]: r["source"] for r in calibration_table(gen, 1.0).iter_rows(named=True)}
+    assert small["without_free_choice"].endswith(DENSITY_NOTE)
+    assert not full["without_free_choice"].endswith(DENSITY_NOTE)
+    assert small["gps"] == full["gps"]

@@ -96,13 +96,22 @@ TARGETS: dict[str, tuple[float | None, str, str, bool]] = {
 }
 
 
+# Measures of distance to clinics: a smaller Denmark has the same area but fewer clinics,
+# so these do not scale with the run and are comparable with their target at scale 1 only.
+DENSITY_DEPENDENT = frozenset({"without_free_choice"})
+DENSITY_NOTE = "; depends on clinic density: compare at scale 1"
+
+
 def calibration_table(generated: dict[str, float], scale: float) -> pl.DataFrame:
-    """One row per measure: generated value, target scaled to the run, unit and source."""
+    """One row per measure: generated value, target scaled to the run, unit and source
+    (noting, below scale 1, the measures that depend on clinic density)."""
     rows = []
     for name, (target, unit, source, scales) in TARGETS.items():
         if name not in generated:
             continue
         t = None if target is None else (target * scale if scales else float(target))
+        if name in DENSITY_DEPENDENT and scale < 1:
+            source += DENSITY_NOTE
         rows.append((name, float(generated[name]), t, unit, source))
     return pl.DataFrame(
         rows,
