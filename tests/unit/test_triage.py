@@ -148,3 +148,19 @@ def test_triage_command_and_a_malformed_table(call_cli, tmp_path: Path) -> None:
     assert "bad.csv:4:handler" in r.stderr and "handler must be one of" in r.stderr
     r = call_cli("access", "triage", "--reason", "headache", "--age", "3", "--sex", "F")
     assert r.exit_code == 2 and "unknown reason" in r.stderr
+
+
+def test_a_housebound_patient_gets_a_home_visit_instead_of_a_consultation() -> None:
+    """Seed 002 §3: home visits for the patients who cannot come. The deciding rule,
+    severity, handler and target stay; only a consultation at the clinic changes."""
+    plain = triage(Request("musculoskeletal", 84, "F"))
+    home = triage(Request("musculoskeletal", 84, "F", flags=frozenset({"housebound"})))
+    assert plain.channel == "consultation" and home.channel == "home_visit"
+    assert (home.rule_id, home.severity, home.handler, home.target_hours) == (
+        plain.rule_id,
+        plain.severity,
+        plain.handler,
+        plain.target_hours,
+    )
+    phone = triage(Request("chest_pain", 84, "F", flags=frozenset({"housebound"})))
+    assert phone.channel == "phone"  # acute by phone stays by phone

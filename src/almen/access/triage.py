@@ -219,7 +219,13 @@ def default_rules() -> TriageRules:
 
 
 def triage(request: Request, rules: TriageRules | None = None) -> Decision:
-    """The decision of the first rule (by priority) whose conditions all hold."""
+    """The decision of the first rule (by priority) whose conditions all hold.
+
+    Two adjustments of its channel: a preferred digital channel replaces it when the
+    rule allows (``digital_ok``; seed 003, digital channels), and a consultation at the
+    clinic becomes a home visit for a patient flagged ``housebound`` (seed 002 §3: home
+    visits for the patients who cannot come; seed 003). Severity, handler, target time
+    and the deciding rule stay the rule's."""
     table = rules or default_rules()
     text = request.text.lower()
     for rule in table.rules:
@@ -227,6 +233,8 @@ def triage(request: Request, rules: TriageRules | None = None) -> Decision:
             channel = rule.channel
             if rule.digital_ok and request.preferred_channel in DIGITAL:
                 channel = str(request.preferred_channel)
+            if channel == "consultation" and "housebound" in request.flags:
+                channel = "home_visit"
             return Decision(
                 rule.severity, rule.handler, channel, rule.target_hours, rule.rule_id, rule.source
             )
