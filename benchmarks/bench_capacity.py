@@ -10,8 +10,6 @@ warehouse and estimating the need index included).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -22,7 +20,7 @@ import polars as pl
 from almen.capacity import ScenarioParams, WorkforceParams, distribute, project, run_scenario
 from almen.capacity.inputs import country_from_warehouse, distribution_areas
 from almen.warehouse import Warehouse
-from docblock import write_block
+from docblock import measured_on, verdict, write_block
 
 
 def run(data: Path) -> dict[str, float]:
@@ -70,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     r = run(args.data)
 
     def ok(v: float, target: float) -> str:
-        return f"< {target:g} s ({'meets' if v < target else 'NOT MET'})"
+        return f"< {target:g} s ({verdict(v < target)})"
 
     text = "\n".join(
         [
-            f"Measured {dt.date.today()} on {platform.machine()}, 2 cores, Python "
-            f"{platform.python_version()}, {r['persons']:,.0f} citizens with a location, "
-            f"{r['clinics']:,.0f} clinics.",
+            measured_on(
+                f"{r['persons']:,.0f} citizens with a location, {r['clinics']:,.0f} clinics."
+            ),
             "",
             "| figure | value | target |",
             "|---|---|---|",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import platform
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import polars as pl
 from almen import population
 from almen.population.indicators import funnel, indicator_counts
 from almen.warehouse import Warehouse
-from docblock import write_block
+from docblock import measured_on, verdict, write_block
 
 AS_OF = dt.date(2025, 12, 31)
 
@@ -59,15 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     r = run(args.data)
     text = "\n".join(
         [
-            f"Measured {dt.date.today()} on {platform.machine()}, 2 cores, Python "
-            f"{platform.python_version()}, {r['patients']:,.0f} listed patients, "
-            f"{r['clinics']:,.0f} clinics, as of {AS_OF}.",
+            measured_on(
+                f"{r['patients']:,.0f} listed patients, {r['clinics']:,.0f} clinics, as of {AS_OF}."
+            ),
             "",
             "| figure | value | target |",
             "|---|---|---|",
             f"| case finding, all clinics (5 definitions, counts by clinic and 4 levels) | {r['case finding']:.1f} s | |",
             f"| quality indicators, all clinics (4 indicators, funnel limits) | {r['indicators']:.1f} s | |",
-            f"| total | {r['total']:.1f} s | < 20 s ({'meets' if r['total'] < 20 else 'NOT MET'}) |",
+            f"| total | {r['total']:.1f} s | < 20 s ({verdict(r['total'] < 20)}) |",
             f"| clinics whose polypharmacy group is 3-5 % of the list | {r['polypharmacy_within_3_5']:.1%} | ≥ 90 % |",
             f"| polypharmacy share of the list, 5th-95th percentile | {r['share_p05']:.2%}-{r['share_p95']:.2%} | |",
         ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from almen.reference import fee_schedule_for_year
 from almen.settlement import readers
 from almen.settlement.rules import LATE_MONTHS
 from almen.warehouse import Warehouse
-from docblock import write_block
+from docblock import measured_on, verdict, write_block
 
 YEAR = 2025
 AS_OF = dt.date(2026, 1, 31)
@@ -319,15 +318,14 @@ def main(argv: list[str] | None = None) -> int:
     with Warehouse.connect(args.data, read_only=True) as wh:
         n_claims = wh.row_count("claim")
     lines = [
-        f"Measured {dt.date.today()} on {platform.machine()}, 2 cores, Python "
-        f"{platform.python_version()}, {n_claims:,} claims, {len(ceil):,} clinics, year {YEAR}.",
+        measured_on(f"{n_claims:,} claims, {len(ceil):,} clinics, year {YEAR}."),
         "",
         "| figure | value | target |",
         "|---|---|---|",
         f"| almen: settle 12 months + § 96 (first run) | {t_almen:.1f} s | < 30 s |",
         f"| almen: the same, second run | {t_almen2:.1f} s | |",
         f"| verdict on the slower run | {max(t_almen, t_almen2):.1f} s | "
-        f"{'meets' if max(t_almen, t_almen2) < 30 else 'NOT MET'} |",
+        f"{verdict(max(t_almen, t_almen2) < 30)} |",
         f"| almen: listing the returned lines as well (`almen settle` does) | "
         f"+{RETURNED_SECONDS[-1]:.1f} s | |",
         f"| the same-day index ({index_lines:,} lines), built by synth and ingest when they "
@@ -341,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         lines += [
             f"| pandas: loading the tables into memory | {t_load:.1f} s | (not counted) |",
             f"| pandas: the same rules | {t_pd:.1f} s | |",
-            f"| speed-up almen / pandas | {ratio:.1f}× | ≥ 10× ({'meets' if ratio >= 10 else 'NOT MET'}) |",
+            f"| speed-up almen / pandas | {ratio:.1f}× | ≥ 10× ({verdict(ratio >= 10)}) |",
             f"| largest difference (DKK, lines, ratio × 10⁶) | {diff:.2e} | same numbers |",
         ]
     text = "\n".join(lines)

@@ -9,9 +9,7 @@ Targets (issue 2): scale 1.0 in under 3 minutes on 2 cores, peak memory under 8 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -19,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from docblock import write_block
+from docblock import measured_on, write_block
 
 TARGET_SECONDS = 180.0
 TARGET_PEAK_GB = 8.0
@@ -58,8 +56,7 @@ def render(r: dict[str, object]) -> str:
     ok_t = "meets" if seconds < TARGET_SECONDS else "MISSES"
     ok_m = "meets" if peak < TARGET_PEAK_GB else "MISSES"
     lines = [
-        f"Measured {dt.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, `almen synth --scale {r['scale']}`:",
+        measured_on(f"`almen synth --scale {r['scale']}`:"),
         "",
         "| figure | value | target |",
         "|---|---|---|",

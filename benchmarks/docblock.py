@@ -6,7 +6,24 @@ a block not yet in the file is added at the end under ``heading``.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import platform
 from pathlib import Path
+
+
+def measured_on(what: str) -> str:
+    """The first line of a figures block: when, on what machine (the real core count),
+    which Python, and ``what`` was measured."""
+    return (
+        f"Measured {dt.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {what}"
+    )
+
+
+def verdict(ok: bool) -> str:
+    """How a figure stands against its target, as the tables say it."""
+    return "meets" if ok else "NOT MET"
 
 
 def write_block(doc: Path, name: str, text: str, heading: str) -> None:

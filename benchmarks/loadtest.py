@@ -13,8 +13,6 @@ figures go into docs/benchmarks.md between markers.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import platform
 import socket
 import statistics
 import subprocess
@@ -30,7 +28,7 @@ from almen import population, records
 from almen.warehouse import Warehouse
 from almen.web.auth import add_user
 from almen.web.demo import settle_demo_year
-from docblock import write_block
+from docblock import measured_on, verdict, write_block
 
 YEAR = 2025
 PASSWORD = "load test password"
@@ -115,9 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
     ok = p95 < 100 and not errors
     text = "\n".join([
-        f"Measured {dt.date.today()} on {platform.machine()}, 2 cores, Python "
-        f"{platform.python_version()}, the scale-1 warehouse ({n_claims:,} claims), `almen serve` "
-        "(Uvicorn, one process) on loopback, the clients in another process on the same 2 cores.",
+        measured_on(f"the scale-1 warehouse ({n_claims:,} claims), `almen serve` (Uvicorn, one "
+                    "process) on loopback, the clients in another process on the same cores."),
         "",
         "| figure | value | target |",
         "|---|---|---|",
@@ -127,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| the clinic's first dashboard request after the warm-up | {first_dashboard * 1000:.0f} ms | |",
         f"| the clinic's first service overview (read from the shared summary, not a new check of the year) | {first_overview:.2f} s | |",
         f"| requests: {args.clients} clients × {args.requests} GET /api/clinics/{{p}}/dashboard | {len(ms):,} in {wall:.1f} s ({len(ms) / wall:,.0f}/s) | |",
-        f"| latency p50 / p95 / p99 | {p50:.1f} / {p95:.1f} / {p99:.1f} ms | p95 < 100 ms ({'meets' if ok else 'NOT MET'}) |",
+        f"| latency p50 / p95 / p99 | {p50:.1f} / {p95:.1f} / {p99:.1f} ms | p95 < 100 ms ({verdict(ok)}) |",
         f"| mean latency; errors | {statistics.fmean(ms):.1f} ms; {len(errors)} | 0 errors |",
     ])  # fmt: skip
     print(text)

@@ -15,7 +15,7 @@ from typing import Any
 
 from almen.errors import InputError
 
-__all__ = ["TomlFile", "read_toml"]
+__all__ = ["TomlFile", "parse_toml", "read_toml"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,13 @@ def read_toml(path: Path) -> TomlFile:
         raise InputError(f"cannot read the file: {exc.strerror}", source=src) from None
     except UnicodeDecodeError:
         raise InputError("the file is not UTF-8 text", source=src) from None
+    return parse_toml(text, src)
+
+
+def parse_toml(text: str, source: str) -> TomlFile:
+    """Parse ``text`` (from ``source``: a file name, or e.g. an uploaded file's or a form
+    field's name, used in messages); an ``InputError`` names source, line and column."""
+    src = source
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -150,6 +150,7 @@ def test_fee_scenario_through_the_api(site: Site, as_user) -> None:  # type: ign
     bad = u.http.post("/api/fees/compare", content='[prices]\n"9999" = 1\n',
                       headers={"X-CSRF-Token": u.csrf, "Content-Type": "text/plain"})  # fmt: skip
     assert bad.status_code == 422 and "unknown service code" in bad.json()["detail"]
+    assert bad.json()["detail"].startswith("scenario:2:")  # the body's line, no temp path
 
 
 def test_paging(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]

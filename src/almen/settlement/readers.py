@@ -29,6 +29,7 @@ from almen.settlement import (
     monthly_claims,
     service_overview,
 )
+from almen.tomlfile import TomlFile
 from almen.warehouse import Warehouse
 
 __all__ = [
@@ -211,14 +212,15 @@ def _need_units(wh: Warehouse) -> pl.DataFrame:
 
 def compare_fees(
     wh: Warehouse,
-    scenario_file: Path,
+    scenario: Path | TomlFile,
     *,
     base: str = "Aftale25",
     year: int = 2025,
     budget_neutral: bool | None = None,
     summary: pl.DataFrame | None = None,
 ) -> FeeComparison:
-    """Re-price ``year``'s activity under the scenario in ``scenario_file``
+    """Re-price ``year``'s activity under ``scenario`` (a TOML file, or one parsed with
+    ``tomlfile.parse_toml``)
     (``summary``: the year's ``year_summary``, if already made)."""
     from almen.reference import load_underserved
     from almen.settlement import scenario as sc
@@ -236,7 +238,7 @@ def compare_fees(
         if r["service_code"] != "BASIS"
     }
     base_cap = capitation_price(base_rows, dt.date(year, 1, 1))
-    scen = sc.load_scenario(scenario_file, set(base_prices) | {"BASIS"})
+    scen = sc.load_scenario(scenario, set(base_prices) | {"BASIS"})
     if summary is None:
         summary = year_summary(wh, year)
     activity = (

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import polars as pl
 
-from almen.tomlfile import read_toml
+from almen.tomlfile import TomlFile, read_toml
 
 __all__ = [
     "Move",
@@ -90,9 +90,10 @@ def neutral_scenario() -> Scenario:
     return Scenario(name="base")
 
 
-def load_scenario(path: Path, known_codes: set[str]) -> Scenario:
-    """Read and check a scenario TOML; an ``InputError`` names file, line and column."""
-    toml = read_toml(path)
+def load_scenario(source: Path | TomlFile, known_codes: set[str]) -> Scenario:
+    """Read (a path) and check a scenario TOML; an ``InputError`` names file, line and
+    column."""
+    toml = source if isinstance(source, TomlFile) else read_toml(source)
     data, fail = toml.data, toml.fail
     toml.check_keys(data, KNOWN_KEYS)
 
@@ -167,7 +168,7 @@ def load_scenario(path: Path, known_codes: set[str]) -> Scenario:
     if not isinstance(neutral, bool):
         raise fail("budget_neutral must be true or false", "budget_neutral")
     return Scenario(
-        name=str(data.get("name", path.stem)),
+        name=str(data.get("name", Path(toml.source).stem)),
         description=str(data.get("description", "")),
         prices=prices,
         change_percent=change,

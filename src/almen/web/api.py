@@ -367,9 +367,12 @@ def submit_request(
     c.check_csrf(csrf)
     if c.services.listed_with(body.patient_id) != provider_number:
         raise HTTPException(403, "this patient is not on your list")
-    age, sex, flags = c.services.patient_facts(body.patient_id)
-    req = TriageRequest(body.reason, age if body.age is None else body.age, body.sex or sex,
-                        frozenset(flags if body.flags is None else body.flags), body.text,
+    age, sex, flags = body.age, body.sex, body.flags
+    if age is None or sex is None or flags is None:  # what the caller left out
+        rec_age, rec_sex, rec_flags = c.services.patient_facts(body.patient_id)
+        age, sex = rec_age if age is None else age, sex or rec_sex
+        flags = sorted(rec_flags) if flags is None else flags
+    req = TriageRequest(body.reason, age, sex, frozenset(flags), body.text,
                         body.preferred_channel)  # fmt: skip
     return _item(submit(c.records, provider_number, body.patient_id, req, actor=u.username))
 

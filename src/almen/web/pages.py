@@ -501,10 +501,11 @@ def fees_form(
             return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=None,
                           error=error)  # fmt: skip
     try:
-        res = c.services.compare_fees(scenario, budget_neutral=True if budget_neutral else None)
+        res = c.services.compare_fees(scenario, source=name,
+                                      budget_neutral=True if budget_neutral else None)  # fmt: skip
     except UserError as exc:
         return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=None,
-                      error=str(exc).replace("scenario.toml", name))  # fmt: skip
+                      error=str(exc))  # fmt: skip
     pc = res["per_clinic"].sort("change_dkk")
     fig = go.Figure(go.Histogram(x=pc["change_pct"].drop_nulls().to_list(), nbinsx=40))
     fig.update_layout(xaxis_title="ændring i %", yaxis_title="klinikker")

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 import polars as pl
@@ -33,25 +32,19 @@ __all__ = ["Services", "WarmState"]
 log = logging.getLogger("almen.web")
 
 
+@dataclass
 class WarmState:
     """Progress of the start-up warm-up: what is ready, what failed (by error type
     only: messages could name data), what is being computed, and whether it is over."""
 
-    def __init__(self) -> None:
-        self.started = False
-        self.finished = False
-        self.current: str | None = None
-        self.ready: dict[str, float] = {}  # name -> seconds it took
-        self.failed: dict[str, str] = {}  # name -> error type
+    started: bool = False
+    finished: bool = False
+    current: str | None = None
+    ready: dict[str, float] = field(default_factory=dict)  # name -> seconds it took
+    failed: dict[str, str] = field(default_factory=dict)  # name -> error type
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "started": self.started,
-            "finished": self.finished,
-            "current": self.current,
-            "ready": dict(self.ready),
-            "failed": dict(self.failed),
-        }
+        return asdict(self)
 
 
 class Services:
@@ -234,19 +227,18 @@ class Services:
         return self.cached(("overview", self.year, clinic), compute)
 
     def compare_fees(
-        self, scenario_text: str, *, budget_neutral: bool | None = None
+        self, scenario_text: str, *, source: str = "scenario", budget_neutral: bool | None = None
     ) -> dict[str, Any]:
-        """A fee scenario (TOML text) against the year's activity: totals and the clinics
-        by change (not cached: every scenario differs)."""
+        """A fee scenario (TOML text; ``source`` names it in error messages) against the
+        year's activity: totals and the clinics by change (not cached: each differs)."""
         from almen.settlement import readers
+        from almen.tomlfile import parse_toml
 
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "scenario.toml"
-            path.write_text(scenario_text, encoding="utf-8")
-            with self._lock:
-                res = readers.compare_fees(self.warehouse(), path, year=self.year,
-                                           budget_neutral=budget_neutral,
-                                           summary=self.summary())  # fmt: skip
+        scenario = parse_toml(scenario_text, source)
+        with self._lock:
+            res = readers.compare_fees(self.warehouse(), scenario, year=self.year,
+                                       budget_neutral=budget_neutral,
+                                       summary=self.summary())  # fmt: skip
         return {"scenario": getattr(res.scenario, "name", "scenario"), "totals": res.totals,
                 "per_clinic": res.per_clinic}  # fmt: skip
 
