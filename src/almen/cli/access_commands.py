@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.table import Table
 
 from almen.cli import app, guard
 from almen.cli.render import FormatOpt, OutputOpt, console, emit
+from almen.export import Result
 
 access_app = typer.Typer(
     help="Access: triage of requests, the clinic's day simulated, out-of-hours planning.",
@@ -34,6 +37,8 @@ def triage_cmd(
     text: Annotated[str, typer.Option(help="the patient's own words (matched for keywords)")] = "",
     channel: Annotated[str | None, typer.Option(help="the patient's preferred channel")] = None,
     rules: RulesOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """Triage one request: severity, handler, channel, target time, and the deciding rule."""
     from almen.access import Request, load_rules, triage
@@ -51,6 +56,10 @@ def triage_cmd(
         raise ParameterError(f"--channel must be one of {', '.join(CHANNELS)}")
     table = load_rules(rules) if rules else None
     d = triage(Request(reason, age, sex, flags, text, channel), table)
+    row = {"reason": reason, "age": age, "sex": sex, "flags": ",".join(sorted(flags)),
+           "channel_preferred": channel, **asdict(d)}  # fmt: skip
+    if emit(pl.DataFrame([row]), fmt, output):
+        return
     console.print(
         f"severity [bold]{d.severity}[/] · handler {d.handler} · channel {d.channel} · "
         f"within {d.target_hours:g} h\nrule {d.rule_id}: {d.source}"
@@ -164,7 +173,6 @@ def ooh_plan_cmd(
 ) -> None:
     """Staffing per site and hour under a maximum load per doctor, the phone line by
     Erlang C, the low-activity hours and sites, and (--consolidate) the ED-site scenario."""
-    import polars as pl
 
     from almen.access.inputs import ooh_inputs
     from almen.access.ooh import (
@@ -187,16 +195,27 @@ def ooh_plan_cmd(
     d = demand(contacts, year)
     plan, w = staffing(d, sites, params)
     phone = phone_plan(d, params)
-    if emit(plan, fmt, output):
+    minutes = contacts.filter(pl.col("kind") == "consultation")["minutes"].to_numpy()
+    sim = simulate_sites(plan, float(minutes.mean()) if len(minutes) else 10.0, weeks=4)
+    waits = {r["site"]: r for r in sim.iter_rows(named=True)}
+    after_plan = summary = None
+    if consolidate:
+        after, summary = consolidate_fn(
+            contacts, sites, ed_sites, home_visits_to_consultation=home_visits_to_consultation
+        )
+        after_plan, _ = staffing(demand(after, year), sites, params)
+    parts = {"plan": plan, "phone": phone, "simulated_waits": sim}
+    if after_plan is not None and summary is not None:
+        parts["consolidated_plan"] = after_plan
+        parts["consolidation"] = pl.DataFrame([{**summary, "ed_sites": ", ".join(ed_sites)}])
+    meta = {"region": region, "year": year, "contacts": len(contacts), "home_visit_weight": w}
+    if emit(Result(parts, meta), fmt, output):
         return
     console.print(
         f"{region} {year}: {len(contacts):,} contacts; a home visit counts {w:.1f} "
         f"consultations (its minutes); at most {max_load:g} contacts per doctor per hour, "
         f"planned for {quantile:.0%} of hours"
     )
-    minutes = contacts.filter(pl.col("kind") == "consultation")["minutes"].to_numpy()
-    sim = simulate_sites(plan, float(minutes.mean()) if len(minutes) else 10.0, weeks=4)
-    waits = {r["site"]: r for r in sim.iter_rows(named=True)}
     t = Table(title="Face-to-face sites: doctor hours a week, hours without a doctor, and "
               "the waits of a 4-week simulation of the plan")  # fmt: skip
     for col in ("site", "doctor hours / week", "busiest hour: doctors", "max load / doctor",
@@ -228,11 +247,7 @@ def ooh_plan_cmd(
         f"within {answer_minutes:g} min (target {service_level:.0%}); busiest hour "
         f"{phone['calls'].to_numpy().max():.1f} calls"
     )
-    if consolidate:
-        after, summary = consolidate_fn(
-            contacts, sites, ed_sites, home_visits_to_consultation=home_visits_to_consultation
-        )
-        plan2, _ = staffing(demand(after, year), sites, params)
+    if after_plan is not None and summary is not None:
         console.print(
             f"consolidation to sites beside emergency departments ({', '.join(ed_sites)}): "
             f"consultation sites {summary['sites_before']:.0f} → {summary['sites_after']:.0f}; "
@@ -240,5 +255,5 @@ def ooh_plan_cmd(
             f"home to the consultation {summary['km_to_consultation_before']:.1f} → "
             f"{summary['km_to_consultation_after']:.1f} km; home visits "
             f"{summary['home_visits_before']:,.0f} → {summary['home_visits_after']:,.0f}; "
-            f"doctor hours a week {plan['doctors'].sum():,} → {plan2['doctors'].sum():,}"
+            f"doctor hours a week {plan['doctors'].sum():,} → {after_plan['doctors'].sum():,}"
         )

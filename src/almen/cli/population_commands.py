@@ -11,9 +11,10 @@ from rich.table import Table
 
 from almen import population, reference
 from almen.cli import app, guard, settings_of, warehouse_target
-from almen.cli.render import console
+from almen.cli.render import FormatOpt, OutputOpt, console, emit
 from almen.disclosure import margin_totals, suppress
 from almen.errors import NotFoundError, ParameterError
+from almen.export import Result
 from almen.warehouse import Warehouse
 
 
@@ -34,6 +35,8 @@ def findings(
         str | None,
         typer.Option(help="counts by cluster, municipality, health_council or region (suppressed)"),
     ] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """Case finding for the special efforts (seed 002 §2, seed 003).
 
@@ -57,12 +60,20 @@ def findings(
         area = population.clinic_areas(wh) if by is not None else None
     found = population.apply_definitions(feats, defs, target_share=cut)
     counts = population.clinic_counts(found, feats)
+    meta = {"as_of": day, "clinic": clinic, "by": by}
     if clinic is not None:
-        _render_clinic(clinic, found, counts, defs, show)
+        # a clinic's own patients stay in the clinic: the file is the clinic's
+        parts = {"counts": counts, "patients": found}
+        if not emit(Result(parts, meta), fmt, output):
+            _render_clinic(clinic, found, counts, defs, show)
     elif by is not None and area is not None:
-        _render_areas(population.publishable(population.aggregate(counts, area, by)), by, defs)
+        long = population.publishable(population.aggregate(counts, area, by))
+        if not emit(Result({"areas": long}, meta), fmt, output):
+            _render_areas(long, by, defs)
     else:
-        _render_country(counts, defs)
+        totals, hidden = _country_totals(counts)
+        if not emit(Result({"totals": totals}, meta), fmt, output):
+            _render_country(counts, totals, hidden, defs)
 
 
 def _render_areas(long: pl.DataFrame, by: str, defs: dict) -> None:
@@ -102,17 +113,28 @@ def _render_clinic(
             console.print(f"  patient {r['patient_id']}: {r['reason']}")
 
 
-def _render_country(counts: pl.DataFrame, defs: dict) -> None:
+def _country_totals(counts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+    """National totals per group (suppressed where they would reveal a small count),
+    with the number of clinics whose count is suppressed."""
     long = counts.unpivot(
         index=["provider_number", "list_size"], on=list(population.DEFINITIONS)
     ).rename({"variable": "definition", "value": "patients"})
     safe = suppress(long, "patients", [["definition"]])
     totals = margin_totals(long, safe, "patients", ["definition"])
+    hidden = safe.group_by("definition").agg(pl.col("patients_suppressed").sum())
+    hid = {str(k): int(v) for k, v in hidden.iter_rows()}
+    totals = totals.with_columns(
+        clinics_suppressed=pl.col("definition").replace_strict(hid, default=0)
+    )
+    return totals, hid
+
+
+def _render_country(
+    counts: pl.DataFrame, totals: pl.DataFrame, hid: dict[str, int], defs: dict
+) -> None:
     t = Table(title=f"Case finding, {len(counts):,} clinics (counts 1-4 suppressed)")
     for col in ("group", "patients", "clinics with a suppressed count"):
         t.add_column(col, justify="left" if col == "group" else "right")
-    hidden = safe.group_by("definition").agg(pl.col("patients_suppressed").sum())
-    hid = dict(hidden.iter_rows())
     for r in totals.iter_rows(named=True):
         total = "suppressed" if r["total"] is None else f"{r['total']:,}"
         t.add_row(defs[r["definition"]]["name_en"], total, f"{hid.get(r['definition'], 0):,}")
@@ -133,6 +155,8 @@ def indicators(
     cluster: Annotated[str | None, typer.Option("--cluster", help="a quality cluster")] = None,
     region: Annotated[str | None, typer.Option("--region", help="a region")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="date (default today)")] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """Quality indicators by clinic beside the cluster and region, with funnel limits.
 
@@ -157,6 +181,8 @@ def indicators(
     res = funnel(counts, area).filter(pl.col(key) == value)
     # what leaves the clinic: small counts, and what would reveal them, suppressed
     res = disclose(res)
+    if emit(Result({"indicators": res}, {"as_of": day, key: value}), fmt, output):
+        return
     for ind, text in INDICATORS.items():
         part = res.filter(pl.col("indicator") == ind).sort("provider_number")
         if part.is_empty():

@@ -13,12 +13,43 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from almen.export import Result, as_result, to_csv, to_json, write_result
 from almen.ingest.validated import Validated
 
+
+class WholeConsole(Console):
+    """A console that never cuts a number in a table.
+
+    Every table column folds onto a new line instead of ending in "…", and off a
+    terminal (a pipe, a file) a table is laid out at its natural width, however narrow
+    ``COLUMNS`` says the screen is.
+    """
+
+    def print(self, *objects: object, **kwargs: object) -> None:
+        need = 0
+        for obj in objects:
+            if isinstance(obj, Table):
+                for col in obj.columns:
+                    col.overflow = "fold"
+                if not self.is_terminal:
+                    wide = self.options.update(width=100_000)
+                    need = max(need, self.measure(obj, options=wide).maximum)
+        if need <= self.width:
+            super().print(*objects, **kwargs)  # type: ignore[arg-type]
+            return
+        # Rich caps a print's width at the console's: widen the console for this print
+        saved = self._width
+        self.width = need
+        try:
+            super().print(*objects, **kwargs)  # type: ignore[arg-type]
+        finally:
+            self._width = saved
+
+
 # soft_wrap: a message is one line however long its path, so it can be grepped and
-# piped; tables are still laid out to the terminal's width.
-console = Console(soft_wrap=True)
-status = Console(stderr=True, soft_wrap=True)  # progress and notes: stdout stays clean for csv
+# piped; tables are laid out to the terminal's width and never cut (WholeConsole).
+console = WholeConsole(soft_wrap=True)
+status = WholeConsole(stderr=True, soft_wrap=True)  # progress and notes: stdout stays clean
 
 
 @contextmanager
@@ -103,25 +134,29 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or pa
 OutputOpt = Annotated[Path | None, typer.Option("--output", help="write the result to a file")]
 
 
-def emit(data: pl.DataFrame, fmt: str, output: Path | None) -> bool:
-    """Write ``data`` as csv/json/parquet (to ``output`` or stdout); False for a table."""
+def emit(data: Result | pl.DataFrame, fmt: str, output: Path | None) -> bool:
+    """Write ``data`` as csv/json/parquet (to ``output`` or stdout); False for a table.
+
+    ``--format table --output FILE`` writes CSV. Every part of a ``Result`` goes out
+    (``almen.export``); nothing is cut.
+    """
     from almen.errors import ParameterError
 
     if fmt not in FORMATS:
         raise ParameterError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if fmt == "table" and output is None:
         return False
+    result = as_result(data)
     fmt = "csv" if fmt == "table" else fmt
-    if fmt == "parquet" and output is None:
-        raise ParameterError("--format parquet needs --output FILE")
     if output is None:
-        typer.echo((data.write_csv() if fmt == "csv" else data.write_json()).rstrip("\n"))
+        if fmt == "parquet":
+            raise ParameterError("--format parquet needs --output FILE")
+        typer.echo((to_csv(result) if fmt == "csv" else to_json(result)).rstrip("\n"))
         return True
-    if fmt == "csv":
-        data.write_csv(output)
-    elif fmt == "json":
-        data.write_json(output)
+    paths = write_result(result, fmt, output)
+    if fmt == "json":
+        status.print(f"wrote {output} ({', '.join(result.parts)})")
     else:
-        data.write_parquet(output)
-    console.print(f"wrote {len(data):,} rows to {output}")
+        for path, df in zip(paths, result.parts.values(), strict=True):
+            status.print(f"wrote {len(df):,} rows to {path}")
     return True

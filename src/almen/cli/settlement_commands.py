@@ -12,8 +12,9 @@ from rich.table import Table
 
 from almen import claim_index, settlement
 from almen.cli import app, guard, settings_of, warehouse_target
-from almen.cli.render import console
+from almen.cli.render import FormatOpt, OutputOpt, console, emit
 from almen.errors import NotFoundError, ParameterError
+from almen.export import Result
 from almen.settlement import readers
 from almen.warehouse import Warehouse
 
@@ -42,6 +43,8 @@ def settle(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="run date for the future-date rule")
     ] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """Monthly statements: capitation, fee-for-service, local agreements, returned claims.
 
@@ -61,6 +64,10 @@ def settle(
         returned = returned.filter(pl.col("provider_number") == clinic)
         if stmt.is_empty():
             raise NotFoundError(f"no clinic {clinic} in the settlement of {year}")
+    meta = {"year": year, "months": months, "as_of": run_date, "clinic": clinic}
+    if emit(Result({"statement": stmt, "returned": returned}, meta), fmt, output):
+        return
+    if clinic is not None:
         _render_clinic(stmt, returned, clinic)
     else:
         _render_summary(stmt, returned, year)
@@ -161,11 +168,16 @@ def ceiling(
     backtest: Annotated[
         bool, typer.Option(help="how early the year-to-date flag equals the final one")
     ] = False,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
-    """§ 96: daytime expenditure per listed patient against the regional average."""
+    """§ 96: daytime expenditure per listed patient against the regional average.
+
+    The table lists the ``--show`` highest ratios; ``--format``/``--output`` give every
+    clinic."""
     settings = settings_of(ctx)
     if backtest:
-        _backtest(ctx, year)
+        _backtest(ctx, year, fmt, output)
         return
     through = _parse_day(as_of) if as_of else dt.date(year, 12, 31)
     if through.year != year:
@@ -176,6 +188,9 @@ def ceiling(
         report = report.filter(pl.col("provider_number") == clinic)
         if report.is_empty():
             raise NotFoundError(f"no clinic {clinic} in the § 96 report of {year}")
+    meta = {"year": year, "through": through, "projected": as_of is not None}
+    if emit(Result({"ceiling": report.sort("ratio", descending=True)}, meta), fmt, output):
+        return
     title = f"§ 96 {year}" + (f", projected from claims to {through}" if as_of else "")
     over = int(report["over"].sum())
     t = Table(title=f"{title}: {over:,} of {len(report):,} clinics at or over the limit")
@@ -202,11 +217,16 @@ def ceiling(
 
 @app.command()
 @guard
-def frame(ctx: typer.Context, year: YearOpt) -> None:
+def frame(
+    ctx: typer.Context, year: YearOpt, fmt: FormatOpt = "table", output: OutputOpt = None
+) -> None:
     """The budget frame month by month against expenditure, nationally and per region."""
     settings = settings_of(ctx)
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
         report, rate = readers.frame_for_year(wh, year)
+    meta = {"year": year, "frame_per_insured_year_dkk": rate, "rate_basis": "estimate"}
+    if emit(Result({"frame": report}, meta), fmt, output):
+        return
     nat = report.filter(pl.col("area") == "Danmark")
     t = Table(title=f"Budget frame {year}, Denmark: {rate:,.0f} DKK per insured a year (estimate)")
     for col in ("month", "insured", "frame", "expenditure", "difference", "year to date"):
@@ -241,12 +261,21 @@ def overview(
     ctx: typer.Context,
     clinic: Annotated[str, typer.Option("--clinic", help="provider number (ydernummer)")],
     year: Annotated[int, typer.Option("--year", help="settlement year")] = 2025,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
     """Service overview (ydelsesoverblik): each service's rate against the region's."""
     settings = settings_of(ctx)
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
         ov, me, fees = readers.overview_for_clinic(wh, clinic, year)
     names = dict(zip(fees["service_code"], fees["name_en"], strict=False))
+    names_da = dict(zip(fees["service_code"], fees["name_da"], strict=False))
+    table = ov.with_columns(
+        name_da=pl.col("service_code").replace_strict(names_da, default=None),
+        name_en=pl.col("service_code").replace_strict(names, default=None),
+    )
+    if emit(Result({"overview": table}, {"year": year, **me}), fmt, output):
+        return
     t = Table(
         title=f"Clinic {clinic} {year}: § 96 ratio {me['ratio']:.3f} "
         f"({me['patient_years']:,.0f} listed)"
@@ -256,7 +285,7 @@ def overview(
     for r in ov.iter_rows(named=True):
         dev = "" if r["deviation"] is None else f"{r['deviation']:+.0%}"
         t.add_row(
-            f"{r['service_code']} {names.get(r['service_code'], '')}"[:30],
+            f"{r['service_code']} {names.get(r['service_code'], '')}",
             f"{r['rate_per_1000']:,.0f}",
             f"{r['expected_per_1000']:,.0f}",
             dev,
@@ -265,7 +294,7 @@ def overview(
     console.print(t)
 
 
-def _backtest(ctx: typer.Context, year: int) -> None:
+def _backtest(ctx: typer.Context, year: int, fmt: str, output: Path | None) -> None:
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         fees = readers.fees_for_year(wh, year)
         checked = readers.checked_year(wh, year, dt.date(year, 12, 31))
@@ -276,6 +305,8 @@ def _backtest(ctx: typer.Context, year: int) -> None:
             year=year,
             capitation_per_year=settlement.capitation_price(fees, dt.date(year, 1, 1)),
         )
+    if emit(Result({"backtest": table}, {"year": year}), fmt, output):
+        return
     t = Table(title=f"§ 96 early warning {year}: year-to-date flag against the final flag")
     for col in ("through month", "agreement", "flagged", "of them final", "final"):
         t.add_column(col, justify="right")
@@ -312,14 +343,26 @@ def fees_compare(
         ),
     ] = None,
     show: Annotated[int, typer.Option(help="clinics to list at each end")] = 5,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
 ) -> None:
-    """Re-price a year's activity under a scenario and show who wins and who loses."""
+    """Re-price a year's activity under a scenario and show who wins and who loses.
+
+    ``--format``/``--output`` give every clinic, every group and the totals."""
     settings = settings_of(ctx)
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
         res = readers.compare_fees(
             wh, scenario, base=base, year=year, budget_neutral=budget_neutral
         )
     scen, per_clinic, totals = res.scenario, res.per_clinic, res.totals
+    from almen.settlement import scenario as sc
+
+    assert isinstance(scen, sc.Scenario)
+    parts = {"per_clinic": per_clinic, **{f"by_{k}": t for k, t in sc.groups(per_clinic).items()}}
+    parts["totals"] = pl.DataFrame([totals])
+    meta = {"scenario": scen.name, "description": scen.description, "base": base, "year": year}
+    if emit(Result(parts, meta), fmt, output):
+        return
     _render_scenario(scen, per_clinic, totals, year, show)
 
 
