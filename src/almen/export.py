@@ -70,7 +70,7 @@ def to_csv(result: Result) -> str:
     """One part as CSV; several parts, each after a line ``# name``."""
     if len(result.parts) == 1:
         return next(iter(result.parts.values())).write_csv()
-    return "\n".join(f"# {name}\n{df.write_csv()}" for name, df in result.parts.items())
+    return "".join(f"# {name}\n{df.write_csv()}" for name, df in result.parts.items())
 
 
 def _part_path(output: Path, name: str, many: bool) -> Path:

@@ -97,6 +97,7 @@ CLINIC = _t(
     "General practice clinics.",
     ("provider_number",),
     C("provider_number", "string", "provider number (ydernummer), 6 digits"),
+    C("name", "string", "the clinic's name (klinikkens navn)", nullable=True),
     C("municipality", "string", "municipality code of the clinic's address"),
     C(
         "form",
@@ -104,9 +105,16 @@ CLINIC = _t(
         "clinic form (klinikform): solo, partnership, collaboration, shared, region, tender",
     ),
     C("cluster", "string", "quality cluster (kvalitetsklynge)"),
-    C("closed_to_new", "boolean", "closed to new patients (lukket for tilgang)"),
-    C("lat", "float64", "latitude (WGS84)"),
-    C("lon", "float64", "longitude (WGS84)"),
+    C("closed_to_new", "boolean", "closed to new patients (lukket for tilgang) today"),
+    C("closed_to_new_from", "date", "first day of the latest closing", nullable=True),
+    C(
+        "closed_to_new_to",
+        "date",
+        "last day of the latest closing; empty: open-ended",
+        nullable=True,
+    ),
+    C("lat", "float64", "latitude (WGS84); the municipality's centre when not given"),
+    C("lon", "float64", "longitude (WGS84); the municipality's centre when not given"),
 )
 
 DOCTOR = _t(
@@ -120,6 +128,7 @@ DOCTOR = _t(
     C("sex", "string", "'M' or 'F'"),
     C("role", "string", "owner (praktiserende læge), employed or trainee"),
     C("fte", "float64", "full-time equivalents of capacity (lægekapacitet)"),
+    C("year_established", "int16", "year the doctor set up in practice", nullable=True),
 )
 
 PATIENT = _t(
@@ -136,6 +145,19 @@ PATIENT = _t(
     C("listed_from", "date", "date of listing with the clinic", nullable=True),
     C("lat", "float64", "latitude of residence (WGS84)", nullable=True),
     C("lon", "float64", "longitude of residence (WGS84)", nullable=True),
+)
+
+LISTING = _t(
+    "listing",
+    "one period a patient is listed with a clinic",
+    "Listing history (tilmeldingshistorik): a patient listed elsewhere from a date closes the "
+    "earlier period the day before. The patient table holds the current period; analyses of "
+    "a past date use the period valid on that date. Written by `almen ingest patients`.",
+    ("patient_id", "listed_from"),
+    C("patient_id", "int64", "patient pseudonym"),
+    C("provider_number", "string", "clinic"),
+    C("listed_from", "date", "first day of the period"),
+    C("listed_to", "date", "last day of the period; empty while it lasts", nullable=True),
 )
 
 CONDITION = _t(
@@ -173,6 +195,8 @@ CLAIM = _t(
     C("time_band", "string", "day (weekday 8-16), evening (own clinic after 16) or ooh"),
     C("quantity", "int16", "number of units"),
     C("settlement_month", "date", "first day of the month the claim was sent for settlement"),
+    C("ingest_id", "string", "ingest run the line came in with (empty: synthetic)", nullable=True),
+    C("source_line", "int64", "line number in the source file (1 = header)", nullable=True),
 )
 
 FEE_SCHEDULE = _t(
@@ -244,13 +268,15 @@ INGEST_LOG = _t(
     C("rows_accepted", "int64", "rows accepted"),
     C("rows_rejected", "int64", "rows rejected"),
     C("ingested_at", "timestamp(6)", "when"),
+    C("content_sha256", "string", "SHA-256 of the file's bytes: the same file is not read twice"),
 )
 
 RETURNED_CLAIM = _t(
     "returned_claim",
     "one claim line that comes back (returregning)",
-    "Claim lines refused by the settlement rules, with the rule and its reason.",
-    ("claim_id",),
+    "Claim lines refused by the settlement rules, with the rule, its reason and where the line "
+    "came from. One row per line and settlement run.",
+    ("run_id", "claim_id"),
     C("claim_id", "int64", "claim line"),
     C("provider_number", "string", "clinic that claimed"),
     C("service_code", "string", "service code"),
@@ -260,13 +286,19 @@ RETURNED_CLAIM = _t(
     C("rule", "string", "rule that returned it (see claim_return_rule.csv)"),
     C("reason_da", "string", "reason in Danish"),
     C("reason_en", "string", "reason in English"),
+    C("source", "string", "file the line came from (empty: synthetic)", nullable=True),
+    C("source_line", "int64", "its line in that file", nullable=True),
+    C("ingest_id", "string", "the ingest that brought it", nullable=True),
+    C("run_id", "string", "the settlement run (settlement_run)"),
 )
 
 SETTLEMENT = _t(
     "settlement",
     "clinic × month",
-    "Monthly statements: capitation, fee-for-service, local agreements, returned claims.",
-    ("provider_number", "month"),
+    "Monthly statements: capitation, fee-for-service, local agreements, returned claims. "
+    "Every run of `almen settle` adds its statements; none is overwritten (settlement_run).",
+    ("run_id", "provider_number", "month"),
+    C("run_id", "string", "the settlement run (settlement_run)"),
     C("provider_number", "string", "clinic"),
     C("month", "date", "first day of the settlement month"),
     C("listed", "int64", "group-1 patients listed on the first day of the month"),
@@ -279,6 +311,27 @@ SETTLEMENT = _t(
     C("returned_dkk", "float64", "what the returned lines would have paid"),
     C("total_dkk", "float64", "paid for the month: capitation + fee-for-service + local"),
     C("payment_date", "date", "the 15th of the next month"),
+)
+
+SETTLEMENT_RUN = _t(
+    "settlement_run",
+    "one run of `almen settle`",
+    "What a settlement run used: its months, the run date, the hashes of its inputs and the "
+    "versions of the fee schedule and rules. A month settled again is a new run; the "
+    "earlier run's statements stay readable and the difference is a correction.",
+    ("run_id",),
+    C("run_id", "string", "run identifier"),
+    C("year", "int16", "settlement year"),
+    C("months", "string", "months settled, e.g. '3' or '1-12'"),
+    C("as_of", "date", "run date for the future-date rule"),
+    C("created_at", "timestamp(6)", "when the run was made"),
+    C("previous_run_id", "string", "the latest earlier run of any of these months", nullable=True),
+    C("claim_sha256", "string", "hash of the claim table"),
+    C("patient_sha256", "string", "hash of the patient and listing tables"),
+    C("fee_schedule_sha256", "string", "hash of the fee schedule"),
+    C("fee_schedules", "string", "agreements in force, e.g. 'Aftale25'"),
+    C("rules_sha256", "string", "hash of the return rules and service limits"),
+    C("almen_version", "string", "almen's version"),
 )
 
 CLAIM_SAME_DAY = _t(
@@ -309,6 +362,7 @@ TABLES: dict[str, Table] = {
         CLINIC,
         DOCTOR,
         PATIENT,
+        LISTING,
         CONDITION,
         MEDICATION,
         CLAIM,
@@ -317,6 +371,7 @@ TABLES: dict[str, Table] = {
         CALIBRATION,
         RETURNED_CLAIM,
         SETTLEMENT,
+        SETTLEMENT_RUN,
         CLAIM_SAME_DAY,
         CLAIM_SAME_DAY_STAMP,
         REJECT,

@@ -51,6 +51,7 @@ class Warehouse:
     def __init__(self, con: ibis.BaseBackend, *, location: str) -> None:
         self.con = con
         self.location = location
+        self._tx_depth = 0
 
     # -- opening -----------------------------------------------------------------
     @classmethod
@@ -97,6 +98,12 @@ class Warehouse:
 
     # -- writing -----------------------------------------------------------------
     def _conform(self, spec: Table, data: pa.Table) -> pa.Table:
+        # a nullable column left out is written empty (e.g. a claim's source line in synth)
+        for col in spec.columns:
+            if col.nullable and col.name not in data.column_names:
+                data = data.append_column(
+                    col.name, pa.nulls(data.num_rows, col.ibis_dtype.to_pyarrow())
+                )
         missing = [c for c in spec.column_names if c not in data.column_names]
         if missing:
             raise ValueError(f"table {spec.name}: missing columns {missing}")
@@ -119,6 +126,10 @@ class Warehouse:
             else:
                 fields.append(fld)
         return data.cast(pa.schema(fields))
+
+    def conform(self, name: str, data: pa.Table) -> pa.Table:
+        """``data`` cast to table ``name``'s declared columns (missing nullable ones empty)."""
+        return self._conform(get_table(name), data)
 
     def write_table(self, name: str, data: pa.Table, *, overwrite: bool = True) -> None:
         """Write ``data`` as table ``name`` (replacing it), cast to the declared schema."""
@@ -164,7 +175,9 @@ class Warehouse:
             problems.append(f"undeclared columns {extra}")
         if problems:
             raise StorageError(
-                f"table {name} in {self.location} does not match the schema: " + "; ".join(problems)
+                f"table {name} in {self.location} does not match the schema: "
+                + "; ".join(problems)
+                + " (made by another version of almen? run `almen init` or `almen synth` again)"
             )
         return table
 
@@ -185,17 +198,48 @@ class Warehouse:
         digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
         return digest.hexdigest()
 
+    def fingerprint(self, name: str) -> str:
+        """SHA-256 of the table's row count and the XOR of its row hashes: equal tables
+        give equal fingerprints whatever the row order, computed inside the backend (no
+        row leaves it). Rows are unique by key, so XOR does not cancel them out."""
+        spec = get_table(name)
+        table = self.read_table(name)
+        if self.con.name == "duckdb":
+            cols = ", ".join(f'"{c}"' for c in spec.column_names)
+            raw = self.con.raw_sql(f'SELECT count(*), bit_xor(hash({cols})) FROM "{name}"')
+            n, x = raw.fetchone()
+        else:
+            row: ibis.Value | None = None
+            for c in spec.column_names:
+                v = table[c].cast("string").fill_null("\x00")
+                row = v if row is None else row + "|" + v
+            assert row is not None
+            got = table.aggregate(n=table.count(), x=row.hash().bit_xor()).to_pyarrow()
+            n, x = got.to_pylist()[0].values()
+        digest = hashlib.sha256(f"{name}|{spec.column_names}|{n}|{x}".encode())
+        return digest.hexdigest()
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """A backend transaction where the backend offers one (DuckDB does)."""
+        """A backend transaction where the backend offers one (DuckDB does).
+
+        Nested use joins the outer transaction: everything commits or rolls back with it.
+        """
         raw = getattr(self.con, "raw_sql", None)
-        if raw is None:
-            yield
+        if raw is None or self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield
+            finally:
+                self._tx_depth -= 1
             return
         raw("BEGIN TRANSACTION")
+        self._tx_depth = 1
         try:
             yield
         except BaseException:
+            self._tx_depth = 0
             raw("ROLLBACK")
             raise
+        self._tx_depth = 0
         raw("COMMIT")

@@ -29,7 +29,7 @@ BAD = [
     ("0202702345", "12345", "2010-05-01"),  # provider number not 6 digits
     ("0303703456", "123456", "2099-01-01"),  # listing date in the future
     ("0404704567", "123456", "not a date"),  # unreadable date
-    ("0101701234", "123456", "2011-05-01"),  # same person again
+    ("0101701234", "123456", "2010-05-01"),  # same person and listing date again
 ]
 
 
@@ -54,7 +54,7 @@ def test_patient_list_reconciles_and_rejects_with_reasons(
     assert rej["line"].to_list() == [5, 6, 7, 8, 9, 10]
     assert rej["column_name"].to_list() == [
         "cpr", "cpr", "provider_number", "listed_from", "listed_from", "cpr"]  # fmt: skip
-    assert "same person as on line 2" in rej["reason"].to_list()[-1]
+    assert "same person and listing date as on line 2" in rej["reason"].to_list()[-1]
     assert log.row(0, named=True)["rows_read"] == 9
 
 

@@ -137,7 +137,7 @@ def test_strict_refuses_a_file_with_rejected_lines(
     before = _claim_count(tiny_copy)
     result = _claims(call_cli, tiny_copy, "--strict", str(src))
     assert result.exit_code == 2
-    assert "claims.csv:6: input error: 1 lines rejected (--strict)" in result.stderr
+    assert "claims.csv:6:cpr: input error: 1 row rejected (--strict)" in result.stderr
     assert _claim_count(tiny_copy) == before
 
 

@@ -10,12 +10,11 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from almen.cli import app, guard, ingest_app, settings_of, warehouse_target
+from almen.cli import app, guard, settings_of, warehouse_target
 from almen.cli.render import (
     console,
     render_calibration,
     render_counts,
-    render_reconciliation,
     status,
     step_progress,
 )
@@ -191,109 +190,6 @@ def schema(
         typer.echo(text)
     else:
         output.write_text(text, encoding="utf-8")
-
-
-@ingest_app.command("patients")
-@guard
-def ingest_patients(
-    ctx: typer.Context,
-    file: Annotated[
-        Path, typer.Argument(help="CSV with CPR number, provider number, listing date")
-    ],
-) -> None:
-    """Ingest a patient list: CPR pseudonymised at the door, bad rows to the rejects table."""
-    from almen.ingest import validate_patient_list, write_validated
-    from almen.ingest.pseudonymise import load_key
-
-    settings = settings_of(ctx)
-    key = load_key(settings.pseudonym_key, settings.data)
-    validated = validate_patient_list(file, key)
-    with Warehouse.connect(warehouse_target(settings)) as wh:
-        ingest_id = write_validated(wh, validated)
-    render_reconciliation(validated, ingest_id)
-
-
-@ingest_app.command("claims")
-@guard
-def ingest_claims(
-    ctx: typer.Context,
-    files: Annotated[
-        list[Path], typer.Argument(help="claim extracts: CPR, provider number, service, date")
-    ],
-    period: Annotated[
-        str | None,
-        typer.Option(
-            help="settlement period YYYY-MM of lines that name none (default: their month)"
-        ),
-    ] = None,
-    columns: Annotated[
-        Path | None, typer.Option(help="TOML file with more header names ([columns])")
-    ] = None,
-    encoding: Annotated[str, typer.Option(help="file encoding, e.g. utf-8 or cp1252")] = "utf-8",
-    strict: Annotated[bool, typer.Option(help="refuse a file if any line is rejected")] = False,
-) -> None:
-    """Ingest claim extracts: CPR pseudonymised at the door, bad lines to the rejects table.
-
-    Every file is read and checked before anything is written; a file that cannot be read
-    as a whole (encoding, missing column, malformed line) stops the import with exit 2.
-    """
-    import datetime as dt
-
-    from almen.errors import InputError
-    from almen.ingest import validate_claims, write_validated
-    from almen.ingest.claims import CLAIM_ALIASES, load_column_map
-    from almen.ingest.pseudonymise import load_key
-
-    month = None
-    if period is not None:
-        try:
-            month = dt.datetime.strptime(period, "%Y-%m").date()
-        except ValueError:
-            raise ParameterError(f"--period must be YYYY-MM, not {period!r}") from None
-    aliases = load_column_map(columns) if columns else CLAIM_ALIASES
-    settings = settings_of(ctx)
-    key = load_key(settings.pseudonym_key, settings.data)
-    with Warehouse.connect(warehouse_target(settings)) as wh:
-        next_id = 1
-        if wh.has_table("claim"):
-            top = wh.read_table("claim").claim_id.max().to_pyarrow().as_py()
-            next_id = int(top or 0) + 1
-        results = []
-        for f in files:
-            validated, _totals = validate_claims(
-                f, key, first_claim_id=next_id, period=month, aliases=aliases, encoding=encoding
-            )
-            if strict and validated.rejects:
-                r = validated.rejects[0]
-                raise InputError(
-                    f"{len(validated.rejects)} lines rejected (--strict), the first: {r.reason}; "
-                    "nothing was imported",
-                    source=validated.source,
-                    line=r.line,
-                )
-            next_id += validated.rows_accepted
-            results.append(validated)
-        ids = []
-        with wh.transaction():
-            for validated in results:
-                ids.append(write_validated(wh, validated))
-    for validated, ingest_id in zip(results, ids, strict=True):
-        render_reconciliation(validated, ingest_id)
-
-
-@ingest_app.command("population")
-@guard
-def ingest_population(
-    ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="Statistics Denmark FOLK1A extract (StatBank CSV)")],
-) -> None:
-    """Ingest a FOLK1A population extract; it replaces the derived table for its years."""
-    from almen.ingest import validate_population, write_validated
-
-    validated = validate_population(file)
-    with Warehouse.connect(warehouse_target(settings_of(ctx))) as wh:
-        ingest_id = write_validated(wh, validated)
-    render_reconciliation(validated, ingest_id)
 
 
 @app.command()

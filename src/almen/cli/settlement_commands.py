@@ -58,19 +58,102 @@ def settle(
         if wh.has_table("claim") and claim_index.read(wh) is None:
             claim_index.build(wh)  # claims written outside synth and ingest: index them
         stmt, returned = readers.settle_year(wh, year, months, run_date)
-        readers.write_settlement(wh, year, months, stmt, returned)
+        run = readers.write_settlement(wh, year, months, stmt, returned, as_of=run_date)
+    correction = run.correction
     if clinic is not None:
         stmt = stmt.filter(pl.col("provider_number") == clinic)
         returned = returned.filter(pl.col("provider_number") == clinic)
+        correction = correction.filter(pl.col("provider_number") == clinic)
         if stmt.is_empty():
             raise NotFoundError(f"no clinic {clinic} in the settlement of {year}")
-    meta = {"year": year, "months": months, "as_of": run_date, "clinic": clinic}
-    if emit(Result({"statement": stmt, "returned": returned}, meta), fmt, output):
+    meta = {"year": year, "months": months, "as_of": run_date, "clinic": clinic,
+            "run_id": run.run_id, "previous_run_id": run.previous_run_id,
+            "new_run": run.written}  # fmt: skip
+    parts = {"statement": stmt, "returned": returned, "correction": correction}
+    if emit(Result(parts, meta), fmt, output):
         return
     if clinic is not None:
         _render_clinic(stmt, returned, clinic)
     else:
         _render_summary(stmt, returned, year)
+    _render_run(run, correction)
+
+
+def _render_run(run: readers.SettlementRun, correction: pl.DataFrame) -> None:
+    if not run.written:
+        console.print(
+            f"run {run.run_id}: the same months, run date and inputs were settled before; "
+            "no new run was written"
+        )
+        return
+    console.print(f"settlement run {run.run_id} written (almen runs shows every run)")
+    if run.previous_run_id is None:
+        return
+    if correction.is_empty():
+        console.print(f"no statement changed against run {run.previous_run_id}")
+        return
+    t = Table(
+        title=f"Correction against run {run.previous_run_id}: {len(correction):,} statements "
+        f"changed, {correction['change_dkk'].sum():+,.0f} DKK in all"
+    )
+    for col in ("clinic", "month", "listed", "returned lines", "total before", "after", "change"):
+        t.add_column(col, justify="left" if col == "clinic" else "right")
+    for r in correction.iter_rows(named=True):
+        t.add_row(
+            r["provider_number"],
+            r["month"].strftime("%Y-%m"),
+            f"{r['listed_before']:,} → {r['listed_after']:,}",
+            f"{r['returned_lines_before']:,} → {r['returned_lines_after']:,}",
+            _dkk(r["total_dkk_before"]),
+            _dkk(r["total_dkk_after"]),
+            f"{r['change_dkk']:+,.0f}",
+        )
+    console.print(t)
+
+
+@app.command()
+@guard
+def runs(
+    ctx: typer.Context,
+    run: Annotated[
+        str | None, typer.Option("--run", help="one run's statements (as they were issued)")
+    ] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Settlement runs: what each used (input hashes, fee schedules, rules); with --run,
+    the statements that run issued (earlier runs stay readable)."""
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        table = readers.settlement_runs(wh)
+        if run is not None:
+            if run not in set(table["run_id"].to_list()):
+                raise NotFoundError(f"no settlement run {run!r} (almen runs lists them)")
+            s = wh.read_table("settlement")
+            stmt = s.filter(s.run_id == run).to_polars().sort("provider_number", "month")
+            r = wh.read_table("returned_claim")
+            ret = r.filter(r.run_id == run).to_polars().sort("claim_id")
+    if run is not None:
+        if not emit(Result({"statement": stmt, "returned": ret}, {"run_id": run}), fmt, output):
+            _render_clinic_or_summary(stmt, ret)
+        return
+    if emit(Result({"runs": table}), fmt, output):
+        return
+    t = Table(title=f"Settlement runs ({len(table):,})")
+    for col in ("run", "year", "months", "run date", "made", "previous", "fee schedules",
+                "claims (sha-256)"):  # fmt: skip
+        t.add_column(col)
+    for r in table.iter_rows(named=True):
+        t.add_row(r["run_id"], str(r["year"]), r["months"], str(r["as_of"]),
+                  f"{r['created_at']:%Y-%m-%d %H:%M:%S}", r["previous_run_id"] or "",
+                  r["fee_schedules"], r["claim_sha256"][:12])  # fmt: skip
+    console.print(t)
+
+
+def _render_clinic_or_summary(stmt: pl.DataFrame, returned: pl.DataFrame) -> None:
+    if stmt["provider_number"].n_unique() == 1:
+        _render_clinic(stmt, returned, str(stmt["provider_number"][0]))
+    elif len(stmt):
+        _render_summary(stmt, returned, int(stmt["month"][0].year))
 
 
 def _parse_day(text: str) -> dt.date:

@@ -138,6 +138,7 @@ def validate_claims(
     has_amount = "amount_dkk" in col
     acc_dkk = rej_dkk = 0.0
     unparsed = 0
+    lines: list[int] = []
 
     def cell(values: list[str], name: str) -> str:
         pos = col.get(name)
@@ -204,6 +205,7 @@ def validate_claims(
         out["time_band"].append(band)
         out["quantity"].append(quantity)
         out["settlement_month"].append(month)
+        lines.append(line)
         acc_dkk += amount or 0.0
 
     n = len(out["patient_id"])
@@ -235,6 +237,8 @@ def validate_claims(
         rows_accepted=n,
         accepted=accepted,
         rejects=rejects,
+        content_sha256=ex.sha256,
+        source_lines=lines,
         replace_key=None,
         notes=notes,
     )

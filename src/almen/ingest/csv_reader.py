@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class Extract:
     source: str
     columns: dict[str, int]  # canonical name → position
     rows: list[tuple[int, list[str]]]  # (line number, values)
+    sha256: str = ""  # of the file's bytes
 
 
 def _decode_strict(raw: bytes, encoding: str, source: str) -> str:
@@ -53,7 +55,7 @@ def open_extract(
     required: tuple[str, ...],
     *,
     encoding: str | None = None,
-    strict_fields: bool = False,
+    strict_fields: bool = True,
 ) -> Extract:
     """Read ``path`` (``;`` ``,`` or tab) and map its header to canonical names.
 
@@ -84,8 +86,11 @@ def open_extract(
     header_line = lines[0]
     counts = {d: header_line.count(d) for d in (";", "\t", ",")}
     delimiter = max(counts, key=lambda d: counts[d])
-    reader = csv.reader(lines, delimiter=delimiter)
-    header = [normalise_header(h) for h in next(reader)]
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    try:
+        header = [normalise_header(h) for h in next(reader)]
+    except csv.Error as exc:
+        raise InputError(f"malformed header: {exc}", source=source, line=1) from None
     lookup = {a: canon for canon, names in aliases.items() for a in (canon, *names)}
     columns: dict[str, int] = {}
     for pos, name in enumerate(header):
@@ -97,7 +102,19 @@ def open_extract(
         names = ", ".join(f"{c} (or {' / '.join(aliases[c])})" for c in missing)
         raise InputError(f"missing column {names}", source=source, line=1, column=len(header) + 1)
     rows = []
-    for i, values in enumerate(reader, start=2):
+    while True:
+        start = reader.line_num + 1  # a quoted field may span lines: its first line counts
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise InputError(
+                f"malformed line ({exc}; check the quotes); nothing was imported",
+                source=source,
+                line=start,
+            ) from None
+        i = start
         if not any(v.strip() for v in values):
             continue
         if strict_fields and len(values) != len(header):
@@ -109,7 +126,8 @@ def open_extract(
                 column=min(len(values), len(header)) + 1,
             )
         rows.append((i, values))
-    return Extract(source=source, columns=columns, rows=rows)
+    return Extract(source=source, columns=columns, rows=rows,
+                   sha256=hashlib.sha256(raw).hexdigest())  # fmt: skip
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d")

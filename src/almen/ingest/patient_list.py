@@ -1,6 +1,10 @@
-"""Patient lists: CSV with CPR number, provider number and listing date.
+"""Patient lists: CSV with CPR number, provider number and listing date, and optionally
+the end of the listing, the municipality and the insurance group.
 
-The CPR number is turned into a pseudonym, a birth year and a sex at the door and then
+A file may hold several periods of one patient (a listing history). Each period goes to
+the ``listing`` table; a patient listed elsewhere from a date closes the earlier period
+the day before (``validated.merge_listing``), and the patient table keeps the period in
+force today. The CPR number is turned into a pseudonym, a birth year and a sex at the door and then
 dropped; it is never stored, logged or put in a message.
 """
 
@@ -21,7 +25,8 @@ __all__ = ["PATIENT_ALIASES", "validate_patient_list"]
 PATIENT_ALIASES: dict[str, tuple[str, ...]] = {
     "cpr": ("cpr_nummer", "cprnr", "cpr_nr", "personnummer"),
     "provider_number": ("ydernummer", "ydernr", "yder_nr", "provider"),
-    "listed_from": ("tilmeldt", "tilmeldingsdato", "tilmeldt_fra", "listing_date"),
+    "listed_from": ("tilmeldt", "tilmeldingsdato", "tilmeldt_fra", "listing_date", "fra"),
+    "listed_to": ("afmeldt", "afmeldingsdato", "tilmeldt_til", "til"),
     "municipality": ("kommune", "kommunekode", "kommune_kode"),
     "insurance_group": ("sikringsgruppe", "gruppe", "group"),
 }
@@ -29,16 +34,19 @@ _PROVIDER = re.compile(r"^\d{6}$")
 _MUNICIPALITY = re.compile(r"^\d{3,4}$")
 
 
-def validate_patient_list(path: Path, key: bytes, *, today: dt.date | None = None) -> Validated:
+def validate_patient_list(
+    path: Path, key: bytes, *, today: dt.date | None = None, encoding: str | None = None
+) -> Validated:
     """Validate a patient list row by row; accepted rows become ``patient`` rows."""
     today = today or dt.date.today()
-    ex = open_extract(path, PATIENT_ALIASES, ("cpr", "provider_number", "listed_from"))
+    ex = open_extract(path, PATIENT_ALIASES, ("cpr", "provider_number", "listed_from"),
+                      encoding=encoding)  # fmt: skip
     col = ex.columns
     rejects: list[Reject] = []
-    seen: dict[int, int] = {}
+    seen: dict[tuple[int, dt.date], int] = {}
     out: dict[str, list[object]] = {k: [] for k in (
         "patient_id", "birth_year", "sex", "municipality", "provider_number",
-        "insurance_group", "listed_from", "lat", "lon")}  # fmt: skip
+        "insurance_group", "listed_from", "listed_to", "lat", "lon")}  # fmt: skip
 
     def cell(values: list[str], name: str) -> str:
         pos = col.get(name)
@@ -66,6 +74,16 @@ def validate_patient_list(path: Path, key: bytes, *, today: dt.date | None = Non
         if listed < born:
             rejects.append(Reject(line, "listed_from", "listing date is before the birth date"))
             continue
+        listed_to = None
+        if cell(values, "listed_to"):
+            try:
+                listed_to = parse_date(cell(values, "listed_to"))
+            except ValueError as exc:
+                rejects.append(Reject(line, "listed_to", str(exc)))
+                continue
+            if listed_to < listed:
+                rejects.append(Reject(line, "listed_to", "the listing ends before it starts"))
+                continue
         municipality = cell(values, "municipality")
         if municipality and not _MUNICIPALITY.match(municipality):
             rejects.append(Reject(line, "municipality", "municipality code is not 3-4 digits"))
@@ -74,10 +92,12 @@ def validate_patient_list(path: Path, key: bytes, *, today: dt.date | None = Non
         if group_text not in ("1", "2"):
             rejects.append(Reject(line, "insurance_group", "insurance group must be 1 or 2"))
             continue
-        if pid in seen:
-            rejects.append(Reject(line, "cpr", f"same person as on line {seen[pid]}"))
+        if (pid, listed) in seen:
+            rejects.append(
+                Reject(line, "cpr", f"same person and listing date as on line {seen[pid, listed]}")
+            )
             continue
-        seen[pid] = line
+        seen[pid, listed] = line
         out["patient_id"].append(pid)
         out["birth_year"].append(born.year)
         out["sex"].append(sex)
@@ -85,6 +105,7 @@ def validate_patient_list(path: Path, key: bytes, *, today: dt.date | None = Non
         out["provider_number"].append(provider)
         out["insurance_group"].append(int(group_text))
         out["listed_from"].append(listed)
+        out["listed_to"].append(listed_to)
         out["lat"].append(None)
         out["lon"].append(None)
 
@@ -97,6 +118,7 @@ def validate_patient_list(path: Path, key: bytes, *, today: dt.date | None = Non
             "provider_number": pa.array(out["provider_number"], pa.string()),
             "insurance_group": pa.array(out["insurance_group"], pa.int8()),
             "listed_from": pa.array(out["listed_from"], pa.date32()),
+            "listed_to": pa.array(out["listed_to"], pa.date32()),
             "lat": pa.array(out["lat"], pa.float64()),
             "lon": pa.array(out["lon"], pa.float64()),
         }
@@ -108,5 +130,6 @@ def validate_patient_list(path: Path, key: bytes, *, today: dt.date | None = Non
         rows_accepted=accepted.num_rows,
         accepted=accepted,
         rejects=rejects,
+        content_sha256=ex.sha256,
         replace_key=("patient_id",),
     )

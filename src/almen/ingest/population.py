@@ -135,6 +135,7 @@ def validate_population(path: Path) -> Validated:
         rows_accepted=len(ex.rows) - len(rejects),
         accepted=pa.table(accepted),
         rejects=rejects,
+        content_sha256=ex.sha256,
         replace_key=("municipality", "year"),
         notes=notes,
     )

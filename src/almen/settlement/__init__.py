@@ -69,14 +69,18 @@ def check_year(
     through_month: int = 12,
     as_of: dt.date,
     same_day: ibis.Table | None = None,
+    listing: ibis.Table | None = None,
 ) -> ibis.Table:
     """The year's claim lines sent for January..``through_month``, checked by the rules
-    (``same_day``: the same-day index, see ``check_claims``)."""
+    (``same_day``: the same-day index; ``listing``: the listing history; see
+    ``check_claims``)."""
     c = claim.filter(
         (claim.settlement_month >= dt.date(year, 1, 1))
         & (claim.settlement_month <= dt.date(year, through_month, 1))
     )
-    return check_claims(c, fee_schedule, patient, service_rules, as_of=as_of, same_day=same_day)
+    return check_claims(
+        c, fee_schedule, patient, service_rules, as_of=as_of, same_day=same_day, listing=listing
+    )
 
 
 def returned_lines(checked: ibis.Table, return_rules: pl.DataFrame) -> pl.DataFrame:
@@ -89,6 +93,8 @@ def returned_lines(checked: ibis.Table, return_rules: pl.DataFrame) -> pl.DataFr
         "settlement_month",
         "amount_dkk",
         "rule",
+        "ingest_id",
+        "source_line",
     )
     out = r.to_polars().join(
         return_rules.select("rule", "reason_da", "reason_en"), on="rule", how="left"

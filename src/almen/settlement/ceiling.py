@@ -38,7 +38,11 @@ def person_years(exposure: pl.DataFrame, months: int) -> pl.DataFrame:
     """Listed patient-years by clinic, age band and sex over the year's first ``months``."""
     return (
         exposure.with_columns(
-            py=(pl.lit(months) - pl.col("first_month").cast(pl.Int32) + 1).clip(lower_bound=0)
+            py=(
+                pl.min_horizontal(pl.col("last_month").cast(pl.Int32), pl.lit(months))
+                - pl.col("first_month").cast(pl.Int32)
+                + 1
+            ).clip(lower_bound=0)
             * pl.col("patients")
             / 12.0
         )

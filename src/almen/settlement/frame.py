@@ -58,7 +58,7 @@ def frame_report(
     expo = exposure.join(clinic_region, on="provider_number", how="inner")
     for m in range(1, 13):
         ins = (
-            expo.filter(pl.col("first_month") <= m)
+            expo.filter((pl.col("first_month") <= m) & (pl.col("last_month") >= m))
             .group_by("region")
             .agg(insured=pl.col("patients").sum())
             .with_columns(month=pl.lit(dt.date(year, m, 1)))

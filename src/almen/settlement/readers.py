@@ -5,12 +5,13 @@ it takes an open ``Warehouse``."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
 import polars as pl
-import pyarrow as pa
 
 from almen import claim_index
 from almen.errors import NotFoundError
@@ -34,13 +35,17 @@ from almen.warehouse import Warehouse
 
 __all__ = [
     "FeeComparison",
+    "SettlementRun",
     "ceiling_for_year",
     "checked_year",
     "compare_fees",
+    "current_statements",
+    "expo",
     "fees_for_year",
     "frame_for_year",
     "overview_for_clinic",
     "settle_year",
+    "settlement_runs",
     "write_settlement",
     "year_summary",
 ]
@@ -53,11 +58,39 @@ def fees_for_year(wh: Warehouse, year: int) -> pl.DataFrame:
     return fee_schedule_for_year(year, fees_all)
 
 
+def listing(wh: Warehouse) -> ibis.Table | None:
+    """The listing history, if the warehouse keeps one (ingested lists do)."""
+    return wh.read_table("listing") if wh.has_table("listing") else None
+
+
+def expo(wh: Warehouse, year: int) -> pl.DataFrame:
+    """Listed group-1 patients by clinic, age band, sex and months listed in ``year``,
+    from the listing history when there is one (``settlement.exposure``)."""
+    return exposure(wh.read_table("patient"), year, listing(wh))
+
+
+def require_claims(wh: Warehouse, year: int) -> None:
+    """NotFoundError when the warehouse holds no claim sent for ``year``: a year is not
+    settled as capitation only by mistake."""
+    c = wh.read_table("claim")
+    n = c.filter(c.settlement_month.year() == year).count().to_pyarrow().as_py()
+    if not n:
+        months = c.aggregate(lo=c.settlement_month.min(), hi=c.settlement_month.max())
+        lo, hi = months.to_pyarrow().to_pylist()[0].values()
+        have = f"claims from {lo:%Y-%m} to {hi:%Y-%m}" if lo else "no claims at all"
+        raise NotFoundError(
+            f"no claims sent for {year} in the warehouse ({have}); ingest the year's claims "
+            "first (almen ingest claims)"
+        )
+
+
 def checked_year(
     wh: Warehouse, year: int, through: dt.date, *, as_of: dt.date | None = None
 ) -> ibis.Table:
     """The year's claims sent for January to ``through``'s month, checked on ``as_of``
-    (default ``through``), with the same-day index when it matches the claim table."""
+    (default ``through``), with the same-day index when it matches the claim table and
+    the listing history when there is one."""
+    require_claims(wh, year)
     return check_year(
         wh.read_table("claim"),
         wh.read_table("fee_schedule"),
@@ -67,6 +100,7 @@ def checked_year(
         through_month=through.month,
         as_of=as_of or through,
         same_day=claim_index.read(wh),
+        listing=listing(wh),
     )
 
 
@@ -96,30 +130,177 @@ def settle_year(
 
     fees = fees_for_year(wh, year)
     checked = checked_year(wh, year, dt.date(year, max(months), 1), as_of=as_of)
-    expo = exposure(wh.read_table("patient"), year)
     by_month = monthly_claims(claim_summary(checked))
-    stmt = monthly_statement(expo, by_month, fees, year=year, months=months)
+    stmt = monthly_statement(expo(wh, year), by_month, fees, year=year, months=months)
     returned = returned_lines(checked, load_return_rules())
     starts = [dt.date(year, m, 1) for m in months]
-    return stmt, returned.filter(pl.col("settlement_month").is_in(starts))
+    returned = returned.filter(pl.col("settlement_month").is_in(starts))
+    # where each returned line came from: its file (from the ingest log) and line
+    sources = pl.DataFrame(schema={"ingest_id": pl.Utf8, "source": pl.Utf8})
+    if wh.has_table("ingest_log"):
+        log = wh.read_table("ingest_log")
+        sources = log.filter(log.target_table == "claim").select("ingest_id", "source").to_polars()
+    returned = returned.join(sources.unique("ingest_id"), on="ingest_id", how="left")
+    return stmt, returned
+
+
+@dataclass(frozen=True)
+class SettlementRun:
+    """A run of `almen settle` as written, and its correction against the run before."""
+
+    run_id: str
+    previous_run_id: str | None
+    written: bool  # False: the inputs and run date equal the previous run's, nothing new
+    correction: pl.DataFrame  # per clinic and month: before, after and the change
+
+
+def _months_text(months: list[int]) -> str:
+    ms = sorted(months)
+    if ms == list(range(ms[0], ms[-1] + 1)) and len(ms) > 1:
+        return f"{ms[0]}-{ms[-1]}"
+    return ",".join(str(m) for m in ms)
+
+
+def _months_of(text: str) -> set[int]:
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def settlement_runs(wh: Warehouse) -> pl.DataFrame:
+    """Every settlement run, oldest first (empty when none)."""
+    from almen.schema import get_table
+
+    if not wh.has_table("settlement_run"):
+        return pl.from_arrow(get_table("settlement_run").arrow_schema().empty_table())  # type: ignore[return-value]
+    return wh.read_table("settlement_run").to_polars().sort("created_at")
+
+
+def current_statements(wh: Warehouse, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The statements and returned lines of ``year`` from the latest run of each month
+    (earlier runs stay in the tables, readable by their run_id)."""
+    s = wh.read_table("settlement")
+    got = s.filter(s.month.year() == year).to_polars()
+    runs = settlement_runs(wh).select("run_id", "created_at")
+    latest = (
+        got.select("month", "run_id")
+        .unique()
+        .join(runs, on="run_id", how="left")
+        .sort("created_at")
+        .unique("month", keep="last")
+        .select("month", "run_id")
+    )
+    stmt = got.join(latest, on=["month", "run_id"], how="semi").sort("provider_number", "month")
+    r = wh.read_table("returned_claim")
+    ret = r.filter(r.settlement_month.year() == year).to_polars()
+    ret = ret.join(
+        latest.rename({"month": "settlement_month"}), on=["settlement_month", "run_id"], how="semi"
+    )
+    return stmt, ret.sort("claim_id")
+
+
+def _inputs(wh: Warehouse) -> dict[str, str]:
+    """Hashes of what a settlement reads (order-independent fingerprints of the tables)."""
+    from almen.settlement.rules import DATA_DIR
+
+    def files(*names: str) -> str:
+        h = hashlib.sha256()
+        for n in names:
+            h.update((DATA_DIR / n).read_bytes())
+        return h.hexdigest()
+
+    people = wh.fingerprint("patient") + (
+        wh.fingerprint("listing") if wh.has_table("listing") else ""
+    )
+    return {
+        "claim_sha256": wh.fingerprint("claim"),
+        "patient_sha256": hashlib.sha256(people.encode()).hexdigest(),
+        "fee_schedule_sha256": wh.fingerprint("fee_schedule"),
+        "rules_sha256": files("claim_return_rule.csv", "claim_rules.csv"),
+    }
+
+
+def _correction(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    """Per clinic and month: the previous statement, this one and the change."""
+    cols = ["listed", "capitation_dkk", "ffs_daytime_dkk", "ffs_ooh_dkk", "local_dkk",
+            "returned_lines", "total_dkk"]  # fmt: skip
+    keys = ["provider_number", "month"]
+    b = before.select(*keys, *[pl.col(c).alias(f"{c}_before") for c in cols])
+    a = after.select(*keys, *[pl.col(c).alias(f"{c}_after") for c in cols])
+    j = b.join(a, on=keys, how="full", coalesce=True)
+    j = j.with_columns(
+        *[pl.col(f"{c}_before").fill_null(0) for c in cols],
+        *[pl.col(f"{c}_after").fill_null(0) for c in cols],
+    ).with_columns(
+        change_dkk=pl.col("total_dkk_after") - pl.col("total_dkk_before"),
+        listed_change=pl.col("listed_after") - pl.col("listed_before"),
+        returned_lines_change=pl.col("returned_lines_after") - pl.col("returned_lines_before"),
+    )
+    changed = (
+        (pl.col("change_dkk").abs() > 0.005)
+        | (pl.col("listed_change") != 0)
+        | (pl.col("returned_lines_change") != 0)
+    )
+    return j.filter(changed).sort(keys)
 
 
 def write_settlement(
-    wh: Warehouse, year: int, months: list[int], stmt: pl.DataFrame, returned: pl.DataFrame
-) -> None:
-    """Replace the rows of ``months`` in the ``settlement`` and ``returned_claim`` tables
-    with ``stmt`` and ``returned`` (from ``settle_year``), in one transaction."""
+    wh: Warehouse,
+    year: int,
+    months: list[int],
+    stmt: pl.DataFrame,
+    returned: pl.DataFrame,
+    *,
+    as_of: dt.date,
+) -> SettlementRun:
+    """Record a settlement run of ``months``: its statements and returned lines are added
+    to the ``settlement`` and ``returned_claim`` tables under a new run id, with the
+    hashes of its inputs in ``settlement_run``; nothing earlier is overwritten.
+
+    The run is compared with the latest earlier run of these months (the correction).
+    When that run covered the same months on the same run date with the same inputs,
+    nothing is written: the statements would be the same.
+    """
+    from almen import __version__
+
+    inputs = _inputs(wh)
+    fees = fees_for_year(wh, year)
+    runs = settlement_runs(wh).filter(pl.col("year") == year)
+    wanted = set(months)
+    earlier = [r for r in runs.iter_rows(named=True) if _months_of(r["months"]) & wanted]
+    prev = earlier[-1] if earlier else None
     starts = [dt.date(year, m, 1) for m in months]
+    before = pl.DataFrame()
+    if prev is not None:
+        current, _ = current_statements(wh, year)
+        before = current.filter(pl.col("month").is_in(starts))
+    correction = _correction(before, stmt) if prev is not None else stmt.head(0)
+    if (
+        prev is not None
+        and _months_of(prev["months"]) == wanted
+        and prev["as_of"] == as_of
+        and all(prev[k] == v for k, v in inputs.items())
+    ):
+        return SettlementRun(prev["run_id"], prev["run_id"], False, correction)
+    run_id = uuid.uuid4().hex[:12]
+    run = {
+        "run_id": run_id,
+        "year": year,
+        "months": _months_text(months),
+        "as_of": as_of,
+        "created_at": dt.datetime.now(),
+        "previous_run_id": prev["run_id"] if prev is not None else None,
+        **inputs,
+        "fee_schedules": ", ".join(sorted(set(fees["agreement"].to_list()))),
+        "almen_version": __version__,
+    }
     with wh.transaction():
-        for name, data, column in (
-            ("settlement", stmt.to_arrow(), "month"),
-            ("returned_claim", returned.to_arrow(), "settlement_month"),
-        ):
-            if wh.has_table(name):
-                old = wh.read_table(name)
-                kept = old.filter(~old[column].isin(starts)).to_pyarrow()
-                data = pa.concat_tables([kept.cast(data.schema), data])
-            wh.write_table(name, data)
+        wh.append_table("settlement", stmt.with_columns(run_id=pl.lit(run_id)).to_arrow())
+        wh.append_table("returned_claim", returned.with_columns(run_id=pl.lit(run_id)).to_arrow())
+        wh.append_table("settlement_run", pl.DataFrame([run]).to_arrow())
+    return SettlementRun(run_id, run["previous_run_id"], True, correction)  # type: ignore[arg-type]
 
 
 def ceiling_for_year(
@@ -130,10 +311,9 @@ def ceiling_for_year(
     fees = fees_for_year(wh, year)
     checked = summary if summary is not None else checked_year(wh, year, through)
     accepted = accepted_by_group(checked, start=dt.date(year, 1, 1), end=through)
-    expo = exposure(wh.read_table("patient"), year)
     regions = clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year)
     return ceiling_report(
-        expo,
+        expo(wh, year),
         accepted,
         regions,
         capitation_per_year=capitation_price(fees, dt.date(year, 1, 1)),
@@ -154,7 +334,7 @@ def frame_for_year(
         raise NotFoundError(str(exc)) from None
     checked = _summary_or_checked(wh, year, summary)
     report = frame_report(
-        exposure(wh.read_table("patient"), year),
+        expo(wh, year),
         monthly_claims(checked),
         clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year),
         year=year,
@@ -176,19 +356,19 @@ def overview_for_clinic(
         start=dt.date(year, 1, 1),
         end=dt.date(year, 12, 31),
     )
-    expo = exposure(wh.read_table("patient"), year)
+    listed = expo(wh, year)
     regions = clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year)
     if clinic not in set(regions["provider_number"].to_list()):
         raise NotFoundError(f"no clinic {clinic} in the warehouse")
     report = ceiling_report(
-        expo,
+        listed,
         accepted,
         regions,
         capitation_per_year=capitation_price(fees, dt.date(year, 1, 1)),
         year=year,
     )
     me = report.filter(pl.col("provider_number") == clinic).to_dicts()[0]
-    ov = service_overview(clinic, expo, accepted, regions, expected_total_dkk=me["expected_dkk"])
+    ov = service_overview(clinic, listed, accepted, regions, expected_total_dkk=me["expected_dkk"])
     return ov, me, fees
 
 
@@ -246,14 +426,14 @@ def compare_fees(
         .group_by("provider_number", "service_code")
         .agg(pl.col("units").sum())
     )
-    expo = exposure(wh.read_table("patient"), year)
+    listed = expo(wh, year)
     need = _need_units(wh)
     clinic = wh.read_table("clinic")
     info = clinic.select("provider_number", "form", "municipality").to_polars()
     regions = clinic_regions(clinic, wh.read_table("municipality"), year)
     info = info.join(regions, on="provider_number", how="left")
     underserved = set(load_underserved()["code"].to_list())
-    clinics = sc.clinic_attributes(expo, need, info, underserved)
+    clinics = sc.clinic_attributes(listed, need, info, underserved)
     per_clinic, totals = sc.compare(
         scen,
         activity=activity,

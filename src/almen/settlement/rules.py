@@ -110,6 +110,8 @@ def priced_claims(
 
 CHECKED_COLUMNS = (
     "claim_id",
+    "ingest_id",
+    "source_line",
     "provider_number",
     "patient_id",
     "service_code",
@@ -141,7 +143,7 @@ def _row_rule(c: ibis.Table, as_of: dt.date) -> ibis.Value:
         (c.listed_at == c.provider_number)
         & c.listed_from.notnull()
         & (c.listed_from <= c.service_date)
-    )
+    ) | c.listed_then
     return ibis.cases(
         (c.price_dkk.isnull(), "unknown_service"),
         (c.p_id.isnull(), "unknown_patient"),
@@ -170,6 +172,7 @@ def check_claims(
     *,
     as_of: dt.date,
     same_day: ibis.Table | None = None,
+    listing: ibis.Table | None = None,
 ) -> ibis.Table:
     """Every line of ``priced`` (from ``priced_claims``) with the first rule it breaks.
 
@@ -188,7 +191,9 @@ def check_claims(
     - invalid_quantity: quantity below 1 or above the service's ``max_quantity``
       (default 1 for services, 500 for km);
     - not_listed: the service requires listing, the patient is in group 1, and is not
-      listed with the claiming clinic on the service date;
+      listed with the claiming clinic on the service date: neither in the patient
+      table's current period nor in an ended period of the listing history ``listing``
+      (so a March consultation stays accepted after the patient moves in June);
     - age_sex: outside the service's ages or sex. Only the birth year is known, so a line
       comes back only when the age is certainly outside (age on the service date is
       year − birth year − 1 or year − birth year);
@@ -209,9 +214,33 @@ def check_claims(
     recomputed by each query that reads the result.
     """
     rules_t = ibis.memtable(service_rules.to_arrow())
+    ended = None
+    if listing is not None:
+        e = listing.filter(listing.listed_to.notnull())
+        ended = e.select(
+            h_pid=e.patient_id, h_prov=e.provider_number, h_from=e.listed_from, h_to=e.listed_to
+        )
 
     def row_checked(lines: ibis.Table) -> ibis.Table:
         priced = priced_claims(lines, fees, patients, rules_t)
+        if ended is None:
+            priced = priced.mutate(listed_then=ibis.literal(False))
+        else:
+            hits = (
+                lines.join(
+                    ended,
+                    [
+                        lines.patient_id == ended.h_pid,
+                        lines.provider_number == ended.h_prov,
+                        lines.service_date >= ended.h_from,
+                        lines.service_date <= ended.h_to,
+                    ],
+                )
+                .select(h_id=lines.claim_id)
+                .distinct()
+            )
+            priced = priced.left_join(hits, priced.claim_id == hits.h_id)
+            priced = priced.mutate(listed_then=priced.h_id.notnull()).drop("h_id")
         return priced.mutate(rule=_row_rule(priced, as_of)).select(*CHECKED_COLUMNS)
 
     # a line can only be a duplicate or over a day limit if the same patient has another

@@ -339,7 +339,9 @@ def clinic_attributes(
     """
     py = (
         exposure_table.with_columns(
-            py=(13 - pl.col("first_month").cast(pl.Int32)).clip(lower_bound=0)
+            py=(
+                pl.col("last_month").cast(pl.Int32) - pl.col("first_month").cast(pl.Int32) + 1
+            ).clip(lower_bound=0)
             * pl.col("patients")
             / 12.0
         )

@@ -19,8 +19,10 @@ __all__ = [
     "capitation_price",
     "claim_summary",
     "exposure",
+    "listed_in",
     "monthly_claims",
     "monthly_statement",
+    "months_listed",
     "payment_date",
 ]
 
@@ -31,38 +33,74 @@ def _band(age: ibis.IntegerValue) -> ibis.IntegerValue:
     return (age.clip(lower=0, upper=85) // 5 * 5).cast("int16")
 
 
-def exposure(patients: ibis.Table, year: int) -> pl.DataFrame:
-    """Group-1 listed patients by clinic, age band, sex and first month listed in ``year``.
+def exposure(patients: ibis.Table, year: int, listing: ibis.Table | None = None) -> pl.DataFrame:
+    """Group-1 listed patients by clinic, age band, sex and the months of ``year`` they
+    are listed.
 
     A patient counts for a month when listed on its first day: ``first_month`` is 1 for
-    patients listed on 1 January or before, 13 for patients listed after 1 December.
-    Age is on 1 January (year − birth year − 1). The patient table is a snapshot of the
-    current lists, so a patient who moved clinic during the year counts where listed now.
+    a period that began on 1 January or before, 13 for one that began after 1 December;
+    ``last_month`` is 12 for a period still running at the year's end, the month its last
+    day falls in otherwise (0 when it ended before the year). A patient counts in month m
+    when first_month ≤ m ≤ last_month. Age is on 1 January (year − birth year − 1).
+
+    ``listing`` is the listing history (seed 005: one GP at a time): each of a patient's
+    periods counts at its clinic, so a patient who moved on 1 June counts at the first
+    clinic January to May and at the second from June. Without it the patient table's
+    current listing is the only period.
     """
-    p = patients.filter(
-        (patients.insurance_group == 1)
-        & patients.provider_number.notnull()
-        & patients.listed_from.notnull()
-    )
-    lf = p.listed_from
-    start = ibis.date(year, 1, 1)
+    p = patients.filter(patients.insurance_group == 1)
+    if listing is not None:
+        periods = listing.join(p.select("patient_id", "birth_year", "sex"), "patient_id").select(
+            "provider_number", "birth_year", "sex", "listed_from", "listed_to"
+        )
+    else:
+        p = p.filter(p.provider_number.notnull() & p.listed_from.notnull())
+        periods = p.select(
+            "provider_number", "birth_year", "sex", "listed_from", listed_to=ibis.null("date")
+        )
+    lf, lt = periods.listed_from, periods.listed_to
+    start, end = ibis.date(year, 1, 1), ibis.date(year, 12, 31)
     first = ibis.cases(
         (lf <= start, 1),
         (lf.year() > year, 13),
         else_=lf.month() + ibis.ifelse(lf.day() > 1, 1, 0),
     )
-    q = p.mutate(
-        age_band=_band(year - p.birth_year - 1),
-        first_month=first.cast("int8"),
+    last = ibis.cases(
+        (lt.isnull() | (lt > end), 12),
+        (lt < start, 0),
+        else_=lt.month(),
     )
-    out = q.group_by(["provider_number", "age_band", "sex", "first_month"]).aggregate(
+    q = periods.mutate(
+        age_band=_band(year - periods.birth_year - 1),
+        first_month=first.cast("int8"),
+        last_month=last.cast("int8"),
+    )
+    q = q.filter(q.first_month <= q.last_month)
+    out = q.group_by(["provider_number", "age_band", "sex", "first_month", "last_month"]).aggregate(
         patients=q.count()
     )
     return out.to_polars()
 
 
+def listed_in(month: int) -> pl.Expr:
+    """Rows of an ``exposure`` table listed on the first day of ``month``."""
+    return (pl.col("first_month") <= month) & (pl.col("last_month") >= month)
+
+
+def months_listed(through: int = 12) -> pl.Expr:
+    """Months of January..``through`` each ``exposure`` row is listed."""
+    return (
+        pl.min_horizontal(pl.col("last_month").cast(pl.Int32), pl.lit(through))
+        - pl.col("first_month").cast(pl.Int32)
+        + 1
+    ).clip(lower_bound=0)
+
+
 def capitation_price(fees: pl.DataFrame, day: dt.date) -> float:
-    """The yearly capitation per group-1 patient (code BASIS) in force on ``day``."""
+    """The yearly capitation per group-1 patient (code BASIS) in force on ``day``.
+
+    Looked up for the day: no row, or two rows that disagree (overlapping schedules),
+    is an error, never "the first row"."""
     row = fees.filter(
         (pl.col("service_code") == "BASIS")
         & (pl.col("valid_from") <= day)
@@ -70,6 +108,12 @@ def capitation_price(fees: pl.DataFrame, day: dt.date) -> float:
     )
     if row.is_empty():
         raise LookupError(f"no capitation (BASIS) in the fee schedule on {day}")
+    prices = set(row["price_dkk"].to_list())
+    if len(prices) > 1:
+        names = ", ".join(sorted(set(row["agreement"].to_list())))
+        raise LookupError(
+            f"two capitation (BASIS) prices on {day} ({names}): overlapping schedules"
+        )
     return float(row["price_dkk"][0])
 
 
@@ -193,7 +237,7 @@ def monthly_statement(
     for m in months:
         first = dt.date(year, m, 1)
         listed = (
-            exposure_table.filter(pl.col("first_month") <= m)
+            exposure_table.filter(listed_in(m))
             .group_by("provider_number")
             .agg(pl.col("patients").sum().alias("listed"))
         )

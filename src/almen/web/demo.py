@@ -26,8 +26,9 @@ def settle_demo_year(wh: Warehouse, year: int) -> bool:
         if s.filter(s.month.year() == year).count().execute() > 0:
             return False
     months = list(range(1, 13))
-    stmt, returned = readers.settle_year(wh, year, months, dt.date(year + 1, 1, 31))
-    readers.write_settlement(wh, year, months, stmt, returned)
+    run_date = dt.date(year + 1, 1, 31)
+    stmt, returned = readers.settle_year(wh, year, months, run_date)
+    readers.write_settlement(wh, year, months, stmt, returned, as_of=run_date)
     return True
 
 

@@ -166,11 +166,9 @@ class Services:
             from almen.settlement import readers
 
             if wh.has_table("settlement") and wh.has_table("returned_claim"):
-                s = wh.read_table("settlement")
-                got = s.filter(s.month.year() == self.year).to_polars()
+                got, ret = readers.current_statements(wh, self.year)
                 if len(got):
-                    r = wh.read_table("returned_claim")
-                    return got, r.filter(r.settlement_month.year() == self.year).to_polars()
+                    return got, ret
             return readers.settle_year(wh, self.year, list(range(1, 13)), self.as_of)
 
         return self.cached(("settled", self.year), compute)

@@ -1,0 +1,213 @@
+"""Practice-system exports: diagnoses (ICPC-2), drugs in use (ATC) and out-of-hours
+contacts. The CPR number becomes a pseudonym at the door.
+
+- Diagnoses: CPR, ICPC-2 code (a chapter letter and two digits, e.g. ``T90``; a
+  Danish extension ``T90.01`` is kept to its rubric ``T90``), date, and who made it
+  (gp, hospital or psychiatry; default gp). A newer row for the same patient and code
+  replaces the older.
+- Drugs: CPR, ATC code (level 1 to 5, e.g. ``A10BA02``), start date and optional end
+  date. A newer row for the same patient and code replaces the older.
+- Out-of-hours contacts: region, site, start time, kind (phone, video, consultation,
+  home visit), doctor minutes and optional CPR. Contacts are added.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pyarrow as pa
+
+from almen.ingest.csv_reader import open_extract
+from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
+from almen.ingest.rows import Field, choice, parse_day, parse_int, parse_rows
+from almen.ingest.validated import Validated
+from almen.reference import load_municipalities
+
+__all__ = ["validate_conditions", "validate_medications", "validate_ooh_contacts"]
+
+CPR_ALIASES = ("cpr_nummer", "cprnr", "cpr_nr", "personnummer")
+CONDITION_ALIASES: dict[str, tuple[str, ...]] = {
+    "cpr": CPR_ALIASES,
+    "code": ("icpc", "icpc2", "icpc_2", "diagnose", "diagnosekode", "kode"),
+    "onset_date": ("dato", "diagnosedato", "startdato", "date"),
+    "diagnosed_by": ("stillet_af", "kilde", "source"),
+}
+MEDICATION_ALIASES: dict[str, tuple[str, ...]] = {
+    "cpr": CPR_ALIASES,
+    "atc": ("atc_kode", "atckode", "lægemiddel"),
+    "start_date": ("startdato", "start", "fra", "ordinationsdato"),
+    "end_date": ("slutdato", "slut", "til", "seponeret"),
+}
+OOH_ALIASES: dict[str, tuple[str, ...]] = {
+    "region": ("region",),
+    "site": ("sted", "matrikel", "vagtsted", "lokation"),
+    "start_time": ("starttid", "tidspunkt", "kontakttid", "start"),
+    "kind": ("kontakttype", "type", "art"),
+    "minutes": ("minutter", "varighed", "duration"),
+    "cpr": CPR_ALIASES,
+}
+# ICPC-2 chapters (A general … Z social); components 01-99
+_ICPC = re.compile(r"([ABDFHKLNPRSTUWXYZ]\d{2})(\.\d{1,2})?")
+_ATC = re.compile(r"[ABCDGHJLMNPRSV](\d{2}([A-Z]([A-Z](\d{2})?)?)?)?")
+BY = {"gp": "gp", "almen praksis": "gp", "egen læge": "gp", "hospital": "hospital",
+      "sygehus": "hospital", "psychiatry": "psychiatry", "psykiatri": "psychiatry"}  # fmt: skip
+KINDS = {"phone": "phone", "telefon": "phone", "video": "video", "consultation": "consultation",
+         "konsultation": "consultation", "home_visit": "home_visit", "home visit": "home_visit",
+         "sygebesøg": "home_visit", "besøg": "home_visit"}  # fmt: skip
+
+
+def _cpr(key: bytes) -> Field:
+    def parse(text: str) -> tuple[int, dt.date]:
+        try:
+            cpr10, born, _sex = parse_cpr(text)
+        except CprError as exc:
+            raise ValueError(str(exc)) from None
+        return pseudonymise(cpr10, key), born
+
+    return Field("cpr", parse)
+
+
+def _icpc(text: str) -> str:
+    m = _ICPC.fullmatch(text.strip().upper())
+    if not m:
+        raise ValueError("not an ICPC-2 code (a chapter letter and two digits, e.g. T90)")
+    return m[1]
+
+
+def _atc(text: str) -> str:
+    t = text.strip().upper().replace(" ", "")
+    if not _ATC.fullmatch(t):
+        raise ValueError("not an ATC code (e.g. A10BA02)")
+    return t
+
+
+def _not_before_birth(column: str):  # type: ignore[no-untyped-def]
+    def check(row: dict[str, object]) -> tuple[str | None, str] | None:
+        pid_born = row["cpr"]
+        day = row[column]
+        assert isinstance(pid_born, tuple)
+        if isinstance(day, dt.date) and day < pid_born[1]:
+            return column, "date is before the birth date"
+        if isinstance(day, dt.date) and day > dt.date.today():
+            return column, "date is in the future"
+        return None
+
+    return check
+
+
+def validate_conditions(path: Path, key: bytes, *, encoding: str | None = None) -> Validated:
+    """Validate a diagnosis export; accepted rows become ``condition`` rows."""
+    ex = open_extract(path, CONDITION_ALIASES, ("cpr", "code", "onset_date"), encoding=encoding,
+                      strict_fields=True)  # fmt: skip
+    fields = [
+        _cpr(key),
+        Field("code", _icpc),
+        Field("onset_date", parse_day),
+        Field("diagnosed_by", choice(BY, "diagnosed by"), required=False, default="gp"),
+    ]
+    out, _lines, rejects = parse_rows(
+        ex, fields, key=("cpr", "code"), check=_not_before_birth("onset_date")
+    )
+    accepted = pa.table(
+        {
+            "patient_id": pa.array([p[0] for p in out["cpr"]], pa.int64()),  # type: ignore[index]
+            "code": pa.array(out["code"], pa.string()),
+            "onset_date": pa.array(out["onset_date"], pa.date32()),
+            "diagnosed_by": pa.array(out["diagnosed_by"], pa.string()),
+        }
+    )
+    return Validated("condition", ex.source, len(ex.rows), accepted.num_rows, accepted, rejects,
+                     replace_key=("patient_id", "code"), content_sha256=ex.sha256)  # fmt: skip
+
+
+def validate_medications(path: Path, key: bytes, *, encoding: str | None = None) -> Validated:
+    """Validate a drug export; accepted rows become ``medication`` rows."""
+    ex = open_extract(path, MEDICATION_ALIASES, ("cpr", "atc", "start_date"), encoding=encoding,
+                      strict_fields=True)  # fmt: skip
+    fields = [
+        _cpr(key),
+        Field("atc", _atc),
+        Field("start_date", parse_day),
+        Field("end_date", parse_day, required=False),
+    ]
+    born_check = _not_before_birth("start_date")
+
+    def check(row: dict[str, object]) -> tuple[str | None, str] | None:
+        start, end = row["start_date"], row["end_date"]
+        if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+            return "end_date", "the treatment ends before it starts"
+        return born_check(row)
+
+    out, _lines, rejects = parse_rows(ex, fields, key=("cpr", "atc"), check=check)
+    accepted = pa.table(
+        {
+            "patient_id": pa.array([p[0] for p in out["cpr"]], pa.int64()),  # type: ignore[index]
+            "atc": pa.array(out["atc"], pa.string()),
+            "start_date": pa.array(out["start_date"], pa.date32()),
+            "end_date": pa.array(out["end_date"], pa.date32()),
+        }
+    )
+    return Validated("medication", ex.source, len(ex.rows), accepted.num_rows, accepted, rejects,
+                     replace_key=("patient_id", "atc"), content_sha256=ex.sha256)  # fmt: skip
+
+
+def _start_time(text: str) -> dt.datetime:
+    t = text.strip().replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d-%m-%Y %H:%M", "%d.%m.%Y %H:%M",
+                "%d-%m-%Y %H.%M", "%d.%m.%Y %H.%M"):  # fmt: skip
+        try:
+            when = dt.datetime.strptime(t, fmt)
+        except ValueError:
+            continue
+        if not 1900 <= when.year <= 2099:
+            raise ValueError("date out of range (1900-2099)")
+        return when
+    raise ValueError("not a date and time (use YYYY-MM-DD HH:MM or DD-MM-YYYY HH:MM)")
+
+
+def validate_ooh_contacts(
+    path: Path, key: bytes, *, first_contact_id: int = 1, encoding: str | None = None
+) -> Validated:
+    """Validate an out-of-hours contact extract; accepted rows become ``ooh_contact`` rows."""
+    ex = open_extract(path, OOH_ALIASES, ("region", "site", "start_time", "kind", "minutes"),
+                      encoding=encoding, strict_fields=True)  # fmt: skip
+    regions = {r.lower(): r for r in load_municipalities()["region"].unique().to_list()}
+    regions |= {r.removeprefix("Region ").lower(): r for r in list(regions.values())}
+
+    def region(text: str) -> str:
+        r = regions.get(text.strip().lower())
+        if r is None:
+            raise ValueError("not one of the five regions")
+        return r
+
+    def cpr(text: str) -> int:
+        try:
+            return pseudonymise(parse_cpr(text)[0], key)
+        except CprError as exc:
+            raise ValueError(str(exc)) from None
+
+    fields = [
+        Field("region", region),
+        Field("site", str),
+        Field("start_time", _start_time),
+        Field("kind", choice(KINDS, "kind")),
+        Field("minutes", parse_int(0, 600)),
+        Field("cpr", cpr, required=False),
+    ]
+    out, _lines, rejects = parse_rows(ex, fields)
+    n = len(out["region"])
+    accepted = pa.table(
+        {
+            "contact_id": pa.array(range(first_contact_id, first_contact_id + n), pa.int64()),
+            "region": pa.array(out["region"], pa.string()),
+            "site": pa.array(out["site"], pa.string()),
+            "start_time": pa.array(out["start_time"], pa.timestamp("us")),
+            "kind": pa.array(out["kind"], pa.string()),
+            "minutes": pa.array(out["minutes"], pa.int16()),
+            "patient_id": pa.array(out["cpr"], pa.int64()),
+        }
+    )
+    return Validated("ooh_contact", ex.source, len(ex.rows), n, accepted, rejects,
+                     content_sha256=ex.sha256)  # fmt: skip
