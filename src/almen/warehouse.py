@@ -9,6 +9,7 @@ columns and types are checked against ``almen.schema`` in both directions.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import os
 from collections.abc import Iterator
@@ -180,6 +181,17 @@ class Warehouse:
                 + " (made by another version of almen? run `almen init` or `almen synth` again)"
             )
         return table
+
+    def last_data_date(self) -> datetime.date | None:
+        """The last day the warehouse has data for: the latest claim's service date (else
+        the latest diagnosis), None when it holds neither. Analyses default to it rather
+        than to today, so a year's data is read as of its end."""
+        for name, column in (("claim", "service_date"), ("condition", "onset_date")):
+            if self.has_table(name):
+                day = self.read_table(name)[column].max().to_pyarrow().as_py()
+                if day is not None:
+                    return day
+        return None
 
     def row_count(self, name: str) -> int:
         return int(self.read_table(name).count().to_pyarrow().as_py())

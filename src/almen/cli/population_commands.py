@@ -11,11 +11,31 @@ from rich.table import Table
 
 from almen import population, reference
 from almen.cli import app, guard, settings_of, warehouse_target
-from almen.cli.render import FormatOpt, OutputOpt, console, emit
+from almen.cli.render import FormatOpt, OutputOpt, console, emit, status
 from almen.disclosure import margin_totals, suppress
 from almen.errors import NotFoundError, ParameterError
 from almen.export import Result
 from almen.warehouse import Warehouse
+
+
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="date (default: the warehouse's last data date)"),
+]
+
+
+def _as_of(wh: Warehouse, text: str | None) -> dt.date:
+    """``--as-of``, or the warehouse's last data date (printed on stderr), or today."""
+    if text:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise ParameterError(f"--as-of must be a date YYYY-MM-DD, not {text!r}") from None
+    day = wh.last_data_date()
+    if day is None:
+        return dt.date.today()
+    status.print(f"as of {day} (the warehouse's last data date; --as-of to change)")
+    return day
 
 
 @app.command()
@@ -25,7 +45,7 @@ def findings(
     clinic: Annotated[
         str | None, typer.Option("--clinic", help="one clinic's patients; default all clinics")
     ] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="date (default today)")] = None,
+    as_of: AsOfOpt = None,
     cut: Annotated[
         float | None,
         typer.Option(help="polypharmacy group as a share of each list (default 0.04)"),
@@ -43,13 +63,13 @@ def findings(
     With --clinic: the clinic's patients (pseudonyms) in each group, with the reason.
     Without: counts per clinic for the whole country, small counts suppressed.
     """
-    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     if by is not None and by not in population.LEVELS[1:]:
         raise ParameterError(f"--by must be one of {', '.join(population.LEVELS[1:])}")
     if cut is not None and not 0 < cut < 1:
         raise ParameterError(f"--cut must be between 0 and 1, not {cut}")
     defs = population.load_definitions()
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        day = _as_of(wh, as_of)
         if clinic is not None:
             c = wh.read_table("clinic")
             if c.filter(c.provider_number == clinic).count().to_pyarrow().as_py() == 0:
@@ -154,7 +174,7 @@ def indicators(
     ctx: typer.Context,
     cluster: Annotated[str | None, typer.Option("--cluster", help="a quality cluster")] = None,
     region: Annotated[str | None, typer.Option("--region", help="a region")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="date (default today)")] = None,
+    as_of: AsOfOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
@@ -166,9 +186,9 @@ def indicators(
 
     if (cluster is None) == (region is None):
         raise ParameterError("give one of --cluster or --region")
-    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     defs = population.load_definitions()
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        day = _as_of(wh, as_of)
         area = population.clinic_areas(wh).select("provider_number", "cluster", "region")
         key, value = ("cluster", cluster) if cluster is not None else ("region", region)
         if value not in set(area[key].to_list()):
@@ -214,15 +234,15 @@ def patient_cmd(
     ctx: typer.Context,
     patient_id: Annotated[int, typer.Argument(help="patient pseudonym (patient_id)")],
     fhir: Annotated[bool, typer.Option("--fhir", help="print a FHIR R4 (R4B) Bundle")] = False,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="date (default today)")] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """The patient overview (seed 002 §8.2): diagnoses, drugs, contacts, efforts, care plan."""
     from almen import records
     from almen.population.patient import fhir_bundle, patient_overview
 
     settings = settings_of(ctx)
-    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        day = _as_of(wh, as_of)
         o = patient_overview(
             patient_id,
             wh.read_table("patient"),

@@ -59,6 +59,9 @@ def settle(
             claim_index.build(wh)  # claims written outside synth and ingest: index them
         stmt, returned = readers.settle_year(wh, year, months, run_date)
         run = readers.write_settlement(wh, year, months, stmt, returned, as_of=run_date)
+    # the statements as issued: under their run id, as `almen runs --run` reads them back
+    stmt = stmt.select(pl.lit(run.run_id).alias("run_id"), pl.all())
+    returned = returned.with_columns(run_id=pl.lit(run.run_id))
     correction = run.correction
     if clinic is not None:
         stmt = stmt.filter(pl.col("provider_number") == clinic)

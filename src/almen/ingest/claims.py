@@ -185,7 +185,10 @@ def validate_claims(
         except ValueError:
             reject("quantity", "quantity is not a whole number")
             continue
-        if not -32768 <= quantity <= 32767:
+        if quantity < 0:
+            reject("quantity", "quantity is negative (send the line again with the right quantity)")
+            continue
+        if quantity > 32767:
             reject("quantity", "quantity out of range")
             continue
         band = _BANDS.get(cell(values, "time_band").lower())

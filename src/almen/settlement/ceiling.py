@@ -85,8 +85,12 @@ def ceiling_report(
         .with_columns(expenditure_dkk=pl.col("capitation_dkk") + pl.col("ffs_dkk"))
         .join(clinic_region, on="provider_number", how="inner")
     )
+    # a band with spending but no listed patient-years in the region (e.g. group-2
+    # patients only) has no rate: it adds nothing to any clinic's expected spending
     rates = g.group_by(["region", "age_band", "sex"]).agg(
-        rate=pl.col("expenditure_dkk").sum() / pl.col("py").sum()
+        rate=pl.when(pl.col("py").sum() > 0)
+        .then(pl.col("expenditure_dkk").sum() / pl.col("py").sum())
+        .otherwise(None)
     )
     g = g.join(rates, on=["region", "age_band", "sex"], how="left").with_columns(
         expected_dkk=pl.col("py") * pl.col("rate").fill_nan(0.0).fill_null(0.0)
