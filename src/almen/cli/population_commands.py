@@ -17,7 +17,6 @@ from almen.errors import NotFoundError, ParameterError
 from almen.export import Result
 from almen.warehouse import Warehouse
 
-
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="date (default: the warehouse's last data date)"),
