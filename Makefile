@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA ?= almen-data
 
-.PHONY: setup browser run demo test lint format bench loadtest lock clean
+.PHONY: setup browser run run-real-data demo test lint format bench loadtest lock clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,11 @@ browser:
 
 run: setup
 	$(BIN)/almen --data $(DATA) demo
+
+# the worked example on made-up real-format extracts, from an empty directory (no synth)
+run-real-data: setup
+	rm -rf $(DATA)-real
+	ALMEN=$(BIN)/almen bash docs/examples/real-data/run.sh $(DATA)-real
 
 test: setup lint browser
 	$(BIN)/pytest

@@ -8,6 +8,10 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 DATA="${1:-$(mktemp -d)}"
 ALMEN="${ALMEN:-$(command -v almen || echo "$HERE/../../../.venv/bin/almen")}"
 export ALMEN_PSEUDONYM_KEY="${ALMEN_PSEUDONYM_KEY:-example-key-not-secret}"
+if [ -e "$DATA/warehouse.duckdb" ]; then
+  echo "run.sh: $DATA already holds a warehouse; give an empty or new directory" >&2
+  exit 2
+fi
 a() { echo "\$ almen $*" >&2; "$ALMEN" --data "$DATA" "$@"; }
 
 # 1. an empty warehouse with the shipped reference data

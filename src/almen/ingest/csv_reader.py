@@ -12,7 +12,14 @@ from pathlib import Path
 
 from almen.errors import InputError
 
-__all__ = ["Extract", "normalise_header", "open_extract", "parse_date"]
+__all__ = [
+    "Extract",
+    "decode_strict",
+    "map_header",
+    "normalise_header",
+    "open_extract",
+    "parse_date",
+]
 
 
 def normalise_header(name: str) -> str:
@@ -30,7 +37,7 @@ class Extract:
     sha256: str = ""  # of the file's bytes
 
 
-def _decode_strict(raw: bytes, encoding: str, source: str) -> str:
+def decode_strict(raw: bytes, encoding: str, source: str) -> str:
     """Decode ``raw`` or raise an ``InputError`` at the line and column of the first bad byte."""
     try:
         return raw.decode(encoding)
@@ -47,6 +54,27 @@ def _decode_strict(raw: bytes, encoding: str, source: str) -> str:
         ) from None
     except LookupError:
         raise InputError(f"unknown encoding {encoding!r}", source=source) from None
+
+
+def map_header(
+    header: list[str],
+    aliases: Mapping[str, tuple[str, ...]],
+    required: tuple[str, ...],
+    source: str,
+) -> dict[str, int]:
+    """Canonical column → position for a header of normalised names; an ``InputError``
+    at line 1 names the required columns that are missing."""
+    lookup = {a: canon for canon, names in aliases.items() for a in (canon, *names)}
+    columns: dict[str, int] = {}
+    for pos, name in enumerate(header):
+        canon = lookup.get(name)
+        if canon is not None and canon not in columns:
+            columns[canon] = pos
+    missing = [c for c in required if c not in columns]
+    if missing:
+        names = ", ".join(f"{c} (or {' / '.join(aliases[c])})" for c in missing)
+        raise InputError(f"missing column {names}", source=source, line=1, column=len(header) + 1)
+    return columns
 
 
 def open_extract(
@@ -74,7 +102,7 @@ def open_extract(
     if b"\x00" in raw[:4096]:
         raise InputError("not a text file (it contains NUL bytes)", source=source, line=1)
     if encoding is not None:
-        text = _decode_strict(raw, encoding, source).lstrip("\ufeff")
+        text = decode_strict(raw, encoding, source).lstrip("\ufeff")
     else:
         try:
             text = raw.decode("utf-8-sig")
@@ -91,16 +119,7 @@ def open_extract(
         header = [normalise_header(h) for h in next(reader)]
     except csv.Error as exc:
         raise InputError(f"malformed header: {exc}", source=source, line=1) from None
-    lookup = {a: canon for canon, names in aliases.items() for a in (canon, *names)}
-    columns: dict[str, int] = {}
-    for pos, name in enumerate(header):
-        canon = lookup.get(name)
-        if canon is not None and canon not in columns:
-            columns[canon] = pos
-    missing = [c for c in required if c not in columns]
-    if missing:
-        names = ", ".join(f"{c} (or {' / '.join(aliases[c])})" for c in missing)
-        raise InputError(f"missing column {names}", source=source, line=1, column=len(header) + 1)
+    columns = map_header(header, aliases, required, source)
     rows = []
     while True:
         start = reader.line_num + 1  # a quoted field may span lines: its first line counts

@@ -19,6 +19,7 @@ import pyarrow as pa
 from almen.ingest.csv_reader import open_extract, parse_date
 from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
 from almen.ingest.validated import Reject, Validated
+from almen.reference import load_municipalities
 
 __all__ = ["PATIENT_ALIASES", "validate_patient_list"]
 
@@ -42,6 +43,7 @@ def validate_patient_list(
     ex = open_extract(path, PATIENT_ALIASES, ("cpr", "provider_number", "listed_from"),
                       encoding=encoding)  # fmt: skip
     col = ex.columns
+    known = set(load_municipalities()["code"].to_list())
     rejects: list[Reject] = []
     seen: dict[tuple[int, dt.date], int] = {}
     out: dict[str, list[object]] = {k: [] for k in (
@@ -68,6 +70,9 @@ def validate_patient_list(
         except ValueError as exc:
             rejects.append(Reject(line, "listed_from", str(exc)))
             continue
+        if listed.year < 1900:
+            rejects.append(Reject(line, "listed_from", "date out of range (1900-2099)"))
+            continue
         if listed > today:
             rejects.append(Reject(line, "listed_from", "listing date is in the future"))
             continue
@@ -87,6 +92,9 @@ def validate_patient_list(
         municipality = cell(values, "municipality")
         if municipality and not _MUNICIPALITY.match(municipality):
             rejects.append(Reject(line, "municipality", "municipality code is not 3-4 digits"))
+            continue
+        if municipality and municipality.zfill(4) not in known:
+            rejects.append(Reject(line, "municipality", "not one of the 98 municipality codes"))
             continue
         group_text = cell(values, "insurance_group") or "1"
         if group_text not in ("1", "2"):

@@ -104,6 +104,9 @@ def validate_population(path: Path) -> Validated:
             rejects.append(Reject(line, "time", "only first-quarter (1 January) counts are used"))
             continue
         year = int(m_time[1])
+        if not 1900 <= year <= 2099:
+            rejects.append(Reject(line, "time", "year out of range (1900-2099)"))
+            continue
         persons_t = cell(values, "persons").replace(".", "").replace(" ", "")
         if not persons_t.isdigit():
             rejects.append(Reject(line, "persons", "count is not a whole number of 0 or more"))

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import ibis
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -37,7 +38,7 @@ class Validated:
     replace_key: tuple[str, ...] | None = None  # rows with these keys are replaced; None: append
     notes: list[str] = field(default_factory=list)
     content_sha256: str = ""  # of the file's bytes (ingest_log), "" when not from a file
-    source_lines: list[int] | None = None  # each accepted row's line (kept with claims)
+    source_lines: list[int] | pa.Array | None = None  # each accepted row's line (claims)
 
     def __post_init__(self) -> None:
         if self.rows_read != self.rows_accepted + len(self.rejects):
@@ -199,9 +200,16 @@ def write_validated(
             if earlier and wh.has_table("claim"):
                 c = wh.read_table("claim")
                 wh.write_table("claim", c.filter(~c.ingest_id.isin(earlier)).to_pyarrow())
-            new = new.append_column("ingest_id", pa.array([ingest_id] * new.num_rows, pa.string()))
+            ids = pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(new.num_rows, np.int32)), pa.array([ingest_id])
+            )
+            new = new.append_column("ingest_id", ids)
             if validated.source_lines is not None:
-                lines = pa.array(validated.source_lines, pa.int64())
+                lines = (
+                    pa.array(validated.source_lines, pa.int64())
+                    if isinstance(validated.source_lines, list)
+                    else validated.source_lines.cast(pa.int64())
+                )
                 new = new.append_column("source_line", lines)
         if name == "patient":
             _write_patients(wh, new, today or dt.date.today())
