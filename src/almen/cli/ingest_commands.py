@@ -82,13 +82,21 @@ def _unknown_providers(wh: Warehouse, validated: Validated) -> None:
         return
     if "provider_number" not in validated.accepted.column_names:
         return
-    known = set(wh.read_table("clinic").provider_number.to_pyarrow().to_pylist())
-    named = pl.Series(validated.accepted.column("provider_number").to_pylist())
-    unknown = named.filter(~named.is_in(list(known)) & named.is_not_null())
-    if len(unknown):
+    known = pl.Series(wh.read_table("clinic").provider_number.to_pyarrow().to_pylist())
+    named = pl.from_arrow(validated.accepted.select(["provider_number"]))
+    assert isinstance(named, pl.DataFrame)
+    counts = (
+        named.group_by("provider_number")
+        .len()
+        .filter(
+            pl.col("provider_number").is_not_null()
+            & ~pl.col("provider_number").cast(pl.Utf8).is_in(known.implode())
+        )
+    )
+    if len(counts):
         validated.notes.append(
-            f"{len(unknown):,} rows name {unknown.n_unique():,} provider numbers not in the "
-            "clinic register (almen ingest clinics)"
+            f"{int(counts['len'].sum()):,} rows name {len(counts):,} provider numbers not in "
+            "the clinic register (almen ingest clinics)"
         )
 
 

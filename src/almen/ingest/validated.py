@@ -38,7 +38,8 @@ class Validated:
     replace_key: tuple[str, ...] | None = None  # rows with these keys are replaced; None: append
     notes: list[str] = field(default_factory=list)
     content_sha256: str = ""  # of the file's bytes (ingest_log), "" when not from a file
-    source_lines: list[int] | pa.Array | None = None  # each accepted row's line (claims)
+    # each accepted row's line in the file (kept with claims)
+    source_lines: list[int] | pa.Array | pa.ChunkedArray | None = None
 
     def __post_init__(self) -> None:
         if self.rows_read != self.rows_accepted + len(self.rejects):
