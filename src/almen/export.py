@@ -17,6 +17,7 @@ read back by a program; the Danish rendering is the pages' and the tables' busin
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,16 @@ import polars as pl
 
 from almen.errors import ParameterError, StorageError
 
-__all__ = ["FORMATS", "Result", "as_result", "to_csv", "to_json", "write_result"]
+__all__ = [
+    "FORMATS",
+    "MEDIA_TYPES",
+    "Result",
+    "as_result",
+    "to_bytes",
+    "to_csv",
+    "to_json",
+    "write_result",
+]
 
 FORMATS = ("csv", "json", "parquet")
 
@@ -71,6 +81,28 @@ def to_csv(result: Result) -> str:
     if len(result.parts) == 1:
         return next(iter(result.parts.values())).write_csv()
     return "".join(f"# {name}\n{df.write_csv()}" for name, df in result.parts.items())
+
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+def to_bytes(result: Result, fmt: str) -> bytes:
+    """``result`` as one file's bytes (the API's downloads); Parquet holds one table."""
+    if fmt == "csv":
+        return to_csv(result).encode("utf-8")
+    if fmt == "json":
+        return to_json(result).encode("utf-8")
+    if fmt == "parquet":
+        if len(result.parts) != 1:
+            raise ParameterError("parquet holds one table; ask for csv or json")
+        buf = io.BytesIO()
+        next(iter(result.parts.values())).write_parquet(buf)
+        return buf.getvalue()
+    raise ParameterError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
 
 
 def _part_path(output: Path, name: str, many: bool) -> Path:

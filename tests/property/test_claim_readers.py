@@ -76,3 +76,25 @@ def test_a_quoted_file_is_read_line_by_line_with_the_same_result(tmp_path: Path)
                     encoding="utf-8")  # fmt: skip
     v, totals = validate_claims(path, KEY, first_claim_id=1)
     assert v.rows_accepted == 1 and totals is not None and totals.accepted_dkk == 175.0
+
+
+def test_pieces_of_a_file_join_up_to_the_whole(tmp_path: Path, monkeypatch: object) -> None:
+    """Read in pieces of a few hundred bytes, a file gives the same lines, line numbers,
+    pseudonyms and rejects as read line by line (and as one piece)."""
+    import random
+
+    from almen.ingest import claims_fast
+
+    rnd = random.Random(7)
+    rows = [";".join(rnd.choice(pool) for pool in FIELDS) for _ in range(400)]
+    path = tmp_path / "pieces.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    whole, _ = validate_claims(path, KEY, first_claim_id=1)
+    monkeypatch.setattr(claims_fast, "CHUNK_BYTES", 300)  # type: ignore[attr-defined]
+    pieces, _ = validate_claims(path, KEY, first_claim_id=1)
+    slow, _ = validate_claims(path, KEY, first_claim_id=1, column_wise=False)
+    assert len(pieces.accepted.to_batches()) > 5  # really in pieces
+    for v in (whole, pieces):
+        assert v.rejects == slow.rejects and v.rows_read == slow.rows_read
+        assert _plain(v.accepted) == _plain(slow.accepted)
+        assert pa.array(v.source_lines).to_pylist() == slow.source_lines

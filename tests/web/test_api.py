@@ -248,3 +248,28 @@ def test_stopping_the_app_during_the_warm_up_stops_it(site) -> None:  # type: ig
     services = app.state.services
     assert services._warmer is not None and not services._warmer.is_alive()
     assert services._wh is None and services.warm_state.finished
+
+
+def test_clinic_tables_download_whole_through_the_export_module(site, as_user) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 5: the API's files come from almen.export, as the CLI's --format:
+    every returned line (not a page), the statements and the overview, as CSV, JSON or
+    Parquet; a cluster user gets none of a clinic's money."""
+    import io
+
+    import polars as pl
+
+    c = as_user("klinik")
+    base = f"/api/clinics/{site.clinic}"
+    total = c.http.get(f"{base}/returned?size=1").json()["total"]
+    csv = c.http.get(f"{base}/returned?format=csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "returregninger-" in csv.headers["content-disposition"]
+    lines = pl.read_csv(io.BytesIO(csv.content))
+    assert len(lines) == total and {"rule", "reason_da", "source_line"} <= set(lines.columns)
+    pq = pl.read_parquet(io.BytesIO(c.http.get(f"{base}/settlement?format=parquet").content))
+    months = c.http.get(f"{base}/settlement").json()["months"]
+    assert len(pq) == len(months) == 12
+    assert pq["total_dkk"].sum() == sum(m["total_dkk"] for m in months)
+    doc = c.http.get(f"{base}/overview?format=json").json()
+    assert doc["meta"]["provider_number"] == site.clinic and doc["parts"]["overview"]
+    assert c.http.get(f"{base}/overview?format=xlsx").status_code == 422

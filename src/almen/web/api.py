@@ -5,7 +5,7 @@ errors are ``{"detail": "..."}`` with 401, 403, 404, 409 or 422."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 from fastapi import (
@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from almen import records
 from almen.disclosure import suppress
+from almen.export import MEDIA_TYPES, Result, to_bytes
 from almen.population.indicators import disclose
 from almen.web.app import Ctx, clean, rows
 from almen.web.auth import audit_view, authenticate
@@ -41,6 +42,23 @@ def ctx(request: Request) -> Ctx:
 
 
 C = Annotated[Ctx, Depends(ctx)]
+
+
+FormatQ = Annotated[
+    Literal["csv", "json", "parquet"] | None,
+    Query(alias="format", description="the whole table as a file (csv, json or parquet) "
+          "instead of a page"),
+]  # fmt: skip
+
+
+def download(parts: dict[str, pl.DataFrame], fmt: str, name: str, **meta: Any) -> Response:
+    """The whole result as a file, through ``almen.export`` (as the CLI's --format)."""
+    body = to_bytes(Result(parts, meta), fmt)
+    return Response(
+        body,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
 
 
 def paged(df: pl.DataFrame, page: int, size: int) -> dict[str, Any]:
@@ -87,12 +105,16 @@ def clinics(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
     return paged(areas.sort("provider_number"), page, size)
 
 
-@router.get("/clinics/{provider_number}/settlement")
-def settlement(c: C, provider_number: str) -> dict[str, Any]:
+@router.get("/clinics/{provider_number}/settlement", response_model=None)
+def settlement(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] | Response:
     """The clinic's monthly statements of the year (capitation, fee-for-service, local,
-    returned, total, payment date)."""
+    returned, total, payment date); ``format`` gives them as a file."""
     c.need_clinic(provider_number)
     s = c.services.statements().filter(pl.col("provider_number") == provider_number)
+    if fmt is not None:
+        return download({"statement": s.sort("month")}, fmt,
+                        f"afregning-{provider_number}-{c.services.year}",
+                        provider_number=provider_number, year=c.services.year)  # fmt: skip
     return {
         "provider_number": provider_number,
         "year": c.services.year,
@@ -133,11 +155,18 @@ def dashboard(c: C, provider_number: str) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.get("/clinics/{provider_number}/returned")
-def returned(c: C, provider_number: str, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
-    """Returned claim lines with the rule and the reason (Danish and English)."""
+@router.get("/clinics/{provider_number}/returned", response_model=None)
+def returned(
+    c: C, provider_number: str, page: PageQ = 1, size: SizeQ = 100, fmt: FormatQ = None
+) -> dict[str, Any] | Response:
+    """Returned claim lines with the rule, the reason (Danish and English) and the file
+    and line they came from; ``format`` gives every line as a file."""
     c.need_clinic(provider_number)
     r = c.services.returned().filter(pl.col("provider_number") == provider_number)
+    if fmt is not None:
+        return download({"returned": r.sort("claim_id")}, fmt,
+                        f"returregninger-{provider_number}-{c.services.year}",
+                        provider_number=provider_number, year=c.services.year)  # fmt: skip
     return paged(r.sort("claim_id"), page, size)
 
 
@@ -153,11 +182,15 @@ def ceiling(c: C, provider_number: str,
     return rows(rep)[0]
 
 
-@router.get("/clinics/{provider_number}/overview")
-def overview(c: C, provider_number: str) -> dict[str, Any]:
+@router.get("/clinics/{provider_number}/overview", response_model=None)
+def overview(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] | Response:
     """The service overview: each service per 1,000 listed against the region's."""
     c.need_clinic(provider_number)
-    return {"services": rows(c.services.overview(provider_number))}
+    ov = c.services.overview(provider_number)
+    if fmt is not None:
+        return download({"overview": ov}, fmt, f"ydelsesoverblik-{provider_number}",
+                        provider_number=provider_number, year=c.services.year)  # fmt: skip
+    return {"services": rows(ov)}
 
 
 @router.get("/frame")
