@@ -51,6 +51,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_population.py $(BENCH_DATA) --doc docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_capacity.py $(BENCH_DATA) --doc docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_access.py $(BENCH_DATA) --doc docs/benchmarks.md
+	$(BIN)/python benchmarks/bench_ingest.py $(BENCH_DATA) --doc docs/benchmarks.md
 
 # 20 concurrent clients on the clinic dashboard API at scale 1 (figures into docs/benchmarks.md)
 loadtest: setup
