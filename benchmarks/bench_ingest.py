@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from docblock import measured_on, verdict, write_block  # noqa: E402
+from docblock import measured_on, verdict, write_block
 
 ALMEN = Path(sys.executable).with_name("almen")
 TARGET_S, TARGET_GB = 120.0, 8.0
@@ -137,8 +137,10 @@ def main() -> None:
     ok = wall < TARGET_S and peak_gb < TARGET_GB
     text = "\n".join(
         [
-            measured_on(f"`benchmarks/bench_ingest.py` on {n_lines:,} claim lines "
-                        f"({size_gb:.2f} GB, `;`, Danish dates and amounts, UTF-8)."),  # fmt: skip
+            measured_on(
+                f"`benchmarks/bench_ingest.py` on {n_lines:,} claim lines "
+                f"({size_gb:.2f} GB, `;`, Danish dates and amounts, UTF-8)."
+            ),
             "",
             "| measure | figure | target |",
             "|---|---|---|",

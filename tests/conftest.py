@@ -39,3 +39,23 @@ def call_cli() -> Callable[..., Result]:
         return runner.invoke(app, list(args), env=env, catch_exceptions=False)
 
     return call
+
+
+@pytest.fixture(scope="session")
+def initialised_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory after `almen init` (reference data, no people; population 2025)."""
+    from almen.ingest.initial import initialise
+    from almen.warehouse import Warehouse
+
+    data = tmp_path_factory.mktemp("initialised")
+    with Warehouse.connect(data) as wh:
+        initialise(wh, [2025])
+    return data
+
+
+@pytest.fixture
+def empty(initialised_warehouse: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the initialised warehouse."""
+    dest = tmp_path / "data"
+    shutil.copytree(initialised_warehouse, dest)
+    return dest

@@ -12,7 +12,6 @@ tables as they were.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -83,30 +82,13 @@ ROWS: dict[tuple[str, str], tuple[str, str | None]] = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from almen.ingest.initial import initialise
-
-    data = tmp_path_factory.mktemp("hostile")
-    with Warehouse.connect(data) as wh:
-        initialise(wh, [2025])
-    return data
-
-
-@pytest.fixture
-def data(initialised: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "data"
-    shutil.copytree(initialised, dest)
-    return dest
-
-
-def _snapshot(data: Path) -> dict[str, str]:
-    with Warehouse.connect(data, read_only=True) as wh:
+def _snapshot(empty: Path) -> dict[str, str]:
+    with Warehouse.connect(empty, read_only=True) as wh:
         return {t: wh.fingerprint(t) for t in sorted(wh.con.list_tables())}
 
 
-def _ingest(call_cli: Cli, data: Path, importer: str, path: Path, *extra: str) -> Result:
-    return call_cli("--data", str(data), "ingest", importer, str(path), *extra, env=KEY)
+def _ingest(call_cli: Cli, empty: Path, importer: str, path: Path, *extra: str) -> Result:
+    return call_cli("--data", str(empty), "ingest", importer, str(path), *extra, env=KEY)
 
 
 def _file(tmp_path: Path, importer: str, *rows: str, raw: bytes | None = None) -> Path:
@@ -119,22 +101,22 @@ def _file(tmp_path: Path, importer: str, *rows: str, raw: bytes | None = None) -
 
 @pytest.mark.parametrize(("importer", "kind"), list(ROWS), ids=lambda v: str(v))
 def test_a_bad_row_is_rejected_with_its_column_or_refuses_the_file_with_strict(
-    importer: str, kind: str, data: Path, call_cli: Cli, tmp_path: Path
+    importer: str, kind: str, empty: Path, call_cli: Cli, tmp_path: Path
 ) -> None:
     row, column = ROWS[importer, kind]
     path = _file(tmp_path, importer, row)
-    before = _snapshot(data)
-    strict = _ingest(call_cli, data, importer, path, "--strict")
+    before = _snapshot(empty)
+    strict = _ingest(call_cli, empty, importer, path, "--strict")
     assert strict.exit_code == 2, strict.output
     where = f"{importer}.csv:3:{column}:" if column else f"{importer}.csv:3:"
     assert strict.stderr.startswith(where), strict.stderr
     assert strict.stderr.count("\n") == 1  # one line
     assert "0101701234" not in strict.stderr and "0202702345" not in strict.stderr
-    assert _snapshot(data) == before  # nothing changed
-    res = _ingest(call_cli, data, importer, path)
+    assert _snapshot(empty) == before  # nothing changed
+    res = _ingest(call_cli, empty, importer, path)
     assert res.exit_code == 0, res.output
     assert "read 2 = accepted 1 + rejected 1" in res.stdout
-    with Warehouse.connect(data, read_only=True) as wh:
+    with Warehouse.connect(empty, read_only=True) as wh:
         rej = wh.read_table("reject").to_polars().to_dicts()
     assert [(r["line"], r["column_name"]) for r in rej] == [(3, column)]
 
@@ -152,45 +134,45 @@ FILE_LEVEL = {
 @pytest.mark.parametrize("kind", list(FILE_LEVEL))
 @pytest.mark.parametrize("importer", list(BASE))
 def test_a_malformed_file_is_one_line_exit_2_and_changes_nothing(
-    importer: str, kind: str, data: Path, call_cli: Cli, tmp_path: Path
+    importer: str, kind: str, empty: Path, call_cli: Cli, tmp_path: Path
 ) -> None:
     make, message, line = FILE_LEVEL[kind]
     header, good = BASE[importer]
     path = _file(tmp_path, importer, raw=make(header, good))
-    before = _snapshot(data)
+    before = _snapshot(empty)
     extra = () if importer == "population" else ("--encoding", "utf-8")
     if importer == "population" and kind == "wrong encoding":
         pytest.skip("FOLK1A extracts are read as UTF-8 or else Latin-1, never refused")
-    res = _ingest(call_cli, data, importer, path, *extra)
+    res = _ingest(call_cli, empty, importer, path, *extra)
     assert res.exit_code == 2, res.output
     assert res.stderr.startswith(f"{importer}.csv:{line}:"), res.stderr
     assert message in res.stderr and res.stderr.count("\n") == 1
-    assert _snapshot(data) == before
+    assert _snapshot(empty) == before
 
 
 @pytest.mark.parametrize("importer", list(BASE))
 def test_bom_and_crlf_are_read_as_any_windows_export_has_them(
-    importer: str, data: Path, call_cli: Cli, tmp_path: Path
+    importer: str, empty: Path, call_cli: Cli, tmp_path: Path
 ) -> None:
     header, good = BASE[importer]
     raw = b"\xef\xbb\xbf" + f"{header}\r\n{good}\r\n".encode()
-    res = _ingest(call_cli, data, importer, _file(tmp_path, importer, raw=raw))
+    res = _ingest(call_cli, empty, importer, _file(tmp_path, importer, raw=raw))
     assert res.exit_code == 0, res.output
     assert "read 1 = accepted 1 + rejected 0" in res.stdout
 
 
 def test_the_fee_schedule_refuses_a_duplicate_key_as_an_overlap(
-    data: Path, call_cli: Cli, tmp_path: Path
+    empty: Path, call_cli: Cli, tmp_path: Path
 ) -> None:
     path = _file(tmp_path, "fees", BASE["fees"][1])
-    before = _snapshot(data)
-    res = _ingest(call_cli, data, "fees", path)
+    before = _snapshot(empty)
+    res = _ingest(call_cli, empty, "fees", path)
     assert res.exit_code == 2 and res.stderr.startswith("fees.csv:3: input error: service L777")
-    assert _snapshot(data) == before
+    assert _snapshot(empty) == before
 
 
 def test_kill_9_in_the_middle_of_an_import_leaves_the_previous_tables(
-    data: Path, tmp_path: Path
+    empty: Path, tmp_path: Path
 ) -> None:
     """Kill the import at several moments: the claim table is either as before or has the
     whole file, never part of it, and the warehouse opens."""
@@ -201,11 +183,11 @@ def test_kill_9_in_the_middle_of_an_import_leaves_the_previous_tables(
     almen = Path(sys.executable).with_name("almen")
     seen = set()
     for delay in (0.5, 1.5, 2.5, 3.5, 5.0):
-        before = _snapshot(data)
-        with Warehouse.connect(data, read_only=True) as wh:
+        before = _snapshot(empty)
+        with Warehouse.connect(empty, read_only=True) as wh:
             n_before = wh.row_count("claim")
         proc = subprocess.Popen(
-            [str(almen), "--data", str(data), "ingest", "claims", "--replace", str(path)],
+            [str(almen), "--data", str(empty), "ingest", "claims", "--replace", str(path)],
             env={**os.environ, **KEY}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         time.sleep(delay)
@@ -213,11 +195,11 @@ def test_kill_9_in_the_middle_of_an_import_leaves_the_previous_tables(
         if not finished:
             proc.send_signal(signal.SIGKILL)
         proc.wait()
-        with Warehouse.connect(data, read_only=True) as wh:
+        with Warehouse.connect(empty, read_only=True) as wh:
             n_after = wh.row_count("claim")
             log = wh.read_table("ingest_log").to_polars()
         if n_after == n_before:
-            assert finished or _snapshot(data) == before
+            assert finished or _snapshot(empty) == before
             seen.add("before")
         else:
             assert n_after == len(rows)  # the whole file, in place of an earlier import

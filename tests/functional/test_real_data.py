@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,23 +26,6 @@ Cli = Callable[..., Result]
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "real-data"
 KEY = {"ALMEN_PSEUDONYM_KEY": "test-key"}
 ALMEN = Path(sys.executable).with_name("almen")
-
-
-@pytest.fixture(scope="session")
-def empty_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from almen.ingest.initial import initialise
-
-    data = tmp_path_factory.mktemp("empty")
-    with Warehouse.connect(data) as wh:
-        initialise(wh, [2025])
-    return data
-
-
-@pytest.fixture
-def empty(empty_warehouse: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "data"
-    shutil.copytree(empty_warehouse, dest)
-    return dest
 
 
 def _run(call_cli: Cli, data: Path, *args: str) -> Result:

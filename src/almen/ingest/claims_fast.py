@@ -148,15 +148,6 @@ class _Pseudonyms:
         return self.known
 
 
-def _mapped(s: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
-    """``fn`` applied to the distinct values of ``s`` and mapped back."""
-    u = s.unique()
-    new = fn(u)
-    if s.is_empty():  # replace_strict gives an empty String series whatever it is told
-        return new
-    return s.replace_strict(u, new, return_dtype=new.dtype)
-
-
 @dataclass
 class _Out:
     pieces: list[pa.Table] = field(default_factory=list)
