@@ -124,3 +124,27 @@ def test_write_result_reports_an_unwritable_file(tmp_path: Path) -> None:
 
     with pytest.raises(StorageError, match="cannot write"):
         write_result(Res({"a": pl.DataFrame({"x": [1]})}), "json", tmp_path / "no" / "f.json")
+
+
+def test_a_narrow_terminal_folds_cells_instead_of_cutting_them() -> None:
+    """On a terminal narrower than the table, a cell goes on to the next line; no number
+    ends in "…" (the pipe case is above)."""
+    import io
+
+    from rich.table import Table
+
+    from almen.cli.render import WholeConsole
+
+    out = io.StringIO()
+    con = WholeConsole(file=out, force_terminal=True, width=30, color_system=None)
+    t = Table()
+    for name in ("clinic", "DKK", "expected", "ratio"):
+        t.add_column(name, justify="right")
+    t.add_row("271917", "3,168,435", "2,728,528", "1.161")
+    con.print(t)
+    text = out.getvalue()
+    assert "…" not in text
+    from collections import Counter
+
+    digits = Counter(ch for ch in text if ch.isdigit())
+    assert digits == Counter("271917316843527285281161")  # every digit is there
