@@ -18,7 +18,6 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.datatypes as dt
-import polars as pl
 import pyarrow as pa
 
 from almen.errors import NotFoundError, StorageError
@@ -197,23 +196,9 @@ class Warehouse:
         return int(self.read_table(name).count().to_pyarrow().as_py())
 
     def content_hash(self, name: str) -> str:
-        """SHA-256 of the table's rows in key order: equal tables give equal hashes."""
-        spec = get_table(name)
-        table = self.read_table(name)
-        order = list(spec.key) or spec.column_names
-        data = table.order_by(order + [c for c in spec.column_names if c not in order])
-        frame = pl.from_arrow(data.to_pyarrow())
-        assert isinstance(frame, pl.DataFrame)
-        # values, not buffers: chunking and dictionary encoding must not change the hash
-        frame = frame.with_columns(pl.col(pl.Categorical).cast(pl.Utf8))
-        digest = hashlib.sha256(str(frame.schema).encode())
-        digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
-        return digest.hexdigest()
-
-    def fingerprint(self, name: str) -> str:
         """SHA-256 of the table's row count and the XOR of its row hashes: equal tables
-        give equal fingerprints whatever the row order, computed inside the backend (no
-        row leaves it). Rows are unique by key, so XOR does not cancel them out."""
+        give equal hashes whatever the row order or chunking, computed inside the backend
+        (no row leaves it). Rows are unique by key, so XOR does not cancel them out."""
         spec = get_table(name)
         table = self.read_table(name)
         if self.con.name == "duckdb":

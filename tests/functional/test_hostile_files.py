@@ -86,7 +86,7 @@ ROWS: dict[tuple[str, str], tuple[str, str | None]] = {
 
 def _snapshot(empty: Path) -> dict[str, str]:
     with Warehouse.connect(empty, read_only=True) as wh:
-        return {t: wh.fingerprint(t) for t in sorted(wh.con.list_tables())}
+        return {t: wh.content_hash(t) for t in sorted(wh.con.list_tables())}
 
 
 def _ingest(call_cli: Cli, empty: Path, importer: str, path: Path, *extra: str) -> Result:

@@ -374,26 +374,17 @@ def read_plain_claims(
 ) -> tuple[Validated, tuple[float, float, int] | None] | None:
     """Validate a quote-free claim extract column-wise; None when the file needs the
     line-by-line reader. The second value: (accepted DKK, rejected DKK, lines with an
-    unreadable amount) when the file has amounts."""
-    source = path.name
-    with path.open("rb") as f:
-        size = path.stat().st_size
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    try:
-        return _read(mapped, source, key, aliases, required, first_claim_id=first_claim_id,
-                     period=period, encoding=encoding)  # fmt: skip
-    finally:
-        if isinstance(mapped, mmap.mmap):
-            mapped.close()
+    unreadable amount) when the file has amounts. The file must not be empty."""
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as raw:
+        return _read(raw, path.name, key, aliases, required, first_claim_id, period, encoding)
 
 
 def _read(
-    raw: mmap.mmap | bytes,
+    raw: mmap.mmap,
     source: str,
     key: bytes,
     aliases: dict[str, tuple[str, ...]],
     required: tuple[str, ...],
-    *,
     first_claim_id: int,
     period: dt.date | None,
     encoding: str,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -83,7 +84,10 @@ def _atc(text: str) -> str:
     return t
 
 
-def _not_before_birth(column: str):  # type: ignore[no-untyped-def]
+RowCheck = Callable[[dict[str, object]], tuple[str | None, str] | None]
+
+
+def _not_before_birth(column: str) -> RowCheck:
     def check(row: dict[str, object]) -> tuple[str | None, str] | None:
         pid_born = row["cpr"]
         day = row[column]

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from almen.ingest.claims import parse_amount
 from almen.ingest.csv_reader import Extract, parse_date
 from almen.ingest.validated import Reject
 
@@ -118,8 +119,6 @@ def parse_decimal(lo: float, hi: float) -> Callable[[str], float]:
     """A number with decimal comma or point, from ``lo`` to ``hi``."""
 
     def parse(text: str) -> float:
-        from almen.ingest.claims import parse_amount
-
         x = parse_amount(text)
         if not lo <= x <= hi:
             raise ValueError(f"out of range ({lo:g}-{hi:g})")

@@ -61,9 +61,9 @@ def _earlier(wh: Warehouse, validated: Validated) -> list[str]:
     return [str(r["ingest_id"]) for r in hits.to_pyarrow().to_pylist()]
 
 
-def check_not_ingested(wh: Warehouse, validated: Validated, *, replace: bool = False) -> None:
-    """ConflictError if this very file (by content hash) went into this table before,
-    unless ``replace``."""
+def check_not_ingested(wh: Warehouse, validated: Validated, *, replace: bool = False) -> list[str]:
+    """The earlier imports of this very file (by content hash) into this table;
+    ConflictError if there are any, unless ``replace``."""
     earlier = _earlier(wh, validated)
     if earlier and not replace:
         raise ConflictError(
@@ -71,9 +71,10 @@ def check_not_ingested(wh: Warehouse, validated: Validated, *, replace: bool = F
             f"{', '.join(earlier)}); give --replace to import it again in its place",
             source=validated.source,
         )
+    return earlier
 
 
-def merge_listing(old: pl.DataFrame, new: pl.DataFrame, today: dt.date) -> pl.DataFrame:
+def merge_listing(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     """Listing periods of the patients in ``new``, merged with their ``old`` periods.
 
     A period in ``new`` with the same patient and start as an old one replaces it. Each
@@ -136,7 +137,7 @@ def _write_patients(wh: Warehouse, new: pa.Table, today: dt.date) -> None:
             .select("patient_id", "provider_number", "listed_from", listed_to=ibis.null("date"))
             .to_pyarrow()
         )
-    periods = merge_listing(old, incoming, today)
+    periods = merge_listing(old, incoming)
     listing = periods.to_arrow()
     if kept_listing is not None:
         listing = pa.concat_tables([kept_listing.cast(listing.schema), listing])
@@ -190,8 +191,7 @@ def write_validated(
     claims removes the lines of the earlier import first. ``source_lines``: the line in
     the file of each accepted claim, kept with the claim.
     """
-    earlier = _earlier(wh, validated)
-    check_not_ingested(wh, validated, replace=replace)
+    earlier = check_not_ingested(wh, validated, replace=replace)
     ingest_id = uuid.uuid4().hex[:12]
     name = validated.target_table
     new = validated.accepted

@@ -211,13 +211,13 @@ def _inputs(wh: Warehouse) -> dict[str, str]:
             h.update((DATA_DIR / n).read_bytes())
         return h.hexdigest()
 
-    people = wh.fingerprint("patient") + (
-        wh.fingerprint("listing") if wh.has_table("listing") else ""
+    people = wh.content_hash("patient") + (
+        wh.content_hash("listing") if wh.has_table("listing") else ""
     )
     return {
-        "claim_sha256": wh.fingerprint("claim"),
+        "claim_sha256": wh.content_hash("claim"),
         "patient_sha256": hashlib.sha256(people.encode()).hexdigest(),
-        "fee_schedule_sha256": wh.fingerprint("fee_schedule"),
+        "fee_schedule_sha256": wh.content_hash("fee_schedule"),
         "rules_sha256": files("claim_return_rule.csv", "claim_rules.csv"),
     }
 
