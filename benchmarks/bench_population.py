@@ -33,8 +33,7 @@ def run(data: Path) -> dict[str, float]:
         counts = population.clinic_counts(found, feats)
         times["case finding"] = time.perf_counter() - t0
         area = population.clinic_areas(wh)
-        for level in population.LEVELS[1:]:
-            population.publishable(population.aggregate(counts, area, level))
+        population.published(counts, area)  # every level, audited together
         t1 = time.perf_counter()
         poly = found.filter(pl.col("definition") == "polypharmacy")["patient_id"]
         ind = indicator_counts(feats, poly, wh.read_table("condition"), as_of=AS_OF)

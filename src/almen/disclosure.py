@@ -1,113 +1,152 @@
-"""Disclosure control for every aggregate that leaves a clinic.
+"""Disclosure control: the one module every published count goes through.
 
-Patient data is sensitive: a count of 1-4 people in a cell can identify them. Every
-output path that publishes counts above the clinic (cluster, region, national) passes its
-table through ``suppress``:
+Every number about patients that leaves a clinic (to a cluster, municipality, health
+council, region or the country; on the CLI, the API, the pages and in exports) is a
+count, a denominator, a total, or a share or limit computed from them. The method
+(docs/disclosure.md) is OpenSAFELY's, applied to the table actually published:
 
-- primary suppression: a count from 1 to ``threshold`` − 1 (default 1-4) is hidden;
-- secondary suppression: wherever the cells of a margin (the cells that add up to a
-  published total: a row, a column) have exactly one hidden cell, it could be recovered
-  as the total minus the others, so the smallest other non-zero cell of that margin is
-  hidden too (a zero cell if none), and this repeats over all margins until no margin
-  has exactly one hidden cell.
+- a count from 0 to ``SUPPRESS_AT_MOST`` (7) is not published (``None``): small
+  counts identify people, and zeros disclose a group ("none of the 56 had a visit");
+- every other count is rounded to the nearest ``ROUND_TO`` (5): 8-12 → 10, 13-17 → 15;
+- a share is two published counts divided (never the true counts), and a share whose
+  numerator or complement (denominator − numerator) is hidden is hidden too;
+- a total is rounded on its own from the true total, never summed from published cells;
+- an audit (``audit_sums``) then plays the attacker on everything published together
+  (every level's totals and their parts): rounding leaves a hidden cell one possible
+  value only when every rounding error of a total and its parts is extreme at once (a
+  hidden 0 beside four 8s under a total of 32, published as 30 and four 10s); where
+  that happens, the total is hidden too (secondary suppression).
 
-Zeros are published: they identify nobody. Totals are computed from the true counts
-before suppression and published, as a statistics office does.
+Why differencing fails: a published value r tells only that the true count lies in
+r − 2 … r + 2, so a hidden cell recovered as "total − the other cells" lies in an interval
+of at least 9 values, whatever the level, the date or the file it is taken from; and a
+share × its denominator gives back only the rounded numerator. ``bounds`` states what a
+published value tells, for the auditors in the tests (tests/disclosure).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 import polars as pl
 
-__all__ = ["SUPPRESSED_SUFFIX", "THRESHOLD", "margin_totals", "suppress"]
+__all__ = [
+    "ROUND_TO",
+    "SUPPRESS_AT_MOST",
+    "audit_sums",
+    "bounds",
+    "protect",
+    "protect_columns",
+    "protected_share",
+    "rounded",
+]
 
-THRESHOLD = 5
-SUPPRESSED_SUFFIX = "_suppressed"
+SUPPRESS_AT_MOST = 7  # counts 0..7 are hidden
+ROUND_TO = 5  # other counts are rounded to the nearest 5
 
 
-def suppress(
-    table: pl.DataFrame,
-    count: str,
-    margins: Sequence[Sequence[str]],
-    *,
-    threshold: int = THRESHOLD,
-) -> pl.DataFrame:
-    """``table`` with ``count`` set to null where it must not be shown.
+def rounded(value: int) -> int | None:
+    """One count as it is published: None for 0-7, else the nearest multiple of 5."""
+    if value <= SUPPRESS_AT_MOST:
+        return None
+    return (value + ROUND_TO // 2) // ROUND_TO * ROUND_TO
 
-    ``margins`` lists the groupings whose totals are (or could be) published: for a
-    clinic × group table with per-clinic and per-group totals, ``[["clinic"], ["group"]]``;
-    for a one-way table with a grand total, ``[[]]``. A boolean column
-    ``<count>_suppressed`` says which cells are hidden (and why is not told: the reason
-    of a secondary cell would point to the primary one).
+
+def protect(count: pl.Expr) -> pl.Expr:
+    """``rounded`` on a column of counts (Int64 out; nulls stay null)."""
+    c = count.cast(pl.Int64)
+    return pl.when(c > SUPPRESS_AT_MOST).then((c + ROUND_TO // 2) // ROUND_TO * ROUND_TO)
+
+
+def protect_columns(table: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
+    """``table`` with each count column in ``columns`` as published."""
+    return table.with_columns([protect(pl.col(c)).alias(c) for c in columns])
+
+
+def protected_share(numerator: pl.Expr, denominator: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """A share as published, from true counts: (x, n, x / n), each None where hidden.
+
+    n is the published denominator; x the published numerator, hidden also when the
+    complement n − x is 0-7 ("all of them"); the share is x / n of the published counts.
     """
-    if count not in table.columns:
-        raise KeyError(f"no column {count!r} to suppress")
-    n = len(table)
-    values = table[count].fill_null(0).to_list()
-    hidden = [1 <= v < threshold for v in values]
-    groups: list[list[list[int]]] = []
-    for keys in margins:
-        if keys:
-            idx = (
-                table.with_row_index("_i")
-                .group_by(list(keys), maintain_order=True)
-                .agg(pl.col("_i"))
-            )
-            groups.append([list(g) for g in idx["_i"].to_list()])
-        else:
-            groups.append([list(range(n))])
+    n = protect(denominator)
+    complement = protect(denominator - numerator)
+    x = pl.when(complement.is_not_null()).then(protect(numerator))
+    share = pl.when(x.is_not_null() & n.is_not_null()).then(x / n)
+    return x, n, share
+
+
+def bounds(published: int | None) -> tuple[int, int | None]:
+    """What a published count says about the true count: (lowest, highest); None as the
+    highest is no upper bound. A hidden count (None) lies in 0 … ``SUPPRESS_AT_MOST``."""
+    if published is None:
+        return 0, SUPPRESS_AT_MOST
+    half = ROUND_TO // 2
+    return max(published - half, SUPPRESS_AT_MOST + 1), published + half
+
+
+INF = float("inf")
+
+
+def _tighten(
+    lo: dict[Hashable, float], hi: dict[Hashable, float],
+    sums: Sequence[tuple[Hashable, Sequence[Hashable]]],
+) -> None:  # fmt: skip
+    """Interval propagation over total = Σ parts, in place, to a fixed point."""
     changed = True
     while changed:
         changed = False
-        for margin in groups:
-            for cells in margin:
-                n_hidden = sum(hidden[i] for i in cells)
-                if n_hidden != 1:
-                    continue
-                candidates = [i for i in cells if not hidden[i]]
-                if not candidates:
-                    continue
-                nonzero = [i for i in candidates if values[i] > 0]
-                pick = min(nonzero or candidates, key=lambda i: (values[i], i))
-                hidden[pick] = True
-                changed = True
-    flag = f"{count}{SUPPRESSED_SUFFIX}"
-    return table.with_columns(
-        pl.Series(flag, hidden, dtype=pl.Boolean),
-    ).with_columns(
-        pl.when(pl.col(flag)).then(None).otherwise(pl.col(count)).alias(count),
-    )
+        for total, parts in sums:
+            lo_sum = sum(lo[c] for c in parts)
+            hi_sum = sum(hi[c] for c in parts)
+            new_lo, new_hi = max(lo[total], lo_sum), min(hi[total], hi_sum)
+            if (new_lo, new_hi) != (lo[total], hi[total]):
+                lo[total], hi[total], changed = new_lo, new_hi, True
+            for c in parts:
+                c_lo = max(lo[c], lo[total] - (hi_sum - hi[c]))
+                c_hi = min(hi[c], hi[total] - (lo_sum - lo[c]))
+                if (c_lo, c_hi) != (lo[c], hi[c]):
+                    lo[c], hi[c], changed = c_lo, c_hi, True
 
 
-def margin_totals(
-    original: pl.DataFrame,
-    suppressed: pl.DataFrame,
-    count: str,
-    keys: Sequence[str],
-    *,
-    threshold: int = THRESHOLD,
-) -> pl.DataFrame:
-    """The totals of one margin of a table passed through ``suppress``, safe to publish.
+def audit_sums(
+    published: dict[Hashable, int | None],
+    sums: Sequence[tuple[Hashable, Sequence[Hashable]]],
+    hidden_bounds: dict[Hashable, tuple[float, float]] | None = None,
+) -> dict[Hashable, int | None]:
+    """``published`` with the totals hidden that would let an attacker pin a hidden cell.
 
-    A total is the sum of the true counts; it is hidden (null) when it is itself 1 to
-    ``threshold`` − 1, or when its only cell is hidden (it would reveal that cell).
+    ``published``: each cell's published value (None: hidden, 0-7); ``sums``: the
+    relations total = Σ parts among those cells (every level published together).
+    ``hidden_bounds``: what the attacker may know of a hidden cell, where it is more than
+    0-7 (a share's numerator hidden because its complement is small). The attacker's
+    reasoning is interval propagation over all relations at once; a hidden cell left
+    with one possible value has the published totals of its relations hidden (their
+    bounds become 0-∞), and the audit repeats until no hidden cell is pinned.
     """
-    flag = f"{count}{SUPPRESSED_SUFFIX}"
-    merged = original.select(*keys, count).with_columns(suppressed[flag])
-    grouped = (
-        merged.group_by(list(keys), maintain_order=True)
-        if keys
-        else merged.with_columns(pl.lit(0).alias("_all")).group_by("_all")
-    )
-    out = grouped.agg(
-        total=pl.col(count).fill_null(0).sum(),
-        cells=pl.len(),
-        hidden=pl.col(flag).sum(),
-    )
-    unsafe = ((pl.col("total") >= 1) & (pl.col("total") < threshold)) | (
-        (pl.col("cells") == 1) & (pl.col("hidden") == 1)
-    )
-    out = out.with_columns(pl.when(unsafe).then(None).otherwise(pl.col("total")).alias("total"))
-    return out.drop("cells", "hidden", *(["_all"] if not keys else []))
+    out = dict(published)
+    secondary: set[Hashable] = set()
+    extra = hidden_bounds or {}
+    for _ in range(len(out) + 1):
+        lo: dict[Hashable, float] = {}
+        hi: dict[Hashable, float] = {}
+        for k, v in out.items():
+            if k in secondary:
+                lo[k], hi[k] = 0.0, INF
+            elif v is None:
+                lo[k], hi[k] = extra.get(k, (0.0, float(SUPPRESS_AT_MOST)))
+            else:
+                b_lo, b_hi = bounds(v)
+                lo[k], hi[k] = float(b_lo), INF if b_hi is None else float(b_hi)
+        _tighten(lo, hi, sums)
+        pinned = [k for k, v in out.items() if v is None and k not in secondary and lo[k] == hi[k]]
+        if not pinned:
+            return out
+        for k in pinned:
+            totals = [t for t, parts in sums if k in parts and out[t] is not None]
+            if not totals:  # a hidden total pinned by its parts: hide the published parts
+                totals = [c for t, parts in sums if t == k for c in parts if out[c] is not None]
+            for t in totals:
+                out[t] = None
+                secondary.add(t)
+    raise AssertionError("the disclosure audit did not settle")

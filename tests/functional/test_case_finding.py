@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pytest
 
@@ -122,36 +123,31 @@ def test_findings_for_an_unknown_clinic_exit_2(call_cli, tiny_denmark: Path) -> 
 def test_findings_for_the_country_suppress_small_counts(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]
     result = call_cli("--data", str(tiny_denmark), "findings", "--as-of", "2025-12-31")
     assert result.exit_code == 0, result.output
-    assert "counts 1-4 suppressed" in result.stdout
-    assert "within 3-5 %" in result.stdout
+    assert "0-7 hidden" in result.stdout and "rounded to 5" in result.stdout
 
 
-def test_aggregates_by_area_show_no_count_between_1_and_4(tiny_denmark: Path) -> None:
-    """Item 5 with item 4: every level's published counts pass the disclosure rules."""
+def test_aggregates_by_area_show_no_count_from_0_to_7(tiny_denmark: Path) -> None:
+    """Issue 13: every level's published counts, list sizes too, are hidden (0-7) or
+    rounded to 5, and within 2 of the truth (tests/disclosure plays the attacker)."""
     defs = population.load_definitions()
     with Warehouse.connect(tiny_denmark, read_only=True) as wh:
-        feats = population.patient_features(
-            wh.read_table("patient"),
-            wh.read_table("condition"),
-            wh.read_table("medication"),
-            wh.read_table("claim"),
-            reference.load_condition_codes(),
-            as_of=AS_OF,
-            definitions=defs,
-        )
-        c, m = wh.read_table("clinic"), wh.read_table("municipality")
-        area = (
-            c.join(m, c.municipality == m.code)
-            .select("provider_number", "cluster", "municipality", "health_council", "region")
-            .to_polars()
-        )
+        feats = population.warehouse_features(wh, as_of=AS_OF, definitions=defs)
+        area = population.clinic_areas(wh)
     counts = population.clinic_counts(population.apply_definitions(feats, defs), feats)
-    for level in population.LEVELS[1:]:
-        pub = population.publishable(population.aggregate(counts, area, level))
-        visible = pub["patients"].drop_nulls().to_list()
-        assert not any(1 <= v <= 4 for v in visible), level
-        for _d, part in pub.group_by("definition"):
-            assert part["patients_suppressed"].sum() != 1
+    pub = population.published(counts, area)
+    assert set(pub["level"].to_list()) == set(population.LEVELS)
+    for level in population.LEVELS:
+        true = population.aggregate(counts, area, level).with_columns(pl.col("area").cast(pl.Utf8))
+        mine = pub.filter(pl.col("level") == level)
+        for col in ("list_size", "patients"):
+            visible = mine[col].drop_nulls().to_list()
+            assert all(v >= 10 and v % 5 == 0 for v in visible), (level, col)
+        for r in mine.iter_rows(named=True):
+            t = true.filter(pl.col("area") == r["area"]).row(0, named=True)[r["definition"]]
+            # hidden: 0-7, or a total hidden by the audit; else within 2 of the truth
+            assert r["patients"] is None or abs(r["patients"] - t) <= 2
+    hidden = pub.filter(pl.col("patients").is_null())
+    assert len(hidden) > 0  # the tiny Denmark has small cells to protect
 
 
 def test_funnel_limits_by_hand() -> None:
@@ -189,10 +185,11 @@ def test_indicators_for_a_cluster_and_an_unknown_one(call_cli, tiny_denmark: Pat
 
 
 def test_indicator_standardised_by_age_and_sex_by_hand() -> None:
-    """Indirect standardisation: national shares old 16/20 = 0.8, young 16/40 = 0.4,
-    overall p0 = 32/60. A (10 old, 8 met; 10 young, 4 met): crude 0.6, expected
-    8 + 4 = 12 = observed, so standardised = p0. B (10 old, 8; 30 young, 12): crude 0.5,
-    expected 8 + 12 = 20 = observed: also p0. The crude difference is all age."""
+    """Indirect standardisation: national shares old 80/100 = 0.8, young 80/200 = 0.4,
+    overall p0 = 160/300. A (50 old, 40 met; 50 young, 20 met): crude 0.6, expected
+    40 + 20 = 60 = observed, so standardised = p0. B (50 old, 40; 150 young, 60): crude
+    0.5, expected 40 + 60 = 100 = observed: also p0. The crude difference is all age.
+    (Counts are multiples of 5, so publishing them rounds nothing.)"""
     import polars as pl
 
     from almen.population.indicators import funnel
@@ -203,8 +200,8 @@ def test_indicator_standardised_by_age_and_sex_by_hand() -> None:
             "indicator": ["i"] * 4,
             "age_band": [80, 20, 80, 20],
             "sex": ["F"] * 4,
-            "n": [10, 10, 10, 30],
-            "x": [8, 4, 8, 12],
+            "n": [50, 50, 50, 150],
+            "x": [40, 20, 40, 60],
         }
     )
     area = pl.DataFrame(

@@ -26,8 +26,15 @@ ROUTES = [
     "/api/capacity/limits",
     "/api/ooh/plan?region={region}",
 ]
-# which roles may use each route (all others get 403)
+# which roles may use each route (all others get 403); a cluster sees its clinics'
+# indicators and case-finding counts, nothing of their money or claims (issue 13)
+MONEY = {"national", "region", "clinic"}
 ALLOWED = {
+    "/api/clinics/{clinic}/settlement": MONEY,
+    "/api/clinics/{clinic}/dashboard": MONEY,
+    "/api/clinics/{clinic}/returned": MONEY,
+    "/api/clinics/{clinic}/ceiling?through_month=6": MONEY,
+    "/api/clinics/{clinic}/overview": MONEY,
     "/api/frame": {"national", "region"},
     "/api/findings?by=cluster": {"national", "region", "cluster"},
     "/api/capacity/need": {"national", "region"},
@@ -52,6 +59,30 @@ def test_every_route_for_every_role(site: Site, as_user, route: str) -> None:  #
         expected = 200 if role in ALLOWED.get(route, set(USERS.values())) else 403
         assert r.status_code == expected, (user, route, r.text[:200])
         assert r.headers["content-type"].startswith("application/json")
+
+
+def test_a_cluster_reaches_no_money_or_claims_of_its_clinics(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 item 4: for every clinic of its cluster, the cluster role gets 403 on the
+    settlement, returned claims, § 96, service overview and dashboard (API, downloads and
+    the clinic page), and 200 on the clinic's case-finding counts and the indicators."""
+    import polars as pl
+
+    from almen import population
+    from almen.warehouse import Warehouse
+
+    with Warehouse.connect(site.data, read_only=True) as wh:
+        areas = population.clinic_areas(wh)
+    members = areas.filter(pl.col("cluster") == site.cluster)["provider_number"].to_list()
+    assert len(members) >= 2
+    c = as_user("klynge").http
+    for p in members:
+        for path in ("settlement", "settlement?format=csv", "dashboard", "returned",
+                     "returned?format=csv", "ceiling", "overview", "overview?format=json"):  # fmt: skip
+            r = c.get(f"/api/clinics/{p}/{path}")
+            assert r.status_code == 403, (p, path, r.status_code)
+        assert c.get(f"/clinic/{p}").status_code == 403
+        assert c.get(f"/api/clinics/{p}/findings").status_code == 200
+    assert c.get(f"/api/indicators?cluster={site.cluster}").status_code == 200
 
 
 def test_a_clinic_user_gets_403_for_other_clinics_and_patients(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
@@ -167,7 +198,7 @@ def test_pages_answer_by_role(site: Site, as_user) -> None:  # type: ignore[no-u
         f"/region/{site.region}": {"national", "region"},
         f"/council/{site.council}": {"national", "region"},
         f"/cluster/{site.cluster}": {"national", "region", "cluster"},
-        f"/clinic/{site.clinic}": {"national", "region", "cluster", "clinic"},
+        f"/clinic/{site.clinic}": {"national", "region", "clinic"},  # not the cluster (issue 13)
         f"/clinic/{site.clinic}/patient/{site.patient}": {"clinic"},
         "/fees": {"national", "region"},
     }

@@ -12,7 +12,6 @@ from rich.table import Table
 from almen import population, reference
 from almen.cli import app, guard, settings_of, warehouse_target
 from almen.cli.render import FormatOpt, OutputOpt, console, emit, status
-from almen.disclosure import margin_totals, suppress
 from almen.errors import NotFoundError, ParameterError
 from almen.export import Result
 from almen.warehouse import Warehouse
@@ -52,7 +51,10 @@ def findings(
     show: Annotated[int, typer.Option(help="patients to list per definition")] = 10,
     by: Annotated[
         str | None,
-        typer.Option(help="counts by cluster, municipality, health_council or region (suppressed)"),
+        typer.Option(
+            help="counts by clinic, cluster, municipality, health_council, region or "
+            "national, as published (docs/disclosure.md)"
+        ),
     ] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -60,10 +62,11 @@ def findings(
     """Case finding for the special efforts (seed 002 §2, seed 003).
 
     With --clinic: the clinic's patients (pseudonyms) in each group, with the reason.
-    Without: counts per clinic for the whole country, small counts suppressed.
+    Without: the country's counts; --by: counts by area. Counts that leave a clinic are
+    published: 0-7 hidden, the rest rounded to the nearest 5 (docs/disclosure.md).
     """
-    if by is not None and by not in population.LEVELS[1:]:
-        raise ParameterError(f"--by must be one of {', '.join(population.LEVELS[1:])}")
+    if by is not None and by not in population.LEVELS:
+        raise ParameterError(f"--by must be one of {', '.join(population.LEVELS)}")
     if cut is not None and not 0 < cut < 1:
         raise ParameterError(f"--cut must be between 0 and 1, not {cut}")
     defs = population.load_definitions()
@@ -76,7 +79,7 @@ def findings(
         feats = population.warehouse_features(
             wh, as_of=day, definitions=defs, provider_number=clinic
         )
-        area = population.clinic_areas(wh) if by is not None else None
+        area = population.clinic_areas(wh)
     found = population.apply_definitions(feats, defs, target_share=cut)
     counts = population.clinic_counts(found, feats)
     meta = {"as_of": day, "clinic": clinic, "by": by}
@@ -85,19 +88,16 @@ def findings(
         parts = {"counts": counts, "patients": found}
         if not emit(Result(parts, meta), fmt, output):
             _render_clinic(clinic, found, counts, defs, show)
-    elif by is not None and area is not None:
-        long = population.publishable(population.aggregate(counts, area, by))
-        if not emit(Result({"areas": long}, meta), fmt, output):
-            _render_areas(long, by, defs)
     else:
-        totals, hidden = _country_totals(counts)
-        if not emit(Result({"totals": totals}, meta), fmt, output):
-            _render_country(counts, totals, hidden, defs)
+        level = by or "national"
+        long = population.publishable(counts, area, level)
+        if not emit(Result({"areas": long}, meta), fmt, output):
+            _render_areas(long, level)
 
 
-def _render_areas(long: pl.DataFrame, by: str, defs: dict) -> None:
+def _render_areas(long: pl.DataFrame, by: str) -> None:
     wide = long.pivot(on="definition", index=["area", "list_size"], values="patients")
-    t = Table(title=f"Special-effort groups by {by} (counts 1-4 suppressed: ·)")
+    t = Table(title=f"Special-effort groups by {by} (0-7 hidden: ·; others rounded to 5)")
     t.add_column(by)
     t.add_column("listed", justify="right")
     for d in population.DEFINITIONS:
@@ -105,7 +105,7 @@ def _render_areas(long: pl.DataFrame, by: str, defs: dict) -> None:
     for r in wide.sort("area").iter_rows(named=True):
         t.add_row(
             str(r["area"]),
-            f"{r['list_size']:,}",
+            "·" if r["list_size"] is None else f"{r['list_size']:,}",
             *["·" if r[d] is None else f"{r[d]:,}" for d in population.DEFINITIONS],
         )
     console.print(t)
@@ -132,41 +132,6 @@ def _render_clinic(
             console.print(f"  patient {r['patient_id']}: {r['reason']}")
 
 
-def _country_totals(counts: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
-    """National totals per group (suppressed where they would reveal a small count),
-    with the number of clinics whose count is suppressed."""
-    long = counts.unpivot(
-        index=["provider_number", "list_size"], on=list(population.DEFINITIONS)
-    ).rename({"variable": "definition", "value": "patients"})
-    safe = suppress(long, "patients", [["definition"]])
-    totals = margin_totals(long, safe, "patients", ["definition"])
-    hidden = safe.group_by("definition").agg(pl.col("patients_suppressed").sum())
-    hid = {str(k): int(v) for k, v in hidden.iter_rows()}
-    totals = totals.with_columns(
-        clinics_suppressed=pl.col("definition").replace_strict(hid, default=0)
-    )
-    return totals, hid
-
-
-def _render_country(
-    counts: pl.DataFrame, totals: pl.DataFrame, hid: dict[str, int], defs: dict
-) -> None:
-    t = Table(title=f"Case finding, {len(counts):,} clinics (counts 1-4 suppressed)")
-    for col in ("group", "patients", "clinics with a suppressed count"):
-        t.add_column(col, justify="left" if col == "group" else "right")
-    for r in totals.iter_rows(named=True):
-        total = "suppressed" if r["total"] is None else f"{r['total']:,}"
-        t.add_row(defs[r["definition"]]["name_en"], total, f"{hid.get(r['definition'], 0):,}")
-    console.print(t)
-    share = counts["polypharmacy"] / counts["list_size"]
-    ok = population.polypharmacy_share_check(counts)
-    q = [float(share.quantile(x) or 0.0) for x in (0.05, 0.5, 0.95)]
-    console.print(
-        f"polypharmacy group as a share of the list: 5 % of clinics below {q[0]:.2%}, "
-        f"median {q[1]:.2%}, 95 % below {q[2]:.2%}; within 3-5 %: {ok:.1%} of clinics"
-    )
-
-
 @app.command()
 @guard
 def indicators(
@@ -179,9 +144,10 @@ def indicators(
 ) -> None:
     """Quality indicators by clinic beside the cluster and region, with funnel limits.
 
-    Counts 1-4 (of patients meeting or not meeting an indicator) are suppressed.
+    Every count is published (0-7 hidden, the rest rounded to 5), and the shares and
+    limits are computed from the published counts (docs/disclosure.md).
     """
-    from almen.population.indicators import INDICATORS, disclose, funnel, indicator_counts
+    from almen.population.indicators import INDICATORS, funnel, indicator_counts
 
     if (cluster is None) == (region is None):
         raise ParameterError("give one of --cluster or --region")
@@ -198,8 +164,6 @@ def indicators(
         )["patient_id"]
         counts = indicator_counts(feats, poly, wh.read_table("condition"), as_of=day)
     res = funnel(counts, area).filter(pl.col(key) == value)
-    # what leaves the clinic: small counts, and what would reveal them, suppressed
-    res = disclose(res)
     if emit(Result({"indicators": res}, {"as_of": day, key: value}), fmt, output):
         return
     for ind, text in INDICATORS.items():
@@ -208,23 +172,26 @@ def indicators(
             continue
         first = part.row(0, named=True)
         t = Table(
-            title=f"{ind}: {text}. {key} {first[f'{key}_p']:.1%}, region "
-            f"{first['region_p']:.1%}, Denmark {first['p0']:.1%}"
+            title=f"{ind}: {text}. {key} {_pct(first[f'{key}_p'])}, region "
+            f"{_pct(first['region_p'])}, Denmark {_pct(first['p0'])} (0-7 hidden: ·)"
         )
         for col in ("clinic", "n", "share", "std.", "95 % limits", "99.8 % limits", "flag"):
             t.add_column(col, justify="left" if col in ("clinic", "flag") else "right")
         for r in part.iter_rows(named=True):
-            small = r["hidden"]
             t.add_row(
                 r["provider_number"],
-                "·" if r["n"] is None else f"{r['n']:,.0f}",
-                "·" if r["p"] is None else f"{r['p']:.1%}",
-                "·" if r["p_std"] is None else f"{r['p_std']:.1%}",
-                f"{r['lower95']:.1%}-{r['upper95']:.1%}",
-                f"{r['lower998']:.1%}-{r['upper998']:.1%}",
-                "" if small else r["flag"],
+                "·" if r["n"] is None else f"{r['n']:,}",
+                _pct(r["p"]),
+                _pct(r["p_std"]),
+                f"{_pct(r['lower95'])}-{_pct(r['upper95'])}",
+                f"{_pct(r['lower998'])}-{_pct(r['upper998'])}",
+                r["flag"] or "",
             )
         console.print(t)
+
+
+def _pct(value: float | None) -> str:
+    return "·" if value is None else f"{value:.1%}"
 
 
 @app.command("patient")

@@ -16,6 +16,7 @@ from almen.population.case_finding import (
     patient_features,
     polypharmacy_share_check,
     publishable,
+    published,
     warehouse_features,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "patient_features",
     "polypharmacy_share_check",
     "publishable",
+    "published",
     "warehouse_features",
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "patient_features",
     "polypharmacy_share_check",
     "publishable",
+    "published",
     "warehouse_features",
 ]
 
@@ -307,7 +308,7 @@ def polypharmacy_share_check(counts: pl.DataFrame, low: float = 0.03, high: floa
 
 INDICATOR_CODES = ("0120", "2101")  # counted for the quality indicators
 
-LEVELS = ("clinic", "cluster", "municipality", "health_council", "region")
+LEVELS = ("clinic", "cluster", "municipality", "health_council", "region", "national")
 
 
 def aggregate(counts: pl.DataFrame, clinic_area: pl.DataFrame, level: str) -> pl.DataFrame:
@@ -315,23 +316,81 @@ def aggregate(counts: pl.DataFrame, clinic_area: pl.DataFrame, level: str) -> pl
 
     ``counts`` from ``clinic_counts``; ``clinic_area``: provider_number, cluster,
     municipality, health_council, region (of the clinic's address). Returns level,
-    area, list_size and one column per definition, not yet suppressed: pass it through
-    ``almen.disclosure.suppress`` before it leaves the clinic (``publishable``).
+    area, list_size and one column per definition, true counts: pass it through
+    ``publishable`` before it leaves the clinic. ``national``: one row, area "DK".
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
-    key = "provider_number" if level == "clinic" else level
     j = counts.join(clinic_area, on="provider_number", how="left")
+    if level == "national":
+        j = j.with_columns(national=pl.lit("DK"))
+    key = "provider_number" if level == "clinic" else level
     out = j.group_by(key).agg(pl.col("list_size").sum(), *[pl.col(d).sum() for d in DEFINITIONS])
     return out.rename({key: "area"}).with_columns(level=pl.lit(level)).sort("area")
 
 
-def publishable(table: pl.DataFrame) -> pl.DataFrame:
-    """``aggregate`` output in long form with counts 1-4 suppressed (with secondary
-    suppression over each definition's areas, whose national total is published)."""
-    from almen.disclosure import suppress
+def published(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
+    """Every level's counts as they may leave the clinics, in long form: level, area,
+    list_size, definition, patients.
 
-    long = table.unpivot(index=["level", "area", "list_size"], on=list(DEFINITIONS)).rename(
-        {"variable": "definition", "value": "patients"}
+    Each count (the list size too) goes through ``almen.disclosure.protect``: 0-7 hidden
+    (null), the rest rounded to the nearest 5, every level's total from its own true
+    total. Then ``almen.disclosure.audit_sums`` checks all levels together (cluster and
+    municipality = Σ their clinics, health council = Σ its municipalities, region = Σ its
+    councils, the country = Σ regions) and hides a total where rounding would let its
+    parts pin a hidden cell. Filter the level you publish; all are audited at once, so
+    any mix of levels, files and routes is covered.
+    """
+    from almen.disclosure import audit_sums, protect
+
+    true = pl.concat([
+        aggregate(counts, clinic_area, level).unpivot(
+            index=["level", "area"], on=["list_size", *DEFINITIONS]
+        ) for level in LEVELS
+    ]).rename({"variable": "definition", "value": "count"})  # fmt: skip
+    true = true.with_columns(pl.col("area").cast(pl.Utf8), pl.col("count").cast(pl.Int64))
+    shown = true.with_columns(count=protect(pl.col("count")))
+    sums = _area_sums(clinic_area)
+    audited = []
+    for (_definition,), part in shown.group_by(["definition"], maintain_order=True):
+        cells = {(lv, a): v for lv, a, v in part.select("level", "area", "count").iter_rows()}
+        safe = audit_sums(cells, sums)  # type: ignore[arg-type]
+        audited.append(part.with_columns(
+            count=pl.Series([safe[(lv, a)] for lv, a in part.select("level", "area").iter_rows()],
+                            dtype=pl.Int64)
+        ))  # fmt: skip
+    long = pl.concat(audited)
+    sizes = long.filter(pl.col("definition") == "list_size").select(
+        "level", "area", list_size="count"
     )
-    return suppress(long, "patients", [["definition"]])
+    return (
+        long.filter(pl.col("definition") != "list_size")
+        .join(sizes, on=["level", "area"], how="left")
+        .select("level", "area", "list_size", "definition", patients="count")
+    )
+
+
+def _area_sums(clinic_area: pl.DataFrame) -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
+    """The published relations total = Σ parts between the levels of ``aggregate``."""
+    a = clinic_area.with_columns(pl.col("*").cast(pl.Utf8))
+    sums: list[tuple[tuple[str, str], list[tuple[str, str]]]] = []
+
+    def add(parent: str, child: str, frame: pl.DataFrame) -> None:
+        for key, part in frame.group_by(parent, maintain_order=True):
+            sums.append(((parent, str(key[0])),
+                         [(child, str(v)) for v in part[child].unique().sort().to_list()]))  # fmt: skip
+
+    clinics = a.rename({"provider_number": "clinic"})
+    add("cluster", "clinic", clinics)
+    add("municipality", "clinic", clinics)
+    add("health_council", "municipality", a)
+    add("region", "health_council", a)
+    add("national", "region", a.with_columns(national=pl.lit("DK")))
+    return sums
+
+
+def publishable(counts: pl.DataFrame, clinic_area: pl.DataFrame, level: str) -> pl.DataFrame:
+    """The counts of one ``level`` as published (``published``, audited over all levels)."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    return published(counts, clinic_area).filter(pl.col("level") == level).sort("area")

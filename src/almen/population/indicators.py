@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Hashable
 
 import ibis
 import polars as pl
 
-__all__ = ["INDICATORS", "disclose", "funnel", "indicator_counts"]
+__all__ = ["INDICATORS", "funnel", "indicator_counts"]
 
 # indicator: (name, denominator, numerator), evaluated by ``indicator_counts``
 INDICATORS = {
@@ -96,14 +97,25 @@ def indicator_counts(
 
 
 def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
-    """Per clinic and indicator: p, the cluster's and region's p, the funnel limits, flag.
+    """Per clinic and indicator, as published: the counts, shares, the cluster's and
+    region's pooled shares, the funnel limits and the flag, all from published counts.
+
+    Every count goes through ``almen.disclosure`` first (0-7 hidden, the rest rounded to
+    5): the clinic's denominator n and numerator x (x hidden also when n − x is 0-7), the
+    cluster's, region's and country's totals (each rounded from its own true total). The
+    shares are published counts divided: p = x / n, cluster_p = cluster_x / cluster_n,
+    p0 = the country's x / n.
 
     ``counts`` may carry age-sex groups (``age_band``, ``sex``): then the comparison is
-    indirectly standardised: expected E = Σ_g n_g p0_g and variance V = Σ_g n_g p0_g
-    (1 − p0_g) from the national share p0_g of each group; z = (x − E) / √V, and the
-    standardised share p_std = p0 × x / E. Without groups this is the plain funnel.
-    ``clinic_area``: provider_number, cluster, region.
+    indirectly standardised. The clinic's expected share ê = Σ_g n_g p0_g / n and its
+    variance share v̂ = Σ_g n_g p0_g (1 − p0_g) / n (from the national share p0_g of each
+    group; shares, not counts) are applied to the published n: E = ê n, V = v̂ n,
+    z = (x − E) / √V, and p_std = p0 x / E. Without groups this is the plain funnel
+    (ê = p0). ``clinic_area``: provider_number, cluster, region. ``hidden``: x is not
+    published (then p, p_std and the flag are null too).
     """
+    from almen.disclosure import protected_share
+
     if "age_band" not in counts.columns:
         counts = counts.with_columns(age_band=pl.lit(0), sex=pl.lit("all"))
     g = counts.with_columns(n=pl.col("n").cast(pl.Float64), x=pl.col("x").cast(pl.Float64))
@@ -117,29 +129,38 @@ def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
         g.group_by("provider_number", "indicator")
         .agg(pl.col("n").sum(), pl.col("x").sum(), pl.col("e").sum(), pl.col("v").sum())
         .join(clinic_area, on="provider_number", how="left")
-    )
-    national = c.group_by("indicator").agg(p0=pl.col("x").sum() / pl.col("n").sum())
-    c = c.join(national, on="indicator").with_columns(
-        p=pl.col("x") / pl.col("n"),
+        .with_columns(pl.col("n", "x").cast(pl.Int64), e_share=pl.col("e") / pl.col("n"),
+                      v_share=pl.col("v") / pl.col("n"))
+    )  # fmt: skip
+    pooled = []
+    for level in ("cluster", "region", "country"):
+        by = ["indicator"] if level == "country" else ["indicator", level]
+        t = c.group_by(by).agg(pl.col("n").sum(), pl.col("x").sum())
+        x_pub, n_pub, share = protected_share(pl.col("x"), pl.col("n"))
+        prefix = "p0" if level == "country" else level
+        t = t.select(*by, **{f"{prefix}_x" if level != "country" else "country_x": x_pub,
+                             f"{prefix}_n" if level != "country" else "country_n": n_pub,
+                             f"{prefix}_p" if level != "country" else "p0": share})  # fmt: skip
+        pooled.append((by, t))
+    x_pub, n_pub, share = protected_share(pl.col("x"), pl.col("n"))
+    c = c.with_columns(x_true=pl.col("x"), x=x_pub, n=n_pub, p=share)
+    for by, t in pooled:
+        c = c.join(t, on=by, how="left")
+    c = _audit(c)
+    c = c.with_columns(
+        e=pl.col("e_share") * pl.col("n"), v=pl.col("v_share") * pl.col("n")
+    ).with_columns(
         p_std=pl.when(pl.col("e") > 0)
         .then(pl.col("p0") * pl.col("x") / pl.col("e"))
         .otherwise(None),
-        cluster_p=pl.col("x").sum().over("indicator", "cluster")
-        / pl.col("n").sum().over("indicator", "cluster"),
-        region_p=pl.col("x").sum().over("indicator", "region")
-        / pl.col("n").sum().over("indicator", "region"),
-    )
-    c = c.with_columns(
-        z=pl.when(pl.col("v") > 0)
-        .then((pl.col("x") - pl.col("e")) / pl.col("v").sqrt())
-        .otherwise(0.0)
+        z=pl.when(pl.col("v") > 0).then((pl.col("x") - pl.col("e")) / pl.col("v").sqrt()),
     )
     phis = {}
     for (ind,), part in c.group_by(["indicator"]):
-        z = part["z"]
+        z = part["z"].drop_nulls().drop_nans()
         lo, hi = z.quantile(0.10), z.quantile(0.90)
         zw = z.clip(lo, hi) if lo is not None and hi is not None else z
-        mean = (zw**2).mean()
+        mean = (zw**2).mean() if len(zw) else None
         phi = float(mean) if isinstance(mean, int | float) else 1.0
         phis[ind] = max(1.0, phi if not math.isnan(phi) else 1.0)
     c = c.with_columns(phi=pl.col("indicator").replace_strict(phis, return_dtype=pl.Float64))
@@ -152,7 +173,9 @@ def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
         upper998=(pl.col("p0") + Z998 * sd).clip(0, 1),
     )
     flag = (
-        pl.when(pl.col("p_std") > pl.col("upper998"))
+        pl.when(pl.col("p_std").is_null())
+        .then(None)
+        .when(pl.col("p_std") > pl.col("upper998"))
         .then(pl.lit("high"))
         .when(pl.col("p_std") < pl.col("lower998"))
         .then(pl.lit("low"))
@@ -160,39 +183,66 @@ def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("watch"))
         .otherwise(pl.lit(""))
     )
-    return c.with_columns(flag=flag).drop("z", "e", "v")
+    return c.with_columns(flag=flag, hidden=pl.col("x").is_null()).select(
+        "provider_number", "indicator", "cluster", "region", "n", "x", "p", "p_std",
+        "cluster_n", "cluster_x", "cluster_p", "region_n", "region_x", "region_p",
+        "country_n", "country_x", "p0", "phi", "lower95", "upper95", "lower998", "upper998",
+        "flag", "hidden",
+    )  # fmt: skip
 
 
-def disclose(res: pl.DataFrame, min_count: int = 5) -> pl.DataFrame:
-    """``funnel``'s table as it may leave the clinic: per clinic and indicator the cells
-    (met, not met) go through disclosure control (``almen.disclosure.suppress``: counts
-    1 to ``min_count`` − 1 and what would reveal them); where a cell is suppressed, or
-    n < ``min_count``, ``hidden`` is true and n, x, p and p_std are null."""
-    from almen.disclosure import suppress
+_POOLED = (("cluster", "cluster"), ("region", "region"), ("country", None))
 
-    long = pl.concat(
-        [
-            res.select("provider_number", "indicator", outcome=pl.lit("met"), count="x"),
-            res.select(
-                "provider_number",
-                "indicator",
-                outcome=pl.lit("not met"),
-                count=pl.col("n") - pl.col("x"),
-            ),
-        ]
-    ).with_columns(pl.col("count").cast(pl.Int64))
-    safe = suppress(long, "count", [["provider_number", "indicator"], ["indicator", "outcome"]])
-    hidden = safe.group_by("provider_number", "indicator").agg(
-        hidden=pl.col("count_suppressed").any()
-    )
-    out = res.join(hidden, on=["provider_number", "indicator"], how="left").with_columns(
-        hidden=pl.col("hidden").fill_null(False) | (pl.col("n") < min_count)
-    )
-    return out.with_columns(
-        [
-            pl.when(pl.col("hidden")).then(None).otherwise(pl.col(c)).alias(c)
-            for c in ("x", "p", "p_std")
-            if c in out.columns
-        ]
-        + [pl.when(pl.col("n") < min_count).then(None).otherwise(pl.col("n")).alias("n")]
-    )
+
+def _audit(c: pl.DataFrame) -> pl.DataFrame:
+    """``almen.disclosure.audit_sums`` over each indicator's published counts: the n of
+    each clinic, cluster, region and the country (totals of their clinics), and the x
+    likewise; a pooled total that would pin a hidden clinic count is hidden, with its
+    share. A clinic's x hidden because n − x is small may be known to lie in n − 7 … n."""
+    from almen.disclosure import SUPPRESS_AT_MOST, audit_sums, bounds
+
+    c = c.with_row_index("_row")
+    out = c
+    for (ind,), part in c.group_by(["indicator"], maintain_order=True):
+        for what in ("n", "x"):
+            cells: dict[Hashable, int | None] = {}
+            extra: dict[Hashable, tuple[float, float]] = {}
+            sums: list[tuple[Hashable, list[Hashable]]] = []
+            for r in part.iter_rows(named=True):
+                cells[("clinic", r["provider_number"])] = r[what]
+                if (
+                    what == "x"
+                    and r["x"] is None
+                    and r["n"] is not None
+                    and r["x_true"] > SUPPRESS_AT_MOST
+                ):
+                    lo, hi = bounds(r["n"])
+                    extra[("clinic", r["provider_number"])] = (
+                        float(lo - SUPPRESS_AT_MOST),
+                        float(hi or 0),
+                    )
+            for level, col in _POOLED:
+                groups = part.group_by(col) if col else [((None,), part)]
+                for (key,), g in groups:
+                    name = "country" if col is None else level
+                    cells[(level, key)] = g[f"{name}_{what}"][0]
+                    sums.append(((level, key), [("clinic", p) for p in g["provider_number"]]))
+            safe = audit_sums(cells, sums, extra)
+            for level, col in _POOLED:
+                name = "country" if col is None else level
+                hidden = [key[1] for key, v in safe.items()
+                          if isinstance(key, tuple) and key[0] == level and v is None
+                          and cells[key] is not None]  # fmt: skip
+                if not hidden:
+                    continue
+                share = "p0" if col is None else f"{level}_p"
+                mask = pl.col("indicator") == ind
+                if col is not None:
+                    mask = mask & pl.col(col).is_in(hidden)
+                out = out.with_columns(
+                    [
+                        pl.when(mask).then(None).otherwise(pl.col(k)).alias(k)
+                        for k in (f"{name}_{what}", share)
+                    ]
+                )
+    return out.drop("_row", "x_true")

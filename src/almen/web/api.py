@@ -22,9 +22,7 @@ from fastapi import (
 from pydantic import BaseModel, Field
 
 from almen import records
-from almen.disclosure import suppress
 from almen.export import MEDIA_TYPES, Result, to_bytes
-from almen.population.indicators import disclose
 from almen.web.app import Ctx, clean, rows
 from almen.web.auth import audit_view, authenticate
 
@@ -109,7 +107,7 @@ def clinics(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
 def settlement(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] | Response:
     """The clinic's monthly statements of the year (capitation, fee-for-service, local,
     returned, total, payment date); ``format`` gives them as a file."""
-    c.need_clinic(provider_number)
+    c.need_clinic_money(provider_number)
     s = c.services.statements().filter(pl.col("provider_number") == provider_number)
     if fmt is not None:
         return download({"statement": s.sort("month")}, fmt,
@@ -127,7 +125,7 @@ def dashboard(c: C, provider_number: str) -> Response:
     """What the clinic page shows at a glance: the latest month's statement, returned
     claims by reason, the § 96 figures and the sizes of the case-finding groups
     (aggregates only; made once per clinic and kept)."""
-    c.need_clinic(provider_number)
+    c.need_clinic_money(provider_number)
 
     def make(_: object) -> bytes:
         s = c.services
@@ -139,8 +137,7 @@ def dashboard(c: C, provider_number: str) -> Response:
             .sort("lines", descending=True)
         )
         cei = s.ceiling().filter(pl.col("provider_number") == provider_number)
-        _, counts = s.findings()
-        groups = _suppressed_counts(counts.filter(pl.col("provider_number") == provider_number))
+        groups = _published_counts(c, provider_number)
         body = {
             "provider_number": provider_number,
             "latest_month": rows(st.tail(1))[0] if len(st) else None,
@@ -161,7 +158,7 @@ def returned(
 ) -> dict[str, Any] | Response:
     """Returned claim lines with the rule, the reason (Danish and English) and the file
     and line they came from; ``format`` gives every line as a file."""
-    c.need_clinic(provider_number)
+    c.need_clinic_money(provider_number)
     r = c.services.returned().filter(pl.col("provider_number") == provider_number)
     if fmt is not None:
         return download({"returned": r.sort("claim_id")}, fmt,
@@ -175,7 +172,7 @@ def ceiling(c: C, provider_number: str,
             through_month: Annotated[int, Query(ge=1, le=12)] = 12) -> dict[str, Any]:  # fmt: skip
     """§ 96: the clinic's daytime expenditure per listed patient against its region,
     on January to ``through_month`` (an early warning before the year ends)."""
-    c.need_clinic(provider_number)
+    c.need_clinic_money(provider_number)
     rep = c.services.ceiling(through_month).filter(pl.col("provider_number") == provider_number)
     if rep.is_empty():
         raise HTTPException(404, "no § 96 figures for this clinic")
@@ -185,7 +182,7 @@ def ceiling(c: C, provider_number: str,
 @router.get("/clinics/{provider_number}/overview", response_model=None)
 def overview(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] | Response:
     """The service overview: each service per 1,000 listed against the region's."""
-    c.need_clinic(provider_number)
+    c.need_clinic_money(provider_number)
     ov = c.services.overview(provider_number)
     if fmt is not None:
         return download({"overview": ov}, fmt, f"ydelsesoverblik-{provider_number}",
@@ -225,24 +222,23 @@ def clinic_findings(
     """Case finding: a clinic user gets its patients in each group (pseudonyms, audited);
     others get the clinic's counts, small ones suppressed."""
     u = c.need_clinic(provider_number)
-    found, counts = c.services.findings()
+    found, _ = c.services.findings()
     if u.role == "clinic":
         mine = found.filter(pl.col("provider_number") == provider_number).sort(
             "definition", "patient_id"
         )
         audit_view(c.records, u, f"findings list of {provider_number}", None)
         return paged(mine.select("patient_id", "definition", "reason"), page, size)
-    one = counts.filter(pl.col("provider_number") == provider_number)
-    return paged(_suppressed_counts(one), page, size)
+    return paged(_published_counts(c, provider_number), page, size)
 
 
-def _suppressed_counts(counts: pl.DataFrame) -> pl.DataFrame:
-    long = counts.unpivot(index="provider_number", variable_name="definition", value_name="count")
-    long = long.with_columns(pl.col("count").cast(pl.Int64))
-    safe = suppress(long, "count", [["provider_number"]])
-    return safe.with_columns(
-        count=pl.when(pl.col("count_suppressed")).then(None).otherwise(pl.col("count"))
-    ).drop("count_suppressed")
+def _published_counts(c: Ctx, provider_number: str) -> pl.DataFrame:
+    """A clinic's case-finding counts as they leave it (``population.published``, audited
+    with every level): provider_number, list_size, definition, count."""
+    pub = c.services.published_findings()
+    one = pub.filter((pl.col("level") == "clinic") & (pl.col("area") == provider_number))
+    return one.select(provider_number="area", list_size="list_size", definition="definition",
+                      count="patients")  # fmt: skip
 
 
 @router.get("/findings")
@@ -250,14 +246,13 @@ def findings_by_area(
     c: C,
     by: Annotated[str, Query(pattern="^(cluster|municipality|health_council|region)$")] = "region",
 ) -> dict[str, Any]:
-    """Counts of the special-effort groups by area within the user's scope (suppressed)."""
-    from almen import population
-
+    """Counts of the special-effort groups by area within the user's scope, as published
+    (0-7 hidden, the rest rounded to 5; docs/disclosure.md)."""
     c.need_role("national", "region", "cluster")
-    _, counts = c.services.findings()
-    scope = c.scope_clinics()
-    counts = counts.filter(pl.col("provider_number").is_in(list(scope)))
-    agg = population.publishable(population.aggregate(counts, c.services.areas(), by))
+    mine = c.services.areas().filter(pl.col("provider_number").is_in(list(c.scope_clinics())))
+    areas = set(mine[by].cast(pl.Utf8).to_list())
+    pub = c.services.published_findings()
+    agg = pub.filter((pl.col("level") == by) & pl.col("area").is_in(list(areas))).sort("area")
     return {"by": by, "rows": rows(agg)}
 
 
@@ -275,8 +270,7 @@ def indicators(c: C, cluster: str | None = None, region: str | None = None) -> d
     res = res.filter(pl.col("provider_number").is_in(list(c.scope_clinics())))
     if res.is_empty():
         raise HTTPException(403, f"this {key} is outside your scope")
-    # aggregates leave the clinic: every role gets the suppressed table
-    res = disclose(res)
+    # already as published: counts through almen.disclosure, shares from them
     return {key: value, "rows": rows(res.sort("indicator", "provider_number"))}
 
 

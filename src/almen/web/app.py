@@ -141,6 +141,17 @@ class Ctx:
             raise HTTPException(403, "this clinic is outside your scope")
         return u
 
+    def need_clinic_money(self, provider_number: str) -> User:
+        """The clinic's money and claims (settlement, returned claims, § 96, service
+        overview): the clinic itself, its region and the country; a cluster sees its
+        clinics' indicators and case-finding counts only (403)."""
+        u = self.need_user()
+        if u.role == "cluster":
+            raise HTTPException(
+                403, "a cluster sees its clinics' indicators and case-finding counts only"
+            )
+        return self.need_clinic(provider_number)
+
     def need_patient(self, patient_id: int) -> User:
         """Patient-level data: only a clinic user, only for a patient on its list."""
         u = self.need_role("clinic")

@@ -16,7 +16,6 @@ from fastapi.templating import Jinja2Templates
 
 from almen import records
 from almen.errors import UserError
-from almen.population.indicators import disclose
 from almen.web.api import PatientP, RequestP
 from almen.web.app import STATIC, Ctx, rows
 from almen.web.auth import audit_view, authenticate
@@ -330,7 +329,7 @@ def cluster_page(c: C, cluster: str) -> HTMLResponse:
     scope = c.scope_clinics()
     if not set(members["provider_number"].to_list()) & scope or u.role == "clinic":
         raise HTTPException(403, "this cluster is outside your scope")
-    ind = disclose(s.indicators().filter(pl.col("cluster") == cluster))
+    ind = s.indicators().filter(pl.col("cluster") == cluster)
     parts = {k: rows(ind.filter(pl.col("indicator") == k).sort("provider_number"))
              for k in sorted(set(ind["indicator"].to_list()))}  # fmt: skip
     shown = ind.filter(pl.col("p").is_not_null())
@@ -345,7 +344,7 @@ def cluster_page(c: C, cluster: str) -> HTMLResponse:
 
 @router.get("/clinic/{provider_number}")
 def clinic_page(c: C, provider_number: str) -> HTMLResponse:
-    u = c.need_clinic(provider_number)
+    u = c.need_clinic_money(provider_number)
     s = c.services
     st = s.statements().filter(pl.col("provider_number") == provider_number).sort("month")
     if st.is_empty():

@@ -263,9 +263,16 @@ class Services:
         found, counts, _ = self._population()
         return found, counts
 
+    def published_findings(self) -> pl.DataFrame:
+        """Case-finding counts at every level as published (``population.published``)."""
+        _, counts = self.findings()
+        areas = self.areas()
+        return self.cached(("published findings", self.as_of),
+                           lambda _: population.published(counts, areas))  # fmt: skip
+
     def indicators(self) -> pl.DataFrame:
-        """Indicators per clinic with funnel limits, before disclosure control: a route
-        passes what it publishes through ``population.indicators.disclose``."""
+        """Indicators per clinic with funnel limits, as published (``funnel``: every
+        count through ``almen.disclosure``, shares and limits from the published counts)."""
         return self._population()[2]
 
     def patient(self, patient_id: int) -> Any:

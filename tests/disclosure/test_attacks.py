@@ -1,0 +1,300 @@
+"""Attacks on what almen publishes (issue 13): each must recover no count.
+
+A tiny synthetic Denmark (scale 0.01: clinics with a handful of patients in a group, and
+areas with fewer) is published the way a user gets it — the CLI's JSON and CSV files,
+the API as a region and as a cluster user — and ``attacker.Attack`` chains what is
+published: levels against each other (health council − its municipalities, cluster − its
+clinics, region − its councils, country − regions), share × denominator, pooled share ×
+Σ n − the published counts, two as-of dates a week apart, per-clinic answers against the
+cluster total, and the CSV export against the API. A count is recovered when the attack
+pins it to one value that is 0-4, or pins a count that was not published (a difference
+1-7 between dates).
+The true counts come from the warehouse, to judge the attack, never to help it.
+
+On the code before the change (commit f37fd8b), three of the six recovered counts:
+levels 1, two dates 30 weekly changes of 1, pooled share 2 (a 3 and a 7); the other
+three found nothing on this world (docs/disclosure.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from almen import population
+from almen.population.indicators import indicator_counts
+from almen.warehouse import Warehouse
+from tests.disclosure.attacker import Attack
+from tests.web.conftest import Client, Site
+
+DAY = dt.date(2025, 12, 31)
+WEEK_BEFORE = DAY - dt.timedelta(days=7)
+AREA_LEVELS = ("cluster", "municipality", "health_council", "region")
+Recovered = list[tuple[str, ...]]
+Cell = tuple[str, str, str, dict[Hashable, float], bool]  # level, area, group, terms, hidden
+
+
+# -- the truth (to judge the attacks) ------------------------------------------------
+def _true_counts(data: Path, day: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    defs = population.load_definitions()
+    with Warehouse.connect(data, read_only=True) as wh:
+        feats = population.warehouse_features(wh, as_of=day, definitions=defs)
+        area = population.clinic_areas(wh)
+        found = population.apply_definitions(feats, defs)
+        poly = found.filter(pl.col("definition") == "polypharmacy")["patient_id"]
+        ind = indicator_counts(feats, poly, wh.read_table("condition"), as_of=day)
+    counts = population.clinic_counts(found, feats)
+    ind = ind.group_by("provider_number", "indicator").agg(pl.col("n").sum(), pl.col("x").sum())
+    return counts.join(area, on="provider_number"), ind
+
+
+@pytest.fixture(scope="module")
+def truth(site: Site) -> dict[str, Any]:
+    now, ind = _true_counts(site.data, DAY)
+    before, _ = _true_counts(site.data, WEEK_BEFORE)
+    return {"now": now, "before": before, "indicators": ind}
+
+
+# -- what is published -----------------------------------------------------------------
+def _cli_json(call_cli: Callable[..., Any], data: Path, *args: str) -> dict[str, Any]:
+    r = call_cli("--data", str(data), *args, "--format", "json")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)["parts"]  # type: ignore[no-any-return]
+
+
+def _published_areas(call_cli: Callable[..., Any], data: Path, level: str, day: dt.date,
+                     fmt: str = "json") -> list[dict[str, Any]]:  # fmt: skip
+    """Rows (level, area, definition, patients) of `almen findings --by level`, or of
+    `almen findings` for the country."""
+    by = [] if level == "national" else ["--by", level]
+    args = ["--data", str(data), "findings", *by, "--as-of", day.isoformat()]
+    if fmt == "csv":
+        r = call_cli(*args, "--format", "csv")
+        assert r.exit_code == 0, r.output
+        table = pl.read_csv(io.StringIO(r.stdout), infer_schema=False)  # codes stay text
+        rows = [{**row, "patients": None if row["patients"] in (None, "") else int(row["patients"])}
+                for row in table.to_dicts()]  # fmt: skip
+    else:
+        r = call_cli(*args, "--format", "json")
+        assert r.exit_code == 0, r.output
+        parts = json.loads(r.stdout)["parts"]
+        rows = parts.get("areas") or parts.get("totals")
+    out = []
+    for row in rows:
+        value = row.get("patients", row.get("total"))
+        out.append({"level": level, "area": str(row.get("area", "DK")),
+                    "definition": row["definition"], "patients": value})  # fmt: skip
+    return out
+
+
+def _members(now: pl.DataFrame, level: str, area: str) -> list[str]:
+    if level == "national":
+        return now["provider_number"].to_list()
+    if level == "clinic":
+        return [area]
+    return now.filter(pl.col(level).cast(pl.Utf8) == area)["provider_number"].to_list()
+
+
+def _case_finding_attack(rows: list[dict[str, Any]], now: pl.DataFrame, tag: str = ""
+                         ) -> tuple[Attack, list[Cell]]:  # fmt: skip
+    """The observations of published case-finding rows: each area's count is the sum of
+    its clinics' true counts (cells (tag, clinic, definition))."""
+    attack = Attack()
+    cells = []
+    for r in rows:
+        terms: dict[Hashable, float] = {
+            (tag, p, r["definition"]): 1.0 for p in _members(now, r["level"], r["area"])
+        }
+        secondary = r["patients"] is None and _true(now, terms) > 7  # hidden by the audit
+        attack.add(terms, r["patients"], secondary=secondary)
+        cells.append((r["level"], r["area"], r["definition"], terms, r["patients"] is None))
+    return attack, cells
+
+
+def _true(now: pl.DataFrame, terms: dict[Hashable, float]) -> int:
+    total = 0
+    for (_, p, d), coef in terms.items():  # type: ignore[misc]
+        total += int(coef) * int(now.filter(pl.col("provider_number") == p)[d][0])
+    return total
+
+
+def _recovered(lo: int, hi: int, value: int, hidden: bool) -> bool:
+    return lo == hi and (value <= 4 or (hidden and value <= 7))
+
+
+def _judge(attack: Attack, cells: list[Cell], now: pl.DataFrame) -> Recovered:
+    """The cells the attack recovers (``_recovered``); the attack must be sound."""
+    ranges = attack.ranges([c[3] for c in cells])
+    recovered = []
+    for (level, area, d, terms, hidden), (lo, hi) in zip(cells, ranges, strict=True):
+        value = _true(now, terms)
+        assert lo <= value <= hi, f"unsound attack on {level} {area} {d}"
+        if _recovered(lo, hi, value, hidden):
+            recovered.append((level, area, d, str(value)))
+    return recovered
+
+
+def _clinic_cells(now: pl.DataFrame) -> list[Cell]:
+    """Each clinic's count, not published by the area tables."""
+    return [("clinic", p, d, {("", p, d): 1.0}, True)
+            for p in now["provider_number"].to_list() for d in population.DEFINITIONS]  # fmt: skip
+
+
+# -- the attacks -----------------------------------------------------------------------
+def test_differencing_between_levels(site: Site, call_cli, truth) -> None:  # type: ignore[no-untyped-def]
+    """Council − its municipalities, cluster − its clinics, region − its councils,
+    country − its regions, all at once."""
+    rows = [r for level in (*AREA_LEVELS, "national")
+            for r in _published_areas(call_cli, site.data, level, DAY)]  # fmt: skip
+    attack, cells = _case_finding_attack(rows, truth["now"])
+    recovered = _judge(attack, cells + _clinic_cells(truth["now"]), truth["now"])
+    assert recovered == [], f"{len(recovered)} counts recovered, e.g. {recovered[:5]}"
+
+
+def test_two_as_of_dates(site: Site, call_cli, truth) -> None:  # type: ignore[no-untyped-def]
+    """The same areas published a week apart: how many joined or left a group."""
+    now_rows = [r for lv in AREA_LEVELS for r in _published_areas(call_cli, site.data, lv, DAY)]
+    old_rows = [r for lv in AREA_LEVELS
+                for r in _published_areas(call_cli, site.data, lv, WEEK_BEFORE)]  # fmt: skip
+    a_now, cells_now = _case_finding_attack(now_rows, truth["now"], "now")
+    a_old, _ = _case_finding_attack(old_rows, truth["before"], "before")
+    attack = Attack(a_now.observations + a_old.observations)
+    targets = []
+    for level, area, d, terms, _ in cells_now:
+        diff: dict[Hashable, float] = dict(terms)
+        diff.update({("before", p, dd): -1.0 for (_, p, dd) in terms})  # type: ignore[misc]
+        targets.append((level, area, d, diff))
+    ranges = attack.ranges([t[3] for t in targets])
+    recovered = []
+    for (level, area, d, terms), (lo, hi) in zip(targets, ranges, strict=True):
+        now = {k: v for k, v in terms.items() if v > 0}
+        before = {("", p, dd): 1.0 for (tag, p, dd), v in terms.items() if v < 0}  # type: ignore[misc]
+        change = _true(truth["now"], now) - _true(truth["before"], before)
+        assert lo <= change <= hi, f"unsound attack on {level} {area} {d}"
+        if lo == hi and 1 <= abs(change) <= 7:
+            recovered.append((level, area, d, str(change)))
+    assert recovered == [], f"{len(recovered)} changes recovered, e.g. {recovered[:5]}"
+
+
+def _indicator_rows(call_cli: Callable[..., Any], site: Site, truth: dict[str, Any]
+                    ) -> list[dict[str, Any]]:  # fmt: skip
+    rows = []
+    for region in sorted(set(truth["now"]["region"].to_list())):
+        rows += _cli_json(call_cli, site.data, "indicators", "--region", str(region),
+                          "--as-of", DAY.isoformat())["indicators"]  # fmt: skip
+    return rows
+
+
+def _indicator_attack(rows: list[dict[str, Any]], pooled: bool) -> Attack:
+    """Per clinic and indicator: n = met + not met, x = met (hidden: met or not met is
+    small), x = p × n; pooled: the cluster's, region's and country's x and n, from
+    their published counts or, before issue 13, as pooled share × Σ n."""
+    attack = Attack()
+    for r in rows:
+        met = {("met", r["provider_number"], r["indicator"]): 1.0}
+        unmet = {("unmet", r["provider_number"], r["indicator"]): 1.0}
+        attack.add({**met, **unmet}, r["n"])
+        x = r["x"] if r["x"] is not None else (
+            round(r["p"] * r["n"]) if r.get("p") is not None and r["n"] is not None else None)  # fmt: skip
+        attack.add(met, x, complement=unmet)
+    if not pooled:
+        return attack
+    for level in ("cluster", "region"):
+        for key in sorted({(r["indicator"], r[level]) for r in rows}, key=str):
+            part = [r for r in rows if (r["indicator"], r[level]) == key]
+            met = {("met", r["provider_number"], r["indicator"]): 1.0 for r in part}
+            both = {**met, **{("unmet", r["provider_number"], r["indicator"]): 1.0 for r in part}}
+            first = part[0]
+            if f"{level}_n" in first:  # published pooled counts
+                attack.add(both, first[f"{level}_n"])
+                attack.add(met, first[f"{level}_x"])
+            elif all(r["n"] is not None for r in part) and first[f"{level}_p"] is not None:
+                total_n = sum(r["n"] for r in part)
+                attack.add(both, total_n)
+                attack.add(met, round(first[f"{level}_p"] * total_n))
+    return attack
+
+
+def _judge_indicators(attack: Attack, rows: list[dict[str, Any]], truth: dict[str, Any]
+                      ) -> Recovered:  # fmt: skip
+    ind = truth["indicators"]
+    targets, values, hidden = [], [], []
+    for r in rows:
+        t = ind.filter((pl.col("provider_number") == r["provider_number"])
+                       & (pl.col("indicator") == r["indicator"])).row(0, named=True)  # fmt: skip
+        for kind, value in (("met", t["x"]), ("unmet", t["n"] - t["x"])):
+            targets.append((kind, r["provider_number"], r["indicator"]))
+            values.append(int(value))
+            hidden.append(r["x"] is None)
+    ranges = attack.ranges([{t: 1.0} for t in targets])
+    recovered = []
+    for t, value, h, (lo, hi) in zip(targets, values, hidden, ranges, strict=True):
+        assert lo <= value <= hi, f"unsound attack on {t}"
+        if _recovered(lo, hi, value, h):
+            recovered.append((*t, str(value)))
+    return recovered
+
+
+def test_share_times_denominator(site: Site, call_cli, truth) -> None:  # type: ignore[no-untyped-def]
+    """p × n gives back x; n − x the complement ("0 of 56 had a visit")."""
+    rows = _indicator_rows(call_cli, site, truth)
+    recovered = _judge_indicators(_indicator_attack(rows, pooled=False), rows, truth)
+    assert recovered == [], f"{len(recovered)} counts recovered, e.g. {recovered[:5]}"
+
+
+def test_pooled_share_times_sum_n_minus_published(site: Site, call_cli, truth) -> None:  # type: ignore[no-untyped-def]
+    """The cluster's and region's pooled share × Σ n − the published x of the others."""
+    rows = _indicator_rows(call_cli, site, truth)
+    recovered = _judge_indicators(_indicator_attack(rows, pooled=True), rows, truth)
+    assert recovered == [], f"{len(recovered)} counts recovered, e.g. {recovered[:5]}"
+
+
+def _api_clinic_rows(client: Client, clinics: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for p in clinics:
+        r = client.http.get(f"/api/clinics/{p}/findings", params={"size": 500})
+        assert r.status_code == 200, r.text
+        for item in r.json()["items"]:
+            if item["definition"] == "list_size":
+                continue
+            rows.append({"level": "clinic", "area": p, "definition": item["definition"],
+                         "patients": item["count"]})  # fmt: skip
+    return rows
+
+
+def test_per_clinic_answers_against_the_cluster_total(site: Site, truth) -> None:  # type: ignore[no-untyped-def]
+    """A cluster user asks the API for each of its clinics and for the cluster."""
+    client = Client(site, "klynge")
+    now = truth["now"]
+    mine = now.filter(pl.col("cluster").cast(pl.Utf8) == str(site.cluster))
+    rows = _api_clinic_rows(client, mine["provider_number"].to_list())
+    r = client.http.get("/api/findings", params={"by": "cluster"})
+    assert r.status_code == 200, r.text
+    rows += [{"level": "cluster", "area": str(x["area"]), "definition": x["definition"],
+              "patients": x["patients"]} for x in r.json()["rows"]]  # fmt: skip
+    attack, cells = _case_finding_attack(rows, now)
+    recovered = _judge(attack, cells, now)
+    assert recovered == [], f"{len(recovered)} counts recovered, e.g. {recovered[:5]}"
+
+
+def test_csv_export_against_the_api(site: Site, call_cli, truth) -> None:  # type: ignore[no-untyped-def]
+    """The CLI's CSV file and the API (as the pages show it) for the same areas: if one
+    of them were less protected, the two together would pin the hidden cells."""
+    client = Client(site, "nat")
+    rows = _published_areas(call_cli, site.data, "municipality", DAY, fmt="csv")
+    r = client.http.get("/api/findings", params={"by": "municipality"})
+    assert r.status_code == 200, r.text
+    api = [{"level": "municipality", "area": str(x["area"]), "definition": x["definition"],
+            "patients": x["patients"]} for x in r.json()["rows"]]  # fmt: skip
+    rows += api
+    rows += _api_clinic_rows(client, truth["now"]["provider_number"].to_list())
+    attack, cells = _case_finding_attack(rows, truth["now"])
+    recovered = _judge(attack, cells, truth["now"])
+    assert recovered == [], f"{len(recovered)} counts recovered, e.g. {recovered[:5]}"
