@@ -79,7 +79,7 @@ def findings(
         feats = population.warehouse_features(
             wh, as_of=day, definitions=defs, provider_number=clinic
         )
-        area = population.clinic_areas(wh)
+        area = population.clinic_areas(wh) if clinic is None else None
     found = population.apply_definitions(feats, defs, target_share=cut)
     counts = population.clinic_counts(found, feats)
     meta = {"as_of": day, "clinic": clinic, "by": by}
@@ -89,6 +89,7 @@ def findings(
         if not emit(Result(parts, meta), fmt, output):
             _render_clinic(clinic, found, counts, defs, show)
     else:
+        assert area is not None
         level = by or "national"
         long = population.publishable(counts, area, level)
         if not emit(Result({"areas": long}, meta), fmt, output):

@@ -376,92 +376,80 @@ def read_plain_claims(
     line-by-line reader. The second value: (accepted DKK, rejected DKK, lines with an
     unreadable amount) when the file has amounts. The file must not be empty."""
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as raw:
-        return _read(raw, path.name, key, aliases, required, first_claim_id, period, encoding)
-
-
-def _read(
-    raw: mmap.mmap,
-    source: str,
-    key: bytes,
-    aliases: dict[str, tuple[str, ...]],
-    required: tuple[str, ...],
-    first_claim_id: int,
-    period: dt.date | None,
-    encoding: str,
-) -> tuple[Validated, tuple[float, float, int] | None] | None:
-    sha = hashlib.sha256(raw).hexdigest()
-    body: mmap.mmap | bytes = raw
-    start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
-    if encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig"):
-        if len(raw) > TRANSCODE_LIMIT:
-            return None
-        body = decode_strict(bytes(raw), encoding, source).lstrip("\ufeff").encode("utf-8")
-        start = 0
-    header_end = body.find(b"\n", start)
-    header_bytes = body[start:] if header_end < 0 else body[start:header_end]
-    header_line = decode_strict(bytes(header_bytes), "utf-8", source).rstrip("\r")
-    counts = {d: header_line.count(d) for d in (";", "\t", ",")}
-    delim = max(counts, key=lambda d: counts[d])
-    header = [normalise_header(h) for h in header_line.split(delim)]
-    columns = map_header(header, aliases, required, source)
-    schema = {f"c{i}": pl.Utf8 for i in range(len(header))}
-    ids = _Pseudonyms(key)
-    out = _Out()
-    pos = len(body) if header_end < 0 else header_end + 1
-    line = 2
-    claim_id = first_claim_id
-    while pos < len(body):
-        end = body.find(b"\n", min(pos + CHUNK_BYTES, len(body) - 1))
-        end = len(body) if end < 0 else end + 1
-        chunk = bytes(body[pos:end])
-        n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-        n_delims = chunk.count(delim.encode())
-        try:
-            df = pl.read_csv(
-                io.BytesIO(chunk), has_header=False, separator=delim, quote_char=None,
-                schema=schema, truncate_ragged_lines=False, encoding="utf8",
-            )  # fmt: skip
-        except pl.exceptions.PolarsError as exc:
-            if "utf-8" in str(exc).lower():
-                try:
-                    decode_strict(chunk, "utf-8", source)
-                except InputError as bad:  # its line counts from the chunk's first
-                    assert bad.line is not None
-                    raise InputError(bad.message, source=source, line=bad.line + line - 1,
-                                     column=bad.column) from None  # fmt: skip
-            _locate(chunk, delim, len(header), line, source)
-            return None
-        if len(df) != n_lines or n_delims != n_lines * (len(header) - 1):
-            _locate(chunk, delim, len(header), line, source)
-            return None
-        del chunk
-        got = _validate_piece(df, columns, ids, out, first_line=line,
-                              first_claim_id=claim_id, period=period)  # fmt: skip
-        if got is None:
-            return None
-        claim_id += got
-        del df
-        line += n_lines
-        pos = end
-    if out.pieces:
-        accepted = pa.concat_tables(out.pieces)
-        lines: pa.ChunkedArray | pa.Array = pa.chunked_array(out.lines, pa.int64())
-    else:
-        accepted = _empty_claims()
-        lines = pa.array([], pa.int64())
-    validated = Validated(
-        target_table="claim",
-        source=source,
-        rows_read=out.rows_read,
-        rows_accepted=accepted.num_rows,
-        accepted=accepted,
-        rejects=out.rejects,
-        replace_key=None,
-        content_sha256=sha,
-        source_lines=lines,
-    )
-    has_amount = "amount_dkk" in columns
-    return validated, (out.accepted_dkk, out.rejected_dkk, out.unparsed) if has_amount else None
+        source = path.name
+        sha = hashlib.sha256(raw).hexdigest()
+        body: mmap.mmap | bytes = raw
+        start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
+        if encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig"):
+            if len(raw) > TRANSCODE_LIMIT:
+                return None
+            body = decode_strict(bytes(raw), encoding, source).lstrip("\ufeff").encode("utf-8")
+            start = 0
+        header_end = body.find(b"\n", start)
+        header_bytes = body[start:] if header_end < 0 else body[start:header_end]
+        header_line = decode_strict(bytes(header_bytes), "utf-8", source).rstrip("\r")
+        counts = {d: header_line.count(d) for d in (";", "\t", ",")}
+        delim = max(counts, key=lambda d: counts[d])
+        header = [normalise_header(h) for h in header_line.split(delim)]
+        columns = map_header(header, aliases, required, source)
+        schema = {f"c{i}": pl.Utf8 for i in range(len(header))}
+        ids = _Pseudonyms(key)
+        out = _Out()
+        pos = len(body) if header_end < 0 else header_end + 1
+        line = 2
+        claim_id = first_claim_id
+        while pos < len(body):
+            end = body.find(b"\n", min(pos + CHUNK_BYTES, len(body) - 1))
+            end = len(body) if end < 0 else end + 1
+            chunk = bytes(body[pos:end])
+            n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+            n_delims = chunk.count(delim.encode())
+            try:
+                df = pl.read_csv(
+                    io.BytesIO(chunk), has_header=False, separator=delim, quote_char=None,
+                    schema=schema, truncate_ragged_lines=False, encoding="utf8",
+                )  # fmt: skip
+            except pl.exceptions.PolarsError as exc:
+                if "utf-8" in str(exc).lower():
+                    try:
+                        decode_strict(chunk, "utf-8", source)
+                    except InputError as bad:  # its line counts from the chunk's first
+                        assert bad.line is not None
+                        raise InputError(bad.message, source=source, line=bad.line + line - 1,
+                                         column=bad.column) from None  # fmt: skip
+                _locate(chunk, delim, len(header), line, source)
+                return None
+            if len(df) != n_lines or n_delims != n_lines * (len(header) - 1):
+                _locate(chunk, delim, len(header), line, source)
+                return None
+            del chunk
+            got = _validate_piece(df, columns, ids, out, first_line=line,
+                                  first_claim_id=claim_id, period=period)  # fmt: skip
+            if got is None:
+                return None
+            claim_id += got
+            del df
+            line += n_lines
+            pos = end
+        if out.pieces:
+            accepted = pa.concat_tables(out.pieces)
+            lines: pa.ChunkedArray | pa.Array = pa.chunked_array(out.lines, pa.int64())
+        else:
+            accepted = _empty_claims()
+            lines = pa.array([], pa.int64())
+        validated = Validated(
+            target_table="claim",
+            source=source,
+            rows_read=out.rows_read,
+            rows_accepted=accepted.num_rows,
+            accepted=accepted,
+            rejects=out.rejects,
+            replace_key=None,
+            content_sha256=sha,
+            source_lines=lines,
+        )
+        has_amount = "amount_dkk" in columns
+        return validated, (out.accepted_dkk, out.rejected_dkk, out.unparsed) if has_amount else None
 
 
 def _empty_claims() -> pa.Table:

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import pyarrow as pa
 
 from almen.ingest.csv_reader import open_extract
 from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
-from almen.ingest.rows import Field, choice, parse_day, parse_int, parse_rows
+from almen.ingest.rows import Field, choice, parse_day, parse_int, parse_rows, validated
 from almen.ingest.validated import Validated
 from almen.reference import load_municipalities
 
@@ -114,16 +112,10 @@ def validate_conditions(path: Path, key: bytes, *, encoding: str | None = None) 
     out, _lines, rejects = parse_rows(
         ex, fields, key=("cpr", "code"), check=_not_before_birth("onset_date")
     )
-    accepted = pa.table(
-        {
-            "patient_id": pa.array([p[0] for p in out["cpr"]], pa.int64()),  # type: ignore[index]
-            "code": pa.array(out["code"], pa.string()),
-            "onset_date": pa.array(out["onset_date"], pa.date32()),
-            "diagnosed_by": pa.array(out["diagnosed_by"], pa.string()),
-        }
-    )
-    return Validated("condition", ex.source, len(ex.rows), accepted.num_rows, accepted, rejects,
-                     replace_key=("patient_id", "code"), content_sha256=ex.sha256)  # fmt: skip
+    columns = {"patient_id": [p[0] for p in out["cpr"]],  # type: ignore[index]
+               "code": out["code"], "onset_date": out["onset_date"],
+               "diagnosed_by": out["diagnosed_by"]}  # fmt: skip
+    return validated(ex, "condition", columns, rejects, replace_key=("patient_id", "code"))
 
 
 def validate_medications(path: Path, key: bytes, *, encoding: str | None = None) -> Validated:
@@ -145,16 +137,9 @@ def validate_medications(path: Path, key: bytes, *, encoding: str | None = None)
         return born_check(row)
 
     out, _lines, rejects = parse_rows(ex, fields, key=("cpr", "atc"), check=check)
-    accepted = pa.table(
-        {
-            "patient_id": pa.array([p[0] for p in out["cpr"]], pa.int64()),  # type: ignore[index]
-            "atc": pa.array(out["atc"], pa.string()),
-            "start_date": pa.array(out["start_date"], pa.date32()),
-            "end_date": pa.array(out["end_date"], pa.date32()),
-        }
-    )
-    return Validated("medication", ex.source, len(ex.rows), accepted.num_rows, accepted, rejects,
-                     replace_key=("patient_id", "atc"), content_sha256=ex.sha256)  # fmt: skip
+    columns = {"patient_id": [p[0] for p in out["cpr"]],  # type: ignore[index]
+               "atc": out["atc"], "start_date": out["start_date"], "end_date": out["end_date"]}  # fmt: skip
+    return validated(ex, "medication", columns, rejects, replace_key=("patient_id", "atc"))
 
 
 def _start_time(text: str) -> dt.datetime:
@@ -202,16 +187,10 @@ def validate_ooh_contacts(
     ]
     out, _lines, rejects = parse_rows(ex, fields)
     n = len(out["region"])
-    accepted = pa.table(
-        {
-            "contact_id": pa.array(range(first_contact_id, first_contact_id + n), pa.int64()),
-            "region": pa.array(out["region"], pa.string()),
-            "site": pa.array(out["site"], pa.string()),
-            "start_time": pa.array(out["start_time"], pa.timestamp("us")),
-            "kind": pa.array(out["kind"], pa.string()),
-            "minutes": pa.array(out["minutes"], pa.int16()),
-            "patient_id": pa.array(out["cpr"], pa.int64()),
-        }
-    )
-    return Validated("ooh_contact", ex.source, len(ex.rows), n, accepted, rejects,
-                     content_sha256=ex.sha256)  # fmt: skip
+    columns: dict[str, Sequence[object]] = {
+        "contact_id": range(first_contact_id, first_contact_id + n)
+    }
+    for c in ("region", "site", "start_time", "kind", "minutes"):
+        columns[c] = out[c]
+    columns["patient_id"] = out["cpr"]
+    return validated(ex, "ooh_contact", columns, rejects)

@@ -14,14 +14,22 @@ it names (an overlap with another agreement is still refused).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
 
 from almen.errors import InputError
 from almen.ingest.csv_reader import open_extract
-from almen.ingest.rows import Field, choice, parse_day, parse_decimal, parse_rows, pattern
+from almen.ingest.rows import (
+    Field,
+    choice,
+    parse_day,
+    parse_decimal,
+    parse_rows,
+    pattern,
+    validated,
+)
 from almen.ingest.validated import Validated
 
 __all__ = ["FEE_ALIASES", "validate_fee_schedule"]
@@ -119,31 +127,18 @@ def validate_fee_schedule(
                     "nothing was imported",
                     source=ex.source, line=line,
                 )  # fmt: skip
-    accepted = pa.table(
-        {
-            "agreement": pa.array(out["agreement"], pa.string()),
-            "service_code": pa.array(out["service_code"], pa.string()),
-            "name_da": pa.array(out["name_da"], pa.string()),
-            "name_en": pa.array(
-                [en or da for en, da in zip(out["name_en"], out["name_da"], strict=True)],
-                pa.string(),
-            ),
-            "price_dkk": pa.array(out["price_dkk"], pa.float64()),
-            "unit": pa.array(out["unit"], pa.string()),
-            "daytime": pa.array([v == "1" for v in out["daytime"]], pa.bool_()),
-            "outside_frame": pa.array([v == "1" for v in out["outside_frame"]], pa.bool_()),
-            "valid_from": pa.array(out["valid_from"], pa.date32()),
-            "valid_to": pa.array(out["valid_to"], pa.date32()),
-            "price_basis": pa.array(out["price_basis"], pa.string()),
-        }
-    )
-    return Validated(
-        target_table="fee_schedule",
-        source=ex.source,
-        rows_read=len(ex.rows),
-        rows_accepted=accepted.num_rows,
-        accepted=accepted,
-        rejects=rejects,
-        content_sha256=ex.sha256,
-        replace_key=("agreement",) if replace else ("agreement", "service_code", "valid_from"),
-    )
+    columns: dict[str, Sequence[object]] = {
+        "agreement": out["agreement"],
+        "service_code": out["service_code"],
+        "name_da": out["name_da"],
+        "name_en": [en or da for en, da in zip(out["name_en"], out["name_da"], strict=True)],
+        "price_dkk": out["price_dkk"],
+        "unit": out["unit"],
+        "daytime": [v == "1" for v in out["daytime"]],
+        "outside_frame": [v == "1" for v in out["outside_frame"]],
+        "valid_from": out["valid_from"],
+        "valid_to": out["valid_to"],
+        "price_basis": out["price_basis"],
+    }
+    key = ("agreement",) if replace else ("agreement", "service_code", "valid_from")
+    return validated(ex, "fee_schedule", columns, rejects, replace_key=key)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from almen.ingest.csv_reader import open_extract, parse_date
 from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
+from almen.ingest.rows import validated
 from almen.ingest.validated import Reject, Validated
 from almen.reference import load_municipalities
 
@@ -117,27 +118,5 @@ def validate_patient_list(
         out["lat"].append(None)
         out["lon"].append(None)
 
-    accepted = pa.table(
-        {
-            "patient_id": pa.array(out["patient_id"], pa.int64()),
-            "birth_year": pa.array(out["birth_year"], pa.int16()),
-            "sex": pa.array(out["sex"], pa.string()),
-            "municipality": pa.array(out["municipality"], pa.string()),
-            "provider_number": pa.array(out["provider_number"], pa.string()),
-            "insurance_group": pa.array(out["insurance_group"], pa.int8()),
-            "listed_from": pa.array(out["listed_from"], pa.date32()),
-            "listed_to": pa.array(out["listed_to"], pa.date32()),
-            "lat": pa.array(out["lat"], pa.float64()),
-            "lon": pa.array(out["lon"], pa.float64()),
-        }
-    )
-    return Validated(
-        target_table="patient",
-        source=ex.source,
-        rows_read=len(ex.rows),
-        rows_accepted=accepted.num_rows,
-        accepted=accepted,
-        rejects=rejects,
-        content_sha256=ex.sha256,
-        replace_key=("patient_id",),
-    )
+    return validated(ex, "patient", out, rejects, replace_key=("patient_id",),
+                     extra_types={"listed_to": pa.date32()})  # fmt: skip

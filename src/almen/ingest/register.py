@@ -10,9 +10,8 @@ doctors of every clinic in a doctor file replace that clinic's doctors.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
-
-import pyarrow as pa
 
 from almen.ingest.csv_reader import open_extract
 from almen.ingest.rows import (
@@ -23,6 +22,7 @@ from almen.ingest.rows import (
     parse_rows,
     parse_year,
     pattern,
+    validated,
 )
 from almen.ingest.validated import Validated
 from almen.reference import load_municipalities
@@ -116,30 +116,13 @@ def validate_clinics(path: Path, *, encoding: str | None = None) -> Validated:
         isinstance(s, dt.date) and s <= today and (not isinstance(e, dt.date) or e >= today)
         for s, e in zip(out["closed_to_new_from"], out["closed_to_new_to"], strict=True)
     ]
-    accepted = pa.table(
-        {
-            "provider_number": pa.array(out["provider_number"], pa.string()),
-            "name": pa.array(out["name"], pa.string()),
-            "municipality": pa.array(out["municipality"], pa.string()),
-            "form": pa.array(out["form"], pa.string()),
-            "cluster": pa.array(out["cluster"], pa.string()),
-            "closed_to_new": pa.array(closed, pa.bool_()),
-            "closed_to_new_from": pa.array(out["closed_to_new_from"], pa.date32()),
-            "closed_to_new_to": pa.array(out["closed_to_new_to"], pa.date32()),
-            "lat": pa.array(out["lat"], pa.float64()),
-            "lon": pa.array(out["lon"], pa.float64()),
-        }
-    )
-    return Validated(
-        target_table="clinic",
-        source=ex.source,
-        rows_read=len(ex.rows),
-        rows_accepted=accepted.num_rows,
-        accepted=accepted,
-        rejects=rejects,
-        content_sha256=ex.sha256,
-        replace_key=("provider_number",),
-    )
+    columns: dict[str, Sequence[object]] = {
+        c: out[c] for c in ("provider_number", "name", "municipality", "form", "cluster")
+    }
+    columns["closed_to_new"] = closed
+    for c in ("closed_to_new_from", "closed_to_new_to", "lat", "lon"):
+        columns[c] = out[c]
+    return validated(ex, "clinic", columns, rejects, replace_key=("provider_number",))
 
 
 def validate_doctors(
@@ -167,24 +150,9 @@ def validate_doctors(
 
     out, _lines, rejects = parse_rows(ex, fields, check=check)
     n = len(out["provider_number"])
-    accepted = pa.table(
-        {
-            "doctor_id": pa.array(range(first_doctor_id, first_doctor_id + n), pa.int64()),
-            "provider_number": pa.array(out["provider_number"], pa.string()),
-            "birth_year": pa.array(out["birth_year"], pa.int16()),
-            "sex": pa.array(out["sex"], pa.string()),
-            "role": pa.array(out["role"], pa.string()),
-            "fte": pa.array(out["fte"], pa.float64()),
-            "year_established": pa.array(out["year_established"], pa.int16()),
-        }
-    )
-    return Validated(
-        target_table="doctor",
-        source=ex.source,
-        rows_read=len(ex.rows),
-        rows_accepted=n,
-        accepted=accepted,
-        rejects=rejects,
-        content_sha256=ex.sha256,
-        replace_key=("provider_number",),
-    )
+    columns: dict[str, Sequence[object]] = {
+        "doctor_id": range(first_doctor_id, first_doctor_id + n)
+    }
+    for c in ("provider_number", "birth_year", "sex", "role", "fte", "year_established"):
+        columns[c] = out[c]
+    return validated(ex, "doctor", columns, rejects, replace_key=("provider_number",))

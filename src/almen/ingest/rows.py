@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from almen.ingest.claims import parse_amount
 from almen.ingest.csv_reader import Extract, parse_date
-from almen.ingest.validated import Reject
+from almen.ingest.validated import Reject, Validated
+from almen.schema import get_table
 
 __all__ = [
     "Field",
@@ -26,6 +29,7 @@ __all__ = [
     "parse_rows",
     "parse_year",
     "pattern",
+    "validated",
 ]
 
 EARLIEST = dt.date(1900, 1, 1)
@@ -88,6 +92,31 @@ def parse_rows(
             out[f.name].append(row[f.name])
         lines.append(line)
     return out, lines, rejects
+
+
+def validated(
+    ex: Extract,
+    target: str,
+    columns: Mapping[str, Sequence[object]],
+    rejects: list[Reject],
+    *,
+    replace_key: tuple[str, ...] | None = None,
+    extra_types: dict[str, pa.DataType] | None = None,
+) -> Validated:
+    """The accepted ``columns`` as ``target`` rows, typed as ``schema.py`` declares them
+    (``extra_types`` for columns the table does not have, e.g. a listing's end date)."""
+    types = {f.name: f.type for f in get_table(target).arrow_schema()} | (extra_types or {})
+    accepted = pa.table({name: pa.array(values, types[name]) for name, values in columns.items()})
+    return Validated(
+        target_table=target,
+        source=ex.source,
+        rows_read=len(ex.rows),
+        rows_accepted=accepted.num_rows,
+        accepted=accepted,
+        rejects=rejects,
+        replace_key=replace_key,
+        content_sha256=ex.sha256,
+    )
 
 
 def parse_day(text: str) -> dt.date:

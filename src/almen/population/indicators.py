@@ -132,17 +132,14 @@ def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("n", "x").cast(pl.Int64), e_share=pl.col("e") / pl.col("n"),
                       v_share=pl.col("v") / pl.col("n"))
     )  # fmt: skip
-    pooled = []
-    for level in ("cluster", "region", "country"):
-        by = ["indicator"] if level == "country" else ["indicator", level]
-        t = c.group_by(by).agg(pl.col("n").sum(), pl.col("x").sum())
-        x_pub, n_pub, share = protected_share(pl.col("x"), pl.col("n"))
-        prefix = "p0" if level == "country" else level
-        t = t.select(*by, **{f"{prefix}_x" if level != "country" else "country_x": x_pub,
-                             f"{prefix}_n" if level != "country" else "country_n": n_pub,
-                             f"{prefix}_p" if level != "country" else "p0": share})  # fmt: skip
-        pooled.append((by, t))
     x_pub, n_pub, share = protected_share(pl.col("x"), pl.col("n"))
+    pooled = [
+        (by, c.group_by(by).agg(pl.col("n").sum(), pl.col("x").sum()).select(
+            *by, **{f"{name}_x": x_pub, f"{name}_n": n_pub, share_name: share}))
+        for name, by, share_name in (("cluster", ["indicator", "cluster"], "cluster_p"),
+                                     ("region", ["indicator", "region"], "region_p"),
+                                     ("country", ["indicator"], "p0"))
+    ]  # fmt: skip
     c = c.with_columns(x_true=pl.col("x"), x=x_pub, n=n_pub, p=share)
     for by, t in pooled:
         c = c.join(t, on=by, how="left")
