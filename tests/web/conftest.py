@@ -35,10 +35,9 @@ class Site:
     other_patient: int  # listed elsewhere
 
 
-@pytest.fixture(scope="session")
-def site(tiny_denmark: Path, tmp_path_factory: pytest.TempPathFactory) -> Site:
-    data = tmp_path_factory.mktemp("web") / "data"
-    shutil.copytree(tiny_denmark, data)
+def build_site(data: Path) -> Site:
+    """Settle the demo year in the data directory ``data`` (a copy of a synthetic
+    Denmark) and serve it, with one user per role."""
     with Warehouse.connect(data) as wh:
         settle_demo_year(wh, 2025)
         areas = population.clinic_areas(wh)
@@ -60,6 +59,13 @@ def site(tiny_denmark: Path, tmp_path_factory: pytest.TempPathFactory) -> Site:
     app = create_app(get_settings(os.environ, data=data))
     return Site(data, app, clinic, other, elsewhere, cluster, region, council, patient,
                 other_patient)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def site(tiny_denmark: Path, tmp_path_factory: pytest.TempPathFactory) -> Site:
+    data = tmp_path_factory.mktemp("web") / "data"
+    shutil.copytree(tiny_denmark, data)
+    return build_site(data)
 
 
 class Client:
