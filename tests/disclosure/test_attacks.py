@@ -320,3 +320,29 @@ def test_csv_export_against_the_api(planted: Site, call_cli, truth) -> None:  # 
     attack, cells = _case_finding_attack(rows, truth["now"])
     recovered = _judge(attack, cells, truth["now"])
     assert recovered == [], f"{len(recovered)} counts recovered, e.g. {recovered[:5]}"
+
+
+def test_the_cluster_page_shows_what_the_api_publishes(planted: Site) -> None:
+    """The page's indicator tables carry the same n and x as the API (and the CSV of
+    the CLI, above): no path publishes a count the others hide."""
+    import re
+
+    client = Client(planted, "nat")
+    api = client.http.get("/api/indicators", params={"cluster": str(planted.cluster)}).json()
+    page = client.http.get(f"/cluster/{planted.cluster}").text
+    shown = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S):
+        cells = re.findall(r"<td>(.*?)</td>", row, flags=re.S)
+        if len(cells) == 7:
+            shown.setdefault(cells[0], []).append((cells[1], cells[2]))
+
+    def text(v: int | None) -> str:
+        return "·" if v is None else f"{v:,}"
+
+    expected: dict[str, list[tuple[str, str]]] = {}
+    for r in sorted(api["rows"], key=lambda r: (r["indicator"], r["provider_number"])):
+        expected.setdefault(r["provider_number"], []).append((text(r["n"]), text(r["x"])))
+    assert shown and {k: sorted(v) for k, v in shown.items()} == {
+        k: sorted(v) for k, v in expected.items()
+    }
+    assert "·" in {x for v in shown.values() for _, x in v}  # the planted cells are hidden

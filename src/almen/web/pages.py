@@ -38,7 +38,7 @@ T: dict[str, dict[str, Any]] = {
         "may_close_old": "Må lukke efter 1.600-reglen", "may_close_new":
         "Må lukke efter behovsgrænsen", "clinics": "klinikker", "ooh_staffing":
         "Lægevagt: bemanding", "clusters": "Klynger", "suppressed_note":
-        "Tal under 5 vises ikke (·).", "settlement": "Afregning", "s96": "§ 96 tidlig varsling",
+        "Antal fra 0 til 7 vises ikke (·); øvrige er afrundet til nærmeste 5.", "settlement": "Afregning", "s96": "§ 96 tidlig varsling",
         "ratio": "Forholdstal", "returned": "Returnerede ydelser", "overview": "Ydelsesoverblik",
         "findings": "Opsporing: patienter til særlig indsats", "inbox": "Indbakke (triage)",
         "born": "Født", "listed_with": "tilmeldt", "diagnoses": "Diagnoser", "drugs":
@@ -66,7 +66,7 @@ T: dict[str, dict[str, Any]] = {
         "may_close_old": "May close under the 1,600 rule", "may_close_new":
         "May close under the need-based limit", "clinics": "clinics", "ooh_staffing":
         "Out of hours: staffing", "clusters": "Clusters", "suppressed_note":
-        "Counts below 5 are not shown (·).", "settlement": "Settlement", "s96":
+        "Counts from 0 to 7 are not shown (·); others are rounded to the nearest 5.", "settlement": "Settlement", "s96":
         "§ 96 early warning", "ratio": "Ratio", "returned": "Returned claims", "overview":
         "Service overview", "findings": "Case finding: patients for special efforts",
         "inbox": "Inbox (triage)", "born": "Born", "listed_with": "listed with",
