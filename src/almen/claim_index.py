@@ -5,7 +5,7 @@ Only such lines can be duplicates or over a per-day limit (settlement/rules.py),
 finding them is one window over every claim line, the costliest step of checking a year
 (about 10 s at scale 1). Synth and ingest build the index when they write claims; the
 check uses it while the claim table still matches the stamp it was built from (row
-count, largest and sum of claim_id), and falls back to the window otherwise. The index
+count, largest and integer sum of claim_id), and falls back to the window otherwise. The index
 holds the lines that share a key over the whole table, a superset of those that share
 one within any period checked, so results are the same either way (a test checks it).
 """
@@ -15,19 +15,22 @@ from __future__ import annotations
 import ibis
 import pyarrow as pa
 
+from almen.errors import StorageError
 from almen.warehouse import Warehouse
 
 __all__ = ["build", "read"]
 
 
-def _stamp(wh: Warehouse) -> tuple[int, int, float]:
+def _stamp(wh: Warehouse) -> tuple[int, int, int]:
+    """Rows, largest and sum of claim_id: integers, exact however many claims (the sum
+    stays inside int64 up to about 4 billion claim ids)."""
     c = wh.read_table("claim")
     row = (
-        c.aggregate(n=c.count(), mx=c.claim_id.max(), sm=c.claim_id.cast("float64").sum())
+        c.aggregate(n=c.count(), mx=c.claim_id.max(), sm=c.claim_id.sum())
         .to_pyarrow()
         .to_pylist()[0]
     )
-    return int(row["n"]), int(row["mx"] or 0), float(row["sm"] or 0.0)
+    return int(row["n"]), int(row["mx"] or 0), int(row["sm"] or 0)
 
 
 def build(wh: Warehouse) -> int:
@@ -45,7 +48,7 @@ def build(wh: Warehouse) -> int:
         "claim_same_day_stamp",
         pa.table({"claim_rows": pa.array([n], pa.int64()),
                   "max_claim_id": pa.array([mx], pa.int64()),
-                  "sum_claim_id": pa.array([sm], pa.float64())}),
+                  "sum_claim_id": pa.array([sm], pa.int64())}),
     )  # fmt: skip
     return ids.num_rows
 
@@ -56,7 +59,10 @@ def read(wh: Warehouse) -> ibis.Table | None:
         return None
     if not wh.has_table("claim"):
         return None
-    stamp = wh.read_table("claim_same_day_stamp").to_pyarrow().to_pylist()
+    try:
+        stamp = wh.read_table("claim_same_day_stamp").to_pyarrow().to_pylist()
+    except StorageError:  # a stamp of an earlier version (a float sum): not trusted
+        return None
     if len(stamp) != 1:
         return None
     s = stamp[0]

@@ -11,7 +11,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+from almen.warehouse import Target
+
+__all__ = ["Settings", "get_settings", "warehouse_target"]
 
 
 class Settings(BaseSettings):
@@ -29,6 +31,19 @@ class Settings(BaseSettings):
         None,
         description="secret key for CPR pseudonyms (ALMEN_PSEUDONYM_KEY); default: a key "
         "file created in the data directory",
+    )
+    duckdb_memory_limit: str | None = Field(
+        None,
+        description="DuckDB memory limit, e.g. 6GB (ALMEN_DUCKDB_MEMORY_LIMIT); default: "
+        "DuckDB's (80 % of RAM)",
+    )
+    duckdb_threads: int | None = Field(
+        None, ge=1, description="DuckDB threads (ALMEN_DUCKDB_THREADS); default: every core"
+    )
+    duckdb_temp_directory: Path | None = Field(
+        None,
+        description="where DuckDB spills what does not fit in memory "
+        "(ALMEN_DUCKDB_TEMP_DIRECTORY); default: next to the warehouse file",
     )
     records_url: str | None = Field(
         None,
@@ -48,3 +63,17 @@ def get_settings(environ: Mapping[str, str] | None = None, **overrides: object) 
         values.update({k: v for k, v in overrides.items() if v is not None})
         return Settings.model_validate(values)
     return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+def warehouse_target(settings: Settings) -> Target:
+    """Where the warehouse is (the backend URL if one is set, else the data directory)
+    and the DuckDB settings to open it with."""
+    options: dict[str, object] = {
+        "memory_limit": settings.duckdb_memory_limit,
+        "threads": settings.duckdb_threads,
+        "temp_directory": None
+        if settings.duckdb_temp_directory is None
+        else str(settings.duckdb_temp_directory),
+    }
+    return Target(settings.warehouse_url or settings.data,
+                  {k: v for k, v in options.items() if v is not None})  # fmt: skip

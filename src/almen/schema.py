@@ -351,7 +351,12 @@ CLAIM_SAME_DAY_STAMP = _t(
     (),
     C("claim_rows", "int64", "rows in claim"),
     C("max_claim_id", "int64", "largest claim_id"),
-    C("sum_claim_id", "float64", "sum of claim_id (as a float: it overflows int64)"),
+    C(
+        "sum_claim_id",
+        "int64",
+        "sum of claim_id, exact (claim ids are 1, 2, …: int64 holds "
+        "the sum up to about 4 billion claims)",
+    ),
 )
 
 TABLES: dict[str, Table] = {

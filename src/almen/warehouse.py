@@ -14,6 +14,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
@@ -23,7 +24,7 @@ import pyarrow as pa
 from almen.errors import NotFoundError, StorageError
 from almen.schema import Table, get_table
 
-__all__ = ["WAREHOUSE_FILE", "Warehouse", "check_data_dir"]
+__all__ = ["WAREHOUSE_FILE", "Target", "Warehouse", "check_data_dir"]
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 
@@ -45,6 +46,15 @@ def _same_type(actual: dt.DataType, declared: dt.DataType) -> bool:
     return actual.copy(nullable=True) == declared.copy(nullable=True)
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where a warehouse is, and the DuckDB settings to open a DuckDB file with
+    (``memory_limit``, ``threads``, ``temp_directory``; ignored for other backends)."""
+
+    where: str | Path
+    duckdb: dict[str, object] = field(default_factory=dict)
+
+
 class Warehouse:
     """A connection to the warehouse backend with schema-checked reads and writes."""
 
@@ -55,9 +65,15 @@ class Warehouse:
 
     # -- opening -----------------------------------------------------------------
     @classmethod
-    def connect(cls, target: str | Path, *, read_only: bool = False) -> Warehouse:
-        """Open a data directory's DuckDB file, a ``.duckdb`` file, or a backend URL."""
-        text = str(target)
+    def connect(cls, target: str | Path | Target, *, read_only: bool = False) -> Warehouse:
+        """Open a data directory's DuckDB file, a ``.duckdb`` file, or a backend URL;
+        a ``Target`` adds DuckDB settings (memory limit, threads, temporary directory)."""
+        options: dict[str, object] = {}
+        if isinstance(target, Target):
+            options = dict(target.duckdb)
+            text = str(target.where)
+        else:
+            text = str(target)
         if "://" in text:
             try:
                 return cls(ibis.connect(text), location=text)
@@ -73,7 +89,7 @@ class Warehouse:
                 check_data_dir(path)
             path = path / WAREHOUSE_FILE
         try:
-            con = ibis.duckdb.connect(str(path), read_only=read_only)
+            con = ibis.duckdb.connect(str(path), read_only=read_only, **options)
             con.raw_sql("SET enable_progress_bar = false")
         except Exception as exc:
             raise StorageError(f"cannot open warehouse {path}: {exc}") from None

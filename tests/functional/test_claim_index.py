@@ -63,6 +63,33 @@ def test_a_stale_index_is_not_used_and_settle_rebuilds_it(tiny_copy: Path, call_
         assert index.filter(index.claim_id == int(top) + 1).count().execute() == 1
 
 
+def test_the_stamp_is_exact_past_2_to_the_53(tiny_copy: Path) -> None:
+    """Issue 14: claims {1, 2^53 + 2} and {2, 2^53 + 2} have the same count and largest
+    id, and sums 2^53 + 3 and 2^53 + 4 that a float64 rounds to one value; the integer
+    stamp tells them apart, so the index of the first is not used for the second."""
+    big = 2**53 + 2
+    with Warehouse.connect(tiny_copy) as wh:
+        two = wh.read_table("claim").limit(2).to_pyarrow()
+        wh.write_table("claim", two.set_column(0, "claim_id", [[1, big]]))
+        claim_index.build(wh)
+        assert claim_index.read(wh) is not None
+        wh.write_table("claim", two.set_column(0, "claim_id", [[2, big]]))
+        assert float(1 + big) == float(2 + big)  # what a float stamp could not see
+        assert claim_index.read(wh) is None
+
+
+def test_a_stamp_of_an_earlier_version_is_not_trusted(tiny_copy: Path) -> None:
+    """A stamp with a float sum (before issue 14) means: use the window, build anew."""
+    import pyarrow as pa
+
+    with Warehouse.connect(tiny_copy) as wh:
+        wh.con.drop_table("claim_same_day_stamp", force=True)
+        wh.con.create_table("claim_same_day_stamp", pa.table({
+            "claim_rows": pa.array([1], pa.int64()), "max_claim_id": pa.array([1], pa.int64()),
+            "sum_claim_id": pa.array([1.0], pa.float64())}))  # fmt: skip
+        assert claim_index.read(wh) is None
+
+
 def test_one_year_summary_gives_the_same_results_as_checking_each_time(
     tiny_denmark: Path,
 ) -> None:

@@ -51,3 +51,26 @@ def test_read_only_on_empty_directory_says_what_to_do(tmp_path: Path) -> None:
     """Opening a data directory without a warehouse names the command that makes one."""
     with pytest.raises(NotFoundError, match="almen synth"):
         Warehouse.connect(tmp_path / "nothing", read_only=True)
+
+
+def test_duckdb_settings_come_from_the_environment(tiny_denmark, call_cli) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: ALMEN_DUCKDB_MEMORY_LIMIT, _THREADS and _TEMP_DIRECTORY reach DuckDB;
+    a value DuckDB refuses is one clear error with exit code 2."""
+    from almen.config import get_settings, warehouse_target
+
+    tmp = tiny_denmark.parent / "spill"
+    env = {"ALMEN_DUCKDB_MEMORY_LIMIT": "1GB", "ALMEN_DUCKDB_THREADS": "1",
+           "ALMEN_DUCKDB_TEMP_DIRECTORY": str(tmp)}  # fmt: skip
+    settings = get_settings(env, data=tiny_denmark)
+    with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        got = {
+            k: wh.con.raw_sql(f"SELECT current_setting('{k}')").fetchone()[0]
+            for k in ("memory_limit", "threads", "temp_directory")
+        }
+    assert got["threads"] == 1
+    assert got["memory_limit"].replace(" ", "") in ("953.6MiB", "1.0GB", "1GB", "0.9GiB")
+    assert got["temp_directory"] == str(tmp)
+    bad = call_cli("--data", str(tiny_denmark), "runs",
+                   env={"ALMEN_DUCKDB_MEMORY_LIMIT": "lots"})  # fmt: skip
+    assert bad.exit_code == 2
+    assert "cannot open warehouse" in bad.stderr and "memory" in bad.stderr.lower()

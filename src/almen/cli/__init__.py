@@ -15,10 +15,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from almen.config import Settings, get_settings
+from almen.config import Settings, get_settings, warehouse_target
 from almen.errors import UserError
 
-__all__ = ["app", "guard", "main", "settings_of"]
+__all__ = ["app", "guard", "main", "settings_of", "warehouse_target"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,11 +63,6 @@ def settings_of(ctx: typer.Context) -> Settings:
     obj = ctx.find_root().obj
     assert isinstance(obj, Settings)
     return obj
-
-
-def warehouse_target(settings: Settings) -> str | Path:
-    """Where the warehouse is: the backend URL if one is set, else the data directory."""
-    return settings.warehouse_url or settings.data
 
 
 def main() -> None:

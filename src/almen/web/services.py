@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from almen import population, reference
-from almen.config import Settings
+from almen.config import Settings, warehouse_target
 from almen.errors import NotFoundError, ParameterError
 from almen.warehouse import Warehouse
 
@@ -62,8 +62,7 @@ class Services:
     # -- plumbing ---------------------------------------------------------------------
     def warehouse(self) -> Warehouse:
         if self._wh is None:
-            target = self.settings.warehouse_url or self.settings.data
-            self._wh = Warehouse.connect(target, read_only=True)
+            self._wh = Warehouse.connect(warehouse_target(self.settings), read_only=True)
         return self._wh
 
     def close(self) -> None:
