@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA ?= almen-data
 
-.PHONY: setup browser run run-real-data demo test lint format bench loadtest lock clean
+.PHONY: setup browser run run-real-data demo test lint format bench loadtest lock clean postgres
 
 setup: $(STAMP)
 
@@ -22,6 +22,11 @@ browser:
 	@test -x $(CHROMIUM) || (echo "installing Debian's chromium for the browser tests" && \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null)
 
+# Debian's PostgreSQL server for the portability tests (tests/backends start their own)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || (echo "installing Debian's postgresql for the backend tests" && \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null)
+
 run: setup
 	$(BIN)/almen --data $(DATA) demo
 
@@ -30,7 +35,7 @@ run-real-data: setup
 	rm -rf $(DATA)-real
 	ALMEN=$(BIN)/almen bash docs/examples/real-data/run.sh $(DATA)-real
 
-test: setup lint browser
+test: setup lint browser postgres
 	$(BIN)/pytest
 
 lint: setup

@@ -43,7 +43,15 @@ def check_data_dir(path: Path) -> Path:
 
 
 def _same_type(actual: dt.DataType, declared: dt.DataType) -> bool:
-    return actual.copy(nullable=True) == declared.copy(nullable=True)
+    """A column's backend type stands for its declared type: equal, or the backend's
+    nearest type where it has no exact one (PostgreSQL's smallest integer is int16, so a
+    declared int8 is stored as int16; timestamps may carry the backend's precision)."""
+    a, d = actual.copy(nullable=True), declared.copy(nullable=True)
+    if a == d:
+        return True
+    if d.is_int8() and a.is_int16():
+        return True
+    return a.is_timestamp() and d.is_timestamp() and a.timezone == d.timezone
 
 
 @dataclass(frozen=True)
@@ -151,16 +159,37 @@ class Warehouse:
         """Write ``data`` as table ``name`` (replacing it), cast to the declared schema."""
         spec = get_table(name)
         conformed = self._conform(spec, data)
+        if self.con.name == "postgres" and conformed.num_rows:
+            self.con.create_table(name, schema=spec.ibis_schema(), overwrite=overwrite)
+            self._copy_into(name, conformed)
+            return
         self.con.create_table(name, conformed, overwrite=overwrite)
+
+    def _copy_into(self, name: str, data: pa.Table) -> None:
+        """Bulk-load rows into a PostgreSQL table with COPY (CSV through psycopg): about
+        50 times the rate of Ibis' INSERT. Nulls go as unquoted empty fields, empty
+        strings as quoted ones, which is how PostgreSQL's CSV tells them apart."""
+        import io
+
+        import pyarrow.csv as pacsv
+
+        buf = io.BytesIO()
+        pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False))
+        cols = ", ".join(f'"{c}"' for c in data.column_names)
+        raw = self.con.con
+        with raw.cursor() as cur, cur.copy(f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)') as cp:
+            cp.write(buf.getvalue())
 
     def append_table(self, name: str, data: pa.Table) -> None:
         """Append rows to table ``name``, creating it when missing."""
         spec = get_table(name)
         conformed = self._conform(spec, data)
-        if name in self.con.list_tables():
-            self.con.insert(name, conformed)
+        if name not in self.con.list_tables():
+            self.write_table(name, conformed)
+        elif self.con.name == "postgres" and conformed.num_rows:
+            self._copy_into(name, conformed)
         else:
-            self.con.create_table(name, conformed)
+            self.con.insert(name, conformed)
 
     def create_empty(self, name: str) -> None:
         """Create table ``name`` with no rows, replacing it."""
