@@ -84,7 +84,13 @@ class Warehouse:
             text = str(target)
         if "://" in text:
             try:
-                return cls(ibis.connect(text), location=text)
+                con = ibis.connect(text)
+                if con.name == "postgres":
+                    # Ibis reads results through a server-side cursor, which PostgreSQL
+                    # plans for the first 10 % of rows (nested loops over aggregates:
+                    # minutes for case finding); almen always reads every row
+                    con.raw_sql("SET cursor_tuple_fraction = 1.0").close()
+                return cls(con, location=text)
             except Exception as exc:  # backend drivers raise many types
                 raise StorageError(f"cannot connect to {text}: {exc}") from None
         path = Path(text)
@@ -177,8 +183,10 @@ class Warehouse:
         pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False))
         cols = ", ".join(f'"{c}"' for c in data.column_names)
         raw = self.con.con
-        with raw.cursor() as cur, cur.copy(f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)') as cp:
-            cp.write(buf.getvalue())
+        with raw.cursor() as cur:
+            with cur.copy(f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)') as cp:
+                cp.write(buf.getvalue())
+            cur.execute(f'ANALYZE "{name}"')  # row counts for the planner
 
     def append_table(self, name: str, data: pa.Table) -> None:
         """Append rows to table ``name``, creating it when missing."""
