@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         description="where DuckDB spills what does not fit in memory "
         "(ALMEN_DUCKDB_TEMP_DIRECTORY); default: next to the warehouse file",
     )
+    lock_wait: float = Field(
+        120.0,
+        ge=0,
+        description="seconds a command waits while another process (the web app, another "
+        "command) holds the DuckDB file (ALMEN_LOCK_WAIT)",
+    )
     records_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the records store (ALMEN_RECORDS_URL); default: "
@@ -76,4 +82,5 @@ def warehouse_target(settings: Settings) -> Target:
         else str(settings.duckdb_temp_directory),
     }
     return Target(settings.warehouse_url or settings.data,
-                  {k: v for k, v in options.items() if v is not None})  # fmt: skip
+                  {k: v for k, v in options.items() if v is not None},
+                  lock_wait=settings.lock_wait)  # fmt: skip

@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,9 +25,25 @@ import pyarrow as pa
 from almen.errors import NotFoundError, StorageError
 from almen.schema import Table, get_table
 
-__all__ = ["WAREHOUSE_FILE", "Target", "Warehouse", "check_data_dir"]
+__all__ = [
+    "WAREHOUSE_FILE",
+    "BusyError",
+    "Target",
+    "Warehouse",
+    "check_data_dir",
+    "stamp",
+    "writer_waiting",
+]
 
 WAREHOUSE_FILE = "warehouse.duckdb"
+WRITER_SUFFIX = ".writer"  # beside the DuckDB file while a process writes or waits to
+
+
+class BusyError(StorageError):
+    """Another process holds the warehouse (a DuckDB file has one writer or many
+    readers at a time); the caller may try again shortly."""
+
+    kind = "busy"
 
 
 def check_data_dir(path: Path) -> Path:
@@ -40,6 +57,20 @@ def check_data_dir(path: Path) -> Path:
         reason = exc.strerror or exc.__class__.__name__
         raise StorageError(f"cannot write to data directory {path}: {reason}") from None
     return path
+
+
+def _claim_writer(path: Path) -> Path:
+    """Say that this process writes ``path`` (or waits to), for readers to see."""
+    marker = path.with_name(path.name + WRITER_SUFFIX)
+    with contextlib.suppress(OSError):
+        marker.write_text(str(os.getpid()))
+    return marker
+
+
+def _release_writer(marker: Path) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        if int(marker.read_text().strip() or 0) == os.getpid():
+            marker.unlink()
 
 
 def _same_type(actual: dt.DataType, declared: dt.DataType) -> bool:
@@ -61,15 +92,74 @@ class Target:
 
     where: str | Path
     duckdb: dict[str, object] = field(default_factory=dict)
+    lock_wait: float = 0.0  # seconds to wait while another process holds a DuckDB file
+
+
+def _duckdb_file(target: str | Path | Target) -> Path | None:
+    """The DuckDB file behind ``target``; None for a backend URL."""
+    text = str(target.where if isinstance(target, Target) else target)
+    if "://" in text:
+        return None
+    path = Path(text)
+    return path if path.suffix == ".duckdb" else path / WAREHOUSE_FILE
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def writer_waiting(target: str | Path | Target) -> bool:
+    """Whether a process writes the DuckDB file, or waits to: readers that can wait
+    (the web app) then open no new connection, so the writer is not starved."""
+    path = _duckdb_file(target)
+    if path is None:
+        return False
+    marker = path.with_name(path.name + WRITER_SUFFIX)
+    try:
+        pid = int(marker.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return False
+    return pid != os.getpid() and _pid_alive(pid)
+
+
+def stamp(target: str | Path | Target) -> str | None:
+    """A cheap version of what the warehouse holds, which changes when a process
+    writes it: the DuckDB file's inode, size and modification time (with its
+    write-ahead log's), so a file replaced by `almen synth` or written by `almen settle`
+    gives a new stamp; None when there is no such file. For a backend URL, see
+    ``Warehouse.backend_stamp``."""
+    path = _duckdb_file(target)
+    if path is None:
+        return None
+    parts = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            parts.append("-")
+            continue
+        parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts) if parts[0] != "-" else None
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
 
 
 class Warehouse:
     """A connection to the warehouse backend with schema-checked reads and writes."""
 
-    def __init__(self, con: ibis.BaseBackend, *, location: str) -> None:
+    def __init__(self, con: ibis.BaseBackend, *, location: str, marker: Path | None = None) -> None:
         self.con = con
         self.location = location
         self._tx_depth = 0
+        self._marker = marker  # our writer marker, removed on close
 
     # -- opening -----------------------------------------------------------------
     @classmethod
@@ -77,8 +167,10 @@ class Warehouse:
         """Open a data directory's DuckDB file, a ``.duckdb`` file, or a backend URL;
         a ``Target`` adds DuckDB settings (memory limit, threads, temporary directory)."""
         options: dict[str, object] = {}
+        lock_wait = 0.0
         if isinstance(target, Target):
             options = dict(target.duckdb)
+            lock_wait = target.lock_wait
             text = str(target.where)
         else:
             text = str(target)
@@ -102,12 +194,41 @@ class Warehouse:
             if not read_only:
                 check_data_dir(path)
             path = path / WAREHOUSE_FILE
-        try:
-            con = ibis.duckdb.connect(str(path), read_only=read_only, **options)
-            con.raw_sql("SET enable_progress_bar = false")
-        except Exception as exc:
-            raise StorageError(f"cannot open warehouse {path}: {exc}") from None
-        return cls(con, location=str(path))
+        marker = None if read_only else _claim_writer(path)
+        deadline = time.monotonic() + lock_wait
+        while True:
+            try:
+                con = ibis.duckdb.connect(str(path), read_only=read_only, **options)
+                con.raw_sql("SET enable_progress_bar = false")
+                break
+            except Exception as exc:
+                if _is_lock_conflict(exc) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                if marker is not None:
+                    _release_writer(marker)
+                if _is_lock_conflict(exc):
+                    raise BusyError(
+                        f"warehouse {path} is in use by another process (the web app or "
+                        f"another command) and stayed so for {lock_wait:g} s; try again, "
+                        "or set ALMEN_LOCK_WAIT to wait longer"
+                    ) from None
+                raise StorageError(f"cannot open warehouse {path}: {exc}") from None
+        return cls(con, location=str(path), marker=marker)
+
+    def backend_stamp(self) -> str:
+        """A version of what a backend holds that changes when rows are written: on
+        PostgreSQL the tables' insert/update/delete counters (updated by the server
+        within about a second of a commit); on DuckDB the file's ``stamp``."""
+        if self.con.name == "postgres":
+            with self.con.con.cursor() as cur:
+                cur.execute(
+                    "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0), "
+                    "count(*) FROM pg_stat_user_tables"
+                )
+                n, t = cur.fetchone()
+            return f"{n}:{t}"
+        return stamp(self.location) or ""
 
     def close(self) -> None:
         # drop tables cached by ``Table.cache()`` while the connection is still open
@@ -119,6 +240,9 @@ class Warehouse:
         disconnect = getattr(self.con, "disconnect", None)
         if disconnect is not None:
             disconnect()
+        if self._marker is not None:
+            _release_writer(self._marker)
+            self._marker = None
 
     def __enter__(self) -> Warehouse:
         return self

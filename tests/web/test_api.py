@@ -258,7 +258,7 @@ def test_warm_up_fills_the_shared_results_in_the_background(site) -> None:  # ty
         assert warm["started"] and warm["finished"], warm
         assert warm["failed"] == {}
         assert set(warm["ready"]) == {name for name, _ in services.warm_steps()}
-        keys = set(services._cache)
+        keys = set(services.generation().cache)
         assert ("summary", 2025) in keys and ("ceiling", 2025, 12) in keys
     assert services.warm_state.finished
 
@@ -278,7 +278,7 @@ def test_stopping_the_app_during_the_warm_up_stops_it(site) -> None:  # type: ig
         assert http.get("/api/health").status_code == 200
     services = app.state.services
     assert services._warmer is not None and not services._warmer.is_alive()
-    assert services._wh is None and services.warm_state.finished
+    assert not services._open and services.warm_state.finished
 
 
 def test_clinic_tables_download_whole_through_the_export_module(site, as_user) -> None:  # type: ignore[no-untyped-def]

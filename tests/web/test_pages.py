@@ -137,7 +137,7 @@ def test_clinic_page_warns_when_the_clinic_is_over_the_s96_limit(site: Site) -> 
     report = services.ceiling()
     for over in (True, False):
         flagged = report.with_columns(over=(pl.col("provider_number") == site.clinic) & over)
-        services._cache[("ceiling", services.year, 12)] = flagged
+        services.generation().cache[("ceiling", services.year, 12)] = flagged
         http = TestClient(app)  # type: ignore[arg-type]
         http.post("/api/login", json={"username": "klinik", "password": PASSWORD})
         page = http.get(f"/clinic/{site.clinic}").text

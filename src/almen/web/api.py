@@ -91,7 +91,9 @@ def me(c: C) -> dict[str, Any]:
 def health(c: C) -> dict[str, Any]:
     """Whether the app is up, and how far the start-up warm-up of the shared results has
     come (no login needed; names and timings only, no data)."""
-    return {"status": "ok", "year": c.services.year, "warm": c.services.warm_state.as_dict()}
+    wh = c.services.health()
+    return {"status": "ok" if wh["current"] else "stale", "year": c.services.year,
+            "warehouse": wh, "warm": c.services.warm_state.as_dict()}  # fmt: skip
 
 
 # -- clinics and settlement -------------------------------------------------------------

@@ -35,6 +35,7 @@ from almen.errors import (
     ParameterError,
     UserError,
 )
+from almen.warehouse import BusyError
 from almen.web.auth import User, clinics_in_scope, get_user
 from almen.web.services import Services
 
@@ -209,7 +210,7 @@ def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> F
         if warm:
             services.start_warm()
         yield
-        services.close()  # stops the warm-up, closes the shared warehouse connection
+        services.close()  # stops the warm-up and its queries
 
     app = FastAPI(
         lifespan=lifespan,
@@ -237,6 +238,9 @@ def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> F
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> JSONResponse:
+        if isinstance(exc, BusyError):  # a command is writing the warehouse
+            return JSONResponse({"detail": str(exc)}, status_code=503,
+                                headers={"Retry-After": "5"})  # fmt: skip
         code = next((c for t, c in status.items() if isinstance(exc, t)), 400)
         return JSONResponse({"detail": str(exc)}, status_code=code)
 

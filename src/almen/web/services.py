@@ -1,20 +1,28 @@
 """What the web app shows, computed by the engines and kept in memory.
 
-One read-only warehouse connection is shared under a lock; each result is computed once
-per parameter set and kept (the warehouse does not change under a running app: DuckDB
-lets no other process write while the app has the file open, so stop the app for
-`almen synth`, `almen ingest` or `almen settle`). ``warm`` computes the shared results
-in the background at start-up, so the first user does not wait for them. Patient-level
-results stay here; the routes decide who may see what.
+Each result is computed once per parameter set and per version of the warehouse, under
+a lock of its own (two users asking for the same result wait for one computation; users
+asking for different results compute side by side, each on its own read-only
+connection). A connection is open only while a result is computed, so `almen settle`,
+`almen ingest` and `almen synth` can run while the app serves: a command that writes
+says so (``warehouse.writer_waiting``) and the app then opens no new connection, serves
+what it has computed and answers the rest with ``BusyError`` (HTTP 503, try again) until
+the command is done. When the warehouse has changed (``warehouse.stamp``: checked at most
+once a second) the app starts a new generation: results are computed afresh from the new
+data, and the warm-up runs again. ``warm`` computes the shared results in the background,
+so the first user does not wait for them. Patient-level results stay here; the routes
+decide who may see what.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
@@ -23,13 +31,15 @@ import polars as pl
 from almen import population, reference
 from almen.config import Settings, warehouse_target
 from almen.errors import NotFoundError, ParameterError
-from almen.warehouse import Warehouse
+from almen.warehouse import BusyError, Warehouse, stamp, writer_waiting
 
 T = TypeVar("T")
 
 __all__ = ["Services", "WarmState"]
 
 log = logging.getLogger("almen.web")
+
+CHECK_EVERY = 1.0  # seconds between looks at whether the warehouse changed
 
 
 @dataclass
@@ -47,37 +57,118 @@ class WarmState:
         return asdict(self)
 
 
+@dataclass
+class Generation:
+    """The results computed from one version of the warehouse (``stamp``)."""
+
+    stamp: str | None
+    number: int = 1
+    loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    warm_state: WarmState = field(default_factory=WarmState)
+    _locks: dict[tuple[Any, ...], threading.RLock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def lock_for(self, key: tuple[Any, ...]) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.RLock())
+
+
 class Services:
     def __init__(self, settings: Settings, *, year: int = 2025) -> None:
         self.settings = settings
         self.year = year
         self.as_of = dt.date(year, 12, 31)
-        self._lock = threading.RLock()
-        self._cache: dict[tuple[Any, ...], Any] = {}
-        self._wh: Warehouse | None = None
-        self.warm_state = WarmState()
+        # the app never waits for a lock: it answers "busy" and the user tries again
+        self._target = dataclasses.replace(warehouse_target(settings), lock_wait=0.0)
+        self._is_file = stamp(self._target) is not None or settings.warehouse_url is None
+        self._gen = Generation(self._read_stamp())
+        self._checked = time.monotonic()
+        self._switch = threading.Lock()
+        self._open: set[Warehouse] = set()
+        self._open_guard = threading.Lock()
         self._stop = threading.Event()
+        self._warm = False
         self._warmer: threading.Thread | None = None
 
     # -- plumbing ---------------------------------------------------------------------
-    def warehouse(self) -> Warehouse:
-        if self._wh is None:
-            self._wh = Warehouse.connect(warehouse_target(self.settings), read_only=True)
-        return self._wh
+    @property
+    def warm_state(self) -> WarmState:
+        return self._gen.warm_state
+
+    def _read_stamp(self) -> str | None:
+        if self._is_file:
+            return stamp(self._target)
+        try:
+            with self._reading(check=False) as (_, st):
+                return st
+        except BusyError:
+            return self._gen.stamp
+
+    def generation(self) -> Generation:
+        """The current generation of results; a new one when the warehouse changed (not
+        while a command is writing it: the app serves the last complete version)."""
+        now = time.monotonic()
+        if now - self._checked >= CHECK_EVERY and not writer_waiting(self._target):
+            self._checked = now
+            current = self._read_stamp()
+            if current != self._gen.stamp:
+                self._renew(current)
+        return self._gen
+
+    def _renew(self, new_stamp: str | None) -> None:
+        with self._switch:
+            if new_stamp == self._gen.stamp:
+                return
+            self._gen = Generation(new_stamp, number=self._gen.number + 1)
+            log.info("warehouse changed: generation %d", self._gen.number)
+        if self._warm:
+            self.start_warm()
+
+    def health(self) -> dict[str, Any]:
+        """Whether the results served are from the warehouse as it is now."""
+        gen = self.generation()
+        writing = writer_waiting(self._target)
+        return {
+            "generation": gen.number,
+            "loaded_at": gen.loaded_at.isoformat(timespec="seconds"),
+            "being_written": writing,
+            "current": not writing and self._read_stamp() == gen.stamp,
+        }
+
+    @contextmanager
+    def _reading(self, *, check: bool = True) -> Iterator[tuple[Warehouse, str | None]]:
+        """A read-only connection for one computation, with the version it reads
+        (fixed while the connection is open: a DuckDB writer cannot take the file)."""
+        if check and writer_waiting(self._target):
+            raise BusyError("the warehouse is being written by a command; try again shortly")
+        wh = Warehouse.connect(self._target, read_only=True)
+        with self._open_guard:
+            self._open.add(wh)
+        try:
+            yield wh, (stamp(self._target) if self._is_file else wh.backend_stamp())
+        finally:
+            with self._open_guard:
+                self._open.discard(wh)
+            wh.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Warehouse]:
+        """A read-only connection for work that is not kept (a patient's overview)."""
+        with self._reading() as (wh, _):
+            yield wh
 
     def close(self) -> None:
-        """Stop a running warm-up (interrupting its query) and close the connection."""
+        """Stop a running warm-up (interrupting its queries)."""
         self._stop.set()
-        if self._warmer is not None and self._warmer.is_alive() and self._wh is not None:
-            raw = getattr(self._wh.con, "con", None)  # the DuckDB connection under Ibis
-            interrupt = getattr(raw, "interrupt", None)
-            if interrupt is not None:
-                interrupt()
+        with self._open_guard:
+            for wh in self._open:
+                raw = getattr(wh.con, "con", None)  # the DuckDB connection under Ibis
+                interrupt = getattr(raw, "interrupt", None)
+                if interrupt is not None:
+                    interrupt()
+        if self._warmer is not None and self._warmer.is_alive():
             self._warmer.join(timeout=30)
-        with self._lock:
-            if self._wh is not None:
-                self._wh.close()
-                self._wh = None
 
     def warm_steps(self) -> list[tuple[str, Callable[[], object]]]:
         """The results every role's pages share, the clinic dashboard's first."""
@@ -94,13 +185,14 @@ class Services:
         ]
 
     def warm(self) -> WarmState:
-        """Compute the shared results now, one after another, until done or ``close``.
-        A step that fails (a year with no budget frame, say) is recorded and skipped:
-        the route that needs it will give its own error."""
-        st = self.warm_state
+        """Compute the shared results now, one after another, until done, ``close`` or
+        a new generation. A step that fails (a year with no budget frame, say) is
+        recorded and skipped: the route that needs it will give its own error."""
+        gen = self._gen
+        st = gen.warm_state
         st.started = True
         for name, step in self.warm_steps():
-            if self._stop.is_set():
+            if self._stop.is_set() or gen is not self._gen:
                 break
             st.current = name
             t0 = time.perf_counter()
@@ -119,18 +211,30 @@ class Services:
         return st
 
     def start_warm(self) -> None:
-        """``warm`` on a background thread (the app serves meanwhile)."""
+        """``warm`` on a background thread (the app serves meanwhile), again for every
+        new generation."""
+        self._warm = True
         self._warmer = threading.Thread(target=self.warm, name="almen-warm", daemon=True)
         self._warmer.start()
 
     def cached(self, key: tuple[Any, ...], compute: Callable[[Warehouse], T]) -> T:
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = compute(self.warehouse())
-            return self._cache[key]
+        """``compute``'s result for ``key`` in the current generation: computed once,
+        under ``key``'s own lock, on a connection of its own."""
+        for _ in range(3):
+            gen = self.generation()
+            if key in gen.cache:
+                return gen.cache[key]
+            with gen.lock_for(key):
+                if key in gen.cache:
+                    return gen.cache[key]
+                with self._reading() as (wh, version):
+                    if version != gen.stamp:
+                        self._renew(version)
+                        continue  # the warehouse changed since the generation began
+                    value = compute(wh)
+                gen.cache[key] = value
+                return value
+        raise BusyError("the warehouse keeps changing; try again shortly")
 
     # -- areas ------------------------------------------------------------------------
     def areas(self) -> pl.DataFrame:
@@ -232,10 +336,11 @@ class Services:
         from almen.tomlfile import parse_toml
 
         scenario = parse_toml(scenario_text, source)
-        with self._lock:
-            res = readers.compare_fees(self.warehouse(), scenario, year=self.year,
+        summary = self.summary()
+        with self.reading() as wh:
+            res = readers.compare_fees(wh, scenario, year=self.year,
                                        budget_neutral=budget_neutral,
-                                       summary=self.summary())  # fmt: skip
+                                       summary=summary)  # fmt: skip
         return {"scenario": getattr(res.scenario, "name", "scenario"), "totals": res.totals,
                 "per_clinic": res.per_clinic}  # fmt: skip
 
@@ -278,8 +383,7 @@ class Services:
         """The patient overview (diagnoses, drugs, contacts, efforts), not cached."""
         from almen.population.patient import patient_overview
 
-        with self._lock:
-            wh = self.warehouse()
+        with self.reading() as wh:
             p = wh.read_table("patient")
             if p.filter(p.patient_id == patient_id).count().execute() == 0:
                 raise NotFoundError("no such patient")
@@ -293,12 +397,12 @@ class Services:
         """Age, sex and the triage flags from the records (``access.inputs``)."""
         from almen.access.inputs import patient_facts
 
-        with self._lock:
-            return patient_facts(self.warehouse(), patient_id, dt.date.today())
+        with self.reading() as wh:
+            return patient_facts(wh, patient_id, dt.date.today())
 
     def listed_with(self, patient_id: int) -> str | None:
-        with self._lock:
-            p = self.warehouse().read_table("patient")
+        with self.reading() as wh:
+            p = wh.read_table("patient")
             got = p.filter(p.patient_id == patient_id).select("provider_number").to_polars()
         return None if got.is_empty() else got["provider_number"][0]
 
