@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA ?= almen-data
 
-.PHONY: setup browser run run-real-data demo test lint format bench loadtest lock clean postgres
+.PHONY: setup browser run run-real-data demo test lint format bench bench-backends loadtest lock clean postgres
 
 setup: $(STAMP)
 
@@ -58,7 +58,14 @@ bench: setup
 	$(BIN)/python benchmarks/bench_access.py $(BENCH_DATA) --doc docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_ingest.py $(BENCH_DATA) --doc docs/benchmarks.md
 
-# 20 concurrent clients on the clinic dashboard API at scale 1 (figures into docs/benchmarks.md)
+# the scale-1 warehouse on PostgreSQL, and ten years of claims (figures into docs/benchmarks.md)
+bench-backends: setup postgres
+	test -f $(BENCH_DATA)/warehouse.duckdb || $(BIN)/almen --data $(BENCH_DATA) synth --scale 1.0
+	$(BIN)/python benchmarks/bench_backends.py $(BENCH_DATA) --doc docs/benchmarks.md
+	test -f $(BENCH_DATA)/claims-scale1.csv || $(BIN)/python benchmarks/bench_ingest.py $(BENCH_DATA)
+	$(BIN)/python benchmarks/bench_years.py $(BENCH_DATA) $(BENCH_DATA)-years --doc docs/benchmarks.md
+
+# 20 and 100 concurrent clients on the web app at scale 1 (figures into docs/benchmarks.md)
 loadtest: setup
 	test -f $(BENCH_DATA)/warehouse.duckdb || $(BIN)/almen --data $(BENCH_DATA) synth --scale 1.0
 	$(BIN)/python benchmarks/loadtest.py $(BENCH_DATA) --doc docs/benchmarks.md

@@ -3,7 +3,10 @@ with another line.
 
 Only such lines can be duplicates or over a per-day limit (settlement/rules.py), and
 finding them is one window over every claim line, the costliest step of checking a year
-(about 10 s at scale 1). Synth and ingest build the index when they write claims; the
+(about 10 s at scale 1). Synth builds the index when it writes claims; an ingest that
+adds claims to an indexed table extends it with the lines that share a key with a new
+line (``extend``: the keys of one month, not a window over every year), and one that
+replaces earlier claims rebuilds it; the
 check uses it while the claim table still matches the stamp it was built from (row
 count, largest and integer sum of claim_id), and falls back to the window otherwise. The index
 holds the lines that share a key over the whole table, a superset of those that share
@@ -18,7 +21,7 @@ import pyarrow as pa
 from almen.errors import StorageError
 from almen.warehouse import Warehouse
 
-__all__ = ["build", "read"]
+__all__ = ["build", "extend", "read"]
 
 
 def _stamp(wh: Warehouse) -> tuple[int, int, int]:
@@ -39,17 +42,45 @@ def build(wh: Warehouse) -> int:
     w = ibis.window(group_by=[c.patient_id, c.service_date, c.service_code])
     counted = c.select("claim_id", n=c.count().over(w))
     ids = counted.filter(counted.n > 1).select("claim_id").to_pyarrow()
-    n, mx, sm = _stamp(wh)
     # no transaction of its own (ingest calls this inside one); the stamp is written last,
     # so an interrupted build leaves no stamp that matches and the window is used
     wh.con.drop_table("claim_same_day_stamp", force=True)
     wh.write_table("claim_same_day", ids)
+    _write_stamp(wh)
+    return ids.num_rows
+
+
+def _write_stamp(wh: Warehouse) -> None:
+    n, mx, sm = _stamp(wh)
     wh.write_table(
         "claim_same_day_stamp",
         pa.table({"claim_rows": pa.array([n], pa.int64()),
                   "max_claim_id": pa.array([mx], pa.int64()),
                   "sum_claim_id": pa.array([sm], pa.int64())}),
     )  # fmt: skip
+
+
+def extend(wh: Warehouse, ingest_id: str) -> int:
+    """Bring a current index up to date after the claims of ``ingest_id`` were appended
+    (nothing removed): a key's count only grows, so every indexed line stays indexed and
+    the new index lines are those of the keys the batch touches (its lines and the
+    earlier ones that share a key with them). Returns the lines added.
+
+    The caller checks that the index matched the claim table before the append (else
+    ``build``)."""
+    keys = ["patient_id", "service_date", "service_code"]
+    c = wh.read_table("claim")
+    touched = c.filter(c.ingest_id == ingest_id).select(*keys).distinct()
+    lines = c.semi_join(touched, keys).select("claim_id", *keys)
+    w = ibis.window(group_by=keys)
+    counted = lines.select("claim_id", n=lines.count().over(w))
+    indexed = wh.read_table("claim_same_day")
+    new = counted.filter(counted.n > 1).select("claim_id").anti_join(indexed, "claim_id")
+    ids = new.to_pyarrow()
+    wh.con.drop_table("claim_same_day_stamp", force=True)  # the stamp is written last
+    if ids.num_rows:
+        wh.append_table("claim_same_day", ids)
+    _write_stamp(wh)
     return ids.num_rows
 
 

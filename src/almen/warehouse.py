@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ __all__ = [
     "Target",
     "Warehouse",
     "check_data_dir",
+    "copy_warehouse",
     "stamp",
     "writer_waiting",
 ]
@@ -372,15 +373,17 @@ class Warehouse:
     def row_count(self, name: str) -> int:
         return int(self.read_table(name).count().to_pyarrow().as_py())
 
-    def content_hash(self, name: str) -> str:
+    def content_hash(self, name: str, rows: ibis.Table | None = None) -> str:
         """SHA-256 of the table's row count and the XOR of its row hashes: equal tables
         give equal hashes whatever the row order or chunking, computed inside the backend
-        (no row leaves it). Rows are unique by key, so XOR does not cancel them out."""
+        (no row leaves it). Rows are unique by key, so XOR does not cancel them out.
+        ``rows``: a filter of the table (e.g. one year's claims) to hash instead."""
         spec = get_table(name)
-        table = self.read_table(name)
+        table = self.read_table(name) if rows is None else rows
         if self.con.name == "duckdb":
             cols = ", ".join(f'"{c}"' for c in spec.column_names)
-            raw = self.con.raw_sql(f'SELECT count(*), bit_xor(hash({cols})) FROM "{name}"')
+            source = f'"{name}"' if rows is None else f"({ibis.to_sql(rows, dialect='duckdb')})"
+            raw = self.con.raw_sql(f"SELECT count(*), bit_xor(hash({cols})) FROM {source} AS t")
             n, x = raw.fetchone()
         else:
             row: ibis.Value | None = None
@@ -417,3 +420,44 @@ class Warehouse:
             raise
         self._tx_depth = 0
         raw("COMMIT")
+
+
+def copy_warehouse(
+    source: Warehouse,
+    dest: Warehouse,
+    *,
+    tables: list[str] | None = None,
+    batch_rows: int = 1_000_000,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, int]:
+    """Copy every declared table of ``source`` (or ``tables``) into ``dest``, replacing
+    them there; rows by table. Tables go across in Arrow batches of ``batch_rows`` and
+    are bulk-loaded (PostgreSQL: COPY; DuckDB: Arrow), so no row passes through Python
+    one at a time. ``progress(table, rows_done, rows_total)`` after each batch. Each
+    table's row count is compared after loading; StorageError if one differs."""
+    from almen.schema import TABLES
+
+    names = tables if tables is not None else [n for n in TABLES if source.has_table(n)]
+    counts: dict[str, int] = {}
+    for name in names:
+        table = source.read_table(name)
+        total = source.row_count(name)
+        done = 0
+        first = True
+        for batch in table.to_pyarrow_batches(chunk_size=batch_rows):
+            piece = pa.Table.from_batches([batch])
+            if first:
+                dest.write_table(name, piece)
+                first = False
+            else:
+                dest.append_table(name, piece)
+            done += piece.num_rows
+            if progress is not None:
+                progress(name, done, total)
+        if first:
+            dest.create_empty(name)
+        got = dest.row_count(name)
+        if got != total:
+            raise StorageError(f"table {name}: {total} rows read, {got} in {dest.location}")
+        counts[name] = got
+    return counts

@@ -119,3 +119,41 @@ def test_one_year_summary_gives_the_same_results_as_checking_each_time(
         if key is not None:
             plain, shared = plain.sort(key), shared.sort(key)
         assert_frame_equal(plain, shared, check_exact=False, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def test_an_appended_batch_extends_the_index_as_a_rebuild_would(tiny_copy: Path) -> None:
+    """Issue 14 item 3: an ingest that adds a month extends the index from the keys it
+    touches instead of a window over all claims; the index equals a full rebuild (a new
+    line that repeats an old one makes both lines indexed), and the stamp matches."""
+    import pyarrow as pa
+
+    with Warehouse.connect(tiny_copy) as wh:
+        c = wh.read_table("claim")
+        old = c.filter(c.settlement_month == dt.date(YEAR, 3, 1)).limit(50).to_pyarrow()
+        top = int(c.claim_id.max().execute())
+        # a batch: 50 repeats of March lines (each makes a new same-day key or joins one)
+        batch = old.set_column(0, "claim_id", pa.array(range(top + 1, top + 51), pa.int64()))
+        batch = batch.set_column(batch.schema.get_field_index("ingest_id"), "ingest_id",
+                                 pa.array(["batch-x"] * 50))  # fmt: skip
+        assert claim_index.read(wh) is not None
+        wh.append_table("claim", batch)
+        added = claim_index.extend(wh, "batch-x")
+        extended = claim_index.read(wh)
+        assert extended is not None  # the stamp matches the claims again
+        got = set(extended.to_pyarrow().column("claim_id").to_pylist())
+        claim_index.build(wh)
+        rebuilt = set(claim_index.read(wh).to_pyarrow().column("claim_id").to_pylist())  # type: ignore[union-attr]
+    assert got == rebuilt
+    assert added >= 50 and set(old.column("claim_id").to_pylist()) <= got
+
+
+def test_settle_says_no_fee_schedule_before_any_expensive_work(tiny_copy: Path, call_cli) -> None:  # type: ignore[no-untyped-def]
+    """Cheap errors first: a year without a fee schedule exits 2 naming it, and the stale
+    same-day index is not rebuilt on the way (that costs a window over every claim)."""
+    with Warehouse.connect(tiny_copy) as wh:
+        wh.con.drop_table("claim_same_day_stamp")
+    res = call_cli("--data", str(tiny_copy), "settle", "--year", "2019")
+    assert res.exit_code == 2
+    assert "2019" in res.output
+    with Warehouse.connect(tiny_copy, read_only=True) as wh:
+        assert not wh.has_table("claim_same_day_stamp")

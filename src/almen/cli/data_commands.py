@@ -15,11 +15,15 @@ from almen.cli.render import (
     console,
     render_calibration,
     render_counts,
+    row_progress,
     status,
     step_progress,
 )
 from almen.errors import NotFoundError, ParameterError
-from almen.warehouse import WAREHOUSE_FILE, Warehouse
+from almen.warehouse import WAREHOUSE_FILE, Warehouse, copy_warehouse
+
+warehouse_app = typer.Typer(help="Copy a warehouse to another backend.", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
 
 DEMO_SCALE = 0.05
 
@@ -30,10 +34,23 @@ def _synth(ctx: typer.Context, scale: float, seed: int, year: int) -> None:
     params = SynthParams(scale=scale, seed=seed, year=year)
     settings = settings_of(ctx)
     if settings.warehouse_url:
-        raise ParameterError(
-            "synth writes a DuckDB file in the data directory (--data); unset "
-            "ALMEN_WAREHOUSE_URL and copy the tables to that backend afterwards"
-        )
+        # made in a DuckDB file first (atomically, as always), then bulk-loaded
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="almen-synth-", dir=settings.data.parent
+                                         if settings.data.parent.exists() else None) as tmp:  # fmt: skip
+            with step_progress(len(STEPS)) as advance:
+                write_denmark(params, Path(tmp), progress=advance)
+            with (
+                Warehouse.connect(Path(tmp), read_only=True) as src,
+                Warehouse.connect(warehouse_target(settings)) as dest,
+                row_progress() as copied,
+            ):
+                counts = copy_warehouse(src, dest, progress=copied)
+                cal = dest.read_table("calibration").to_pyarrow()
+        render_counts(counts, title=f"Synthetic Denmark in {settings.warehouse_url.split('@')[-1]}")
+        render_calibration(pl.from_arrow(cal))  # type: ignore[arg-type]
+        return
     data_dir = settings.data
     with step_progress(len(STEPS)) as advance:
         counts = write_denmark(params, data_dir, progress=advance)
@@ -173,6 +190,45 @@ def tables(ctx: typer.Context) -> None:
     """List the warehouse tables and their row counts."""
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         render_counts({t: wh.row_count(t) for t in sorted(wh.con.list_tables())}, title=wh.location)
+
+
+@warehouse_app.command("copy")
+@guard
+def warehouse_copy(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="backend URL (postgres://…, duckdb:///file) or a data "
+            "directory; its tables of the same names are replaced",
+        ),
+    ],
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="only this table (repeatable)")
+    ] = None,
+) -> None:
+    """Copy the warehouse (the data directory's, or ALMEN_WAREHOUSE_URL's) into another
+    backend in bulk (COPY on PostgreSQL), checking each table's row count."""
+    from almen.schema import TABLES
+
+    settings = settings_of(ctx)
+    unknown = [t for t in table or [] if t not in TABLES]
+    if unknown:
+        raise ParameterError(f"--table: no table {unknown[0]} in the schema (see `almen schema`)")
+    source = warehouse_target(settings)
+    if str(source.where) == to:
+        raise ParameterError("--to is the warehouse itself")
+    with (
+        Warehouse.connect(source, read_only=True) as src,
+        Warehouse.connect(to) as dest,
+        row_progress() as copied,
+    ):
+        missing = [t for t in table or [] if not src.has_table(t)]
+        if missing:
+            raise NotFoundError(f"table {missing[0]} is not in the warehouse {src.location}")
+        counts = copy_warehouse(src, dest, tables=table or None, progress=copied)
+    render_counts(counts, title=f"Copied to {to.split('@')[-1]}")
 
 
 @app.command()

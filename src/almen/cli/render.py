@@ -10,7 +10,7 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from almen.export import Result, as_result, to_csv, to_json, write_result
@@ -76,6 +76,28 @@ def step_progress(
 
         yield advance
         progress.update(task, completed=total, description="done")
+
+
+@contextmanager
+def row_progress(out: Console = status) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar per table (rows done of rows in it); yields the callback that
+    ``warehouse.copy_warehouse`` calls after each batch."""
+    with Progress(
+        TextColumn("[bold]{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} rows"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=total)
+            progress.update(tasks[table], completed=done)
+
+        yield advance
 
 
 def render_counts(counts: dict[str, int], *, title: str) -> None:

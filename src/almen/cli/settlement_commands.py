@@ -55,7 +55,10 @@ def settle(
     settings = settings_of(ctx)
     months = [month] if month else list(range(1, 13))
     with Warehouse.connect(warehouse_target(settings)) as wh:
-        if wh.has_table("claim") and claim_index.read(wh) is None:
+        # cheap errors first: no fee schedule or no claims for the year
+        readers.fees_for_year(wh, year)
+        readers.require_claims(wh, year)
+        if claim_index.read(wh) is None:
             claim_index.build(wh)  # claims written outside synth and ingest: index them
         stmt, returned = readers.settle_year(wh, year, months, run_date)
         run = readers.write_settlement(wh, year, months, stmt, returned, as_of=run_date)

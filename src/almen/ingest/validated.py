@@ -197,6 +197,8 @@ def write_validated(
     new = validated.accepted
     key = validated.replace_key
     with wh.transaction():
+        # an index that matches the claims now can be extended by the new batch
+        extend_index = name == "claim" and not earlier and claim_index.read(wh) is not None
         if name == "claim":
             if earlier and wh.has_table("claim"):
                 c = wh.read_table("claim")
@@ -218,8 +220,11 @@ def write_validated(
             wh.append_table(name, new)  # no key: rows are added (claims, contacts)
         else:
             _replace_rows(wh, name, new, key)
-        if name == "claim":
-            claim_index.build(wh)  # the same-day index follows the claims
+        if name == "claim":  # the same-day index follows the claims
+            if extend_index:
+                claim_index.extend(wh, ingest_id)
+            else:
+                claim_index.build(wh)
         n = len(validated.rejects)
         rejects = pa.table(
             {

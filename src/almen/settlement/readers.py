@@ -35,15 +35,18 @@ from almen.warehouse import Warehouse
 
 __all__ = [
     "FeeComparison",
+    "OverviewInputs",
     "SettlementRun",
     "ceiling_for_year",
     "checked_year",
+    "clinic_overview",
     "compare_fees",
     "current_statements",
     "expo",
     "fees_for_year",
     "frame_for_year",
     "overview_for_clinic",
+    "overview_inputs",
     "settle_year",
     "settlement_runs",
     "write_settlement",
@@ -73,7 +76,7 @@ def require_claims(wh: Warehouse, year: int) -> None:
     """NotFoundError when the warehouse holds no claim sent for ``year``: a year is not
     settled as capitation only by mistake."""
     c = wh.read_table("claim")
-    n = c.filter(c.settlement_month.year() == year).count().to_pyarrow().as_py()
+    n = _claims_of(wh, year).count().to_pyarrow().as_py()
     if not n:
         months = c.aggregate(lo=c.settlement_month.min(), hi=c.settlement_month.max())
         lo, hi = months.to_pyarrow().to_pylist()[0].values()
@@ -201,8 +204,17 @@ def current_statements(wh: Warehouse, year: int) -> tuple[pl.DataFrame, pl.DataF
     return stmt, ret.sort("claim_id")
 
 
-def _inputs(wh: Warehouse) -> dict[str, str]:
-    """Hashes of what a settlement reads (order-independent fingerprints of the tables)."""
+def _claims_of(wh: Warehouse, year: int) -> ibis.Table:
+    """The claims sent for ``year`` (settlement month in the year)."""
+    c = wh.read_table("claim")
+    start = dt.date(year, 1, 1)
+    return c.filter((c.settlement_month >= start) & (c.settlement_month < dt.date(year + 1, 1, 1)))
+
+
+def _inputs(wh: Warehouse, year: int) -> dict[str, str]:
+    """Hashes of what a settlement of ``year`` reads (order-independent fingerprints of
+    the tables; of the claims, those sent for the year, so a run does not read every
+    year's claims to fingerprint them)."""
     from almen.settlement.rules import DATA_DIR
 
     def files(*names: str) -> str:
@@ -215,7 +227,7 @@ def _inputs(wh: Warehouse) -> dict[str, str]:
         wh.content_hash("listing") if wh.has_table("listing") else ""
     )
     return {
-        "claim_sha256": wh.content_hash("claim"),
+        "claim_sha256": wh.content_hash("claim", _claims_of(wh, year)),
         "patient_sha256": hashlib.sha256(people.encode()).hexdigest(),
         "fee_schedule_sha256": wh.content_hash("fee_schedule"),
         "rules_sha256": files("claim_return_rule.csv", "claim_rules.csv"),
@@ -265,7 +277,7 @@ def write_settlement(
     """
     from almen import __version__
 
-    inputs = _inputs(wh)
+    inputs = _inputs(wh, year)
     fees = fees_for_year(wh, year)
     runs = settlement_runs(wh).filter(pl.col("year") == year)
     wanted = set(months)
@@ -344,12 +356,24 @@ def frame_for_year(
     return report, rate
 
 
-def overview_for_clinic(
-    wh: Warehouse, clinic: str, year: int, *, summary: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, dict[str, object], pl.DataFrame]:
-    """The service overview of ``clinic``: per service its rate against the region's,
-    the clinic's § 96 row, and the fee schedule (for names). ``summary``: the year's
-    ``year_summary``, if already made."""
+@dataclass(frozen=True)
+class OverviewInputs:
+    """What every clinic's service overview of a year reads: the fee schedule, the
+    accepted lines by clinic, service and age-sex group, the listed patients, each
+    clinic's region and the § 96 report (made once, then one clinic at a time)."""
+
+    fees: pl.DataFrame
+    accepted: pl.DataFrame
+    listed: pl.DataFrame
+    regions: pl.DataFrame
+    report: pl.DataFrame
+
+
+def overview_inputs(
+    wh: Warehouse, year: int, *, summary: pl.DataFrame | None = None
+) -> OverviewInputs:
+    """The shared inputs of ``year``'s service overviews (``summary``: the year's
+    ``year_summary``, if already made)."""
     fees = fees_for_year(wh, year)
     accepted = accepted_by_group(
         summary if summary is not None else year_summary(wh, year),
@@ -358,8 +382,6 @@ def overview_for_clinic(
     )
     listed = expo(wh, year)
     regions = clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year)
-    if clinic not in set(regions["provider_number"].to_list()):
-        raise NotFoundError(f"no clinic {clinic} in the warehouse")
     report = ceiling_report(
         listed,
         accepted,
@@ -367,9 +389,29 @@ def overview_for_clinic(
         capitation_per_year=capitation_price(fees, dt.date(year, 1, 1)),
         year=year,
     )
-    me = report.filter(pl.col("provider_number") == clinic).to_dicts()[0]
-    ov = service_overview(clinic, listed, accepted, regions, expected_total_dkk=me["expected_dkk"])
-    return ov, me, fees
+    return OverviewInputs(fees, accepted, listed, regions, report)
+
+
+def clinic_overview(
+    inputs: OverviewInputs, clinic: str
+) -> tuple[pl.DataFrame, dict[str, object], pl.DataFrame]:
+    """The service overview of ``clinic`` from the shared inputs: per service its rate
+    against the region's, the clinic's § 96 row, and the fee schedule (for names)."""
+    if clinic not in set(inputs.regions["provider_number"].to_list()):
+        raise NotFoundError(f"no clinic {clinic} in the warehouse")
+    me = inputs.report.filter(pl.col("provider_number") == clinic).to_dicts()[0]
+    ov = service_overview(clinic, inputs.listed, inputs.accepted, inputs.regions,
+                          expected_total_dkk=me["expected_dkk"])  # fmt: skip
+    return ov, me, inputs.fees
+
+
+def overview_for_clinic(
+    wh: Warehouse, clinic: str, year: int, *, summary: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, dict[str, object], pl.DataFrame]:
+    """The service overview of ``clinic``: per service its rate against the region's,
+    the clinic's § 96 row, and the fee schedule (for names). ``summary``: the year's
+    ``year_summary``, if already made."""
+    return clinic_overview(overview_inputs(wh, year, summary=summary), clinic)
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,7 @@ class Services:
             ("settlement", self.statements),
             ("summary", self.summary),
             ("ceiling", self.ceiling),
+            ("overview inputs", self.overview_inputs),
             ("findings", self.findings),  # with the indicators: one pass over the features
             ("frame", self.frame),
             ("need", self.need_by_municipality),
@@ -235,6 +236,17 @@ class Services:
                 gen.cache[key] = value
                 return value
         raise BusyError("the warehouse keeps changing; try again shortly")
+
+    def derived(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """Like ``cached`` for a result made from other results only (no connection: it
+        is served while a command writes, if what it needs is computed)."""
+        gen = self.generation()
+        if key in gen.cache:
+            return gen.cache[key]
+        with gen.lock_for(key):
+            if key not in gen.cache:
+                gen.cache[key] = compute()
+            return gen.cache[key]
 
     # -- areas ------------------------------------------------------------------------
     def areas(self) -> pl.DataFrame:
@@ -316,16 +328,24 @@ class Services:
             lambda wh: readers.frame_for_year(wh, self.year, summary=self.summary())[0],
         )
 
+    def overview_inputs(self) -> Any:
+        """What every clinic's service overview reads (``readers.overview_inputs``),
+        made once per generation: a clinic's overview is then a small step."""
+        from almen.settlement import readers
+
+        return self.cached(("overview inputs", self.year),
+                           lambda wh: readers.overview_inputs(wh, self.year,
+                                                              summary=self.summary()))  # fmt: skip
+
     def overview(self, clinic: str) -> pl.DataFrame:
         from almen.settlement import readers
 
-        def compute(wh: Warehouse) -> pl.DataFrame:
-            ov, _, fees = readers.overview_for_clinic(wh, clinic, self.year,
-                                                      summary=self.summary())  # fmt: skip
+        def compute() -> pl.DataFrame:
+            ov, _row, fees = readers.clinic_overview(self.overview_inputs(), clinic)
             names = fees.select("service_code", "name_da").unique("service_code")
             return ov.join(names, on="service_code", how="left")
 
-        return self.cached(("overview", self.year, clinic), compute)
+        return self.derived(("overview", self.year, clinic), compute)
 
     def compare_fees(
         self, scenario_text: str, *, source: str = "scenario", budget_neutral: bool | None = None
@@ -371,8 +391,8 @@ class Services:
         """Case-finding counts at every level as published (``population.published``)."""
         _, counts = self.findings()
         areas = self.areas()
-        return self.cached(("published findings", self.as_of),
-                           lambda _: population.published(counts, areas))  # fmt: skip
+        return self.derived(("published findings", self.as_of),
+                            lambda: population.published(counts, areas))  # fmt: skip
 
     def indicators(self) -> pl.DataFrame:
         """Indicators per clinic with funnel limits, as published (``funnel``: every
@@ -445,8 +465,8 @@ class Services:
     def workforce(self, intakes: tuple[int, ...] = (350, 400), runs: int = 2000) -> pl.DataFrame:
         from almen.capacity import WorkforceParams, yearly_table
 
-        return self.cached(("workforce", intakes, runs),
-                           lambda _: yearly_table(WorkforceParams(), intakes, runs, seed=1))  # fmt: skip
+        return self.derived(("workforce", intakes, runs),
+                            lambda: yearly_table(WorkforceParams(), intakes, runs, seed=1))  # fmt: skip
 
     def distribution(self, new: int) -> pl.DataFrame:
         """Where ``new`` capacities go, voluntary and forced side by side."""
