@@ -51,6 +51,32 @@ class Settings(BaseSettings):
         description="seconds a command waits while another process (the web app, another "
         "command) holds the DuckDB file (ALMEN_LOCK_WAIT)",
     )
+    session_idle_minutes: float = Field(
+        30, gt=0, description="a web session ends after this long without a request "
+        "(ALMEN_SESSION_IDLE_MINUTES)",
+    )  # fmt: skip
+    session_max_hours: float = Field(
+        8, gt=0, description="a web session ends this long after login (ALMEN_SESSION_MAX_HOURS)"
+    )
+    https: bool = Field(
+        False,
+        description="the app is served over TLS (directly or behind a proxy): secure "
+        "cookies and HSTS (ALMEN_HTTPS)",
+    )
+    trusted_hosts: str | None = Field(
+        None,
+        description="comma-separated host names the app answers for, e.g. "
+        "almen.region.dk (ALMEN_TRUSTED_HOSTS); default: any",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="addresses of proxies whose X-Forwarded-For/-Proto are trusted "
+        "(ALMEN_FORWARDED_ALLOW_IPS)",
+    )
+    max_request_bytes: int = Field(
+        1_000_000, ge=1024, description="largest request body, uploads included; larger "
+        "get 413 (ALMEN_MAX_REQUEST_BYTES)",
+    )  # fmt: skip
     records_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the records store (ALMEN_RECORDS_URL); default: "

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -31,10 +33,12 @@ from almen.errors import ParameterError, StorageError
 __all__ = [
     "RECORDS_FILE",
     "AuditRow",
+    "AuthEventRow",
     "CarePlan",
     "CarePlanRow",
     "RequestRow",
     "ViewAuditRow",
+    "WebSessionRow",
     "WebUserRow",
     "add_care_plan",
     "care_plans",
@@ -108,6 +112,33 @@ class WebUserRow(Base):
     role: Mapped[str] = mapped_column(String(20))
     scope: Mapped[str | None] = mapped_column(String(100), nullable=True)
     name: Mapped[str] = mapped_column(String(100), default="")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class WebSessionRow(Base):
+    """A signed-in session (server side: the cookie holds only its random token, stored
+    here as a SHA-256 hash). Ended by logout, a password change, disabling the user, or
+    the idle and absolute timeouts."""
+
+    __tablename__ = "web_session"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuthEventRow(Base):
+    """Every login, failed login, lockout, logout and account change (ASVS 2.2.1, 7.1):
+    who, from which address, when. Never a password."""
+
+    __tablename__ = "auth_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    username: Mapped[str] = mapped_column(String(60), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True, default="")
+    event: Mapped[str] = mapped_column(String(30))
 
 
 class ViewAuditRow(Base):
@@ -143,9 +174,35 @@ def connect(data_dir: Path, url: str | None = None) -> Engine:
         else:
             engine = create_engine(target, pool_pre_ping=True)
         Base.metadata.create_all(engine)
+        _add_new_columns(engine)
     except Exception as exc:  # drivers raise many types
         raise StorageError(f"cannot open the records store: {type(exc).__name__}") from None
+    if url is None:
+        _owner_only(data_dir / RECORDS_FILE)
     return engine
+
+
+def _owner_only(path: Path) -> None:
+    """Password hashes, care plans and inbox text: readable by the owner only (0600)."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+        except OSError:  # absent, or not ours to change
+            pass
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Columns added since a store was made (``create_all`` makes only missing tables)."""
+    from sqlalchemy import inspect, text
+
+    have = {c["name"] for c in inspect(engine).get_columns("web_user")}
+    added = {"disabled": "BOOLEAN NOT NULL DEFAULT FALSE",
+             "password_changed_at": "TIMESTAMP"}  # fmt: skip
+    with engine.begin() as con:
+        for name, decl in added.items():
+            if name not in have:
+                con.execute(text(f"ALTER TABLE web_user ADD COLUMN {name} {decl}"))
 
 
 def _sqlite_pragmas(conn: object, _record: object) -> None:
@@ -185,3 +242,19 @@ def care_plans(engine: Engine, patient_id: int) -> list[CarePlan]:
 
 def _plan(r: CarePlanRow) -> CarePlan:
     return CarePlan(r.id, r.patient_id, r.title, r.description, r.status, r.created_at)
+
+
+def references(engine: Engine) -> dict[str, list[Any]]:
+    """What the records point to in the warehouse: the users' scopes by role, the
+    patients of care plans and inbox requests, and the clinics of inbox requests (for
+    ``/api/health`` to report the ones that no longer exist)."""
+    with Session(engine) as s:
+        users = s.execute(select(WebUserRow.role, WebUserRow.scope)).all()
+        plans = s.scalars(select(CarePlanRow.patient_id).distinct()).all()
+        reqs = s.execute(select(RequestRow.provider_number, RequestRow.patient_id)).all()
+    return {
+        "region": sorted({sc for r, sc in users if r == "region" and sc}),
+        "cluster": sorted({sc for r, sc in users if r == "cluster" and sc}),
+        "clinic": sorted({sc for r, sc in users if r == "clinic" and sc} | {p for p, _ in reqs}),
+        "patient": sorted(set(plans) | {pid for _, pid in reqs}),
+    }

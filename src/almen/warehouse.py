@@ -201,6 +201,8 @@ class Warehouse:
             try:
                 con = ibis.duckdb.connect(str(path), read_only=read_only, **options)
                 con.raw_sql("SET enable_progress_bar = false")
+                if not read_only and path.stat().st_mode & 0o077:
+                    path.chmod(0o600)  # patient data: its owner only
                 break
             except Exception as exc:
                 if _is_lock_conflict(exc) and time.monotonic() < deadline:

@@ -62,7 +62,7 @@ def test_settle_runs_while_the_app_serves_and_the_app_shows_the_new_run(live: Si
     assert done.returncode == 0, done.stderr
     time.sleep(1.1)  # the app looks at the warehouse at most once a second
     health = http.get("/api/health").json()
-    assert health["warehouse"]["generation"] == 2 and health["status"] == "ok"
+    assert health["warehouse"]["generation"] == 2 and health["status"] == "ok", str(health)[150:]
     after = http.get(url).json()["months"]
     jan = {r["run_id"] for r in after if r["month"].startswith("2025-01")}
     assert len(jan) == 1 and not jan & runs_before  # January from the new run

@@ -27,7 +27,10 @@ def _auth(site: Site, user: str) -> tuple[dict[str, str], dict[str, str]]:
 def test_no_server_error(site: Site) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", site.app)
     auth = [_auth(site, u) for u in ("nat", "klinik")]
-    operations = [r.ok() for r in schema.get_all_operations()]
+    # logging in and out are tested on their own (tests/web/test_asvs.py): fuzzed, they
+    # would end the sessions used here and lock the test address out
+    operations = [op for op in (r.ok() for r in schema.get_all_operations())
+                  if op.path not in ("/api/login", "/api/logout")]  # fmt: skip
     assert len(operations) >= 20
     failures: list[str] = []
     seen: Counter[int] = Counter()

@@ -56,6 +56,8 @@ def root(
     ] = None,
 ) -> None:
     """almen: settlement, population, capacity and access for Danish general practice."""
+    # the warehouse, the records store, keys and exports: readable by their owner only
+    os.umask(0o077)
     ctx.obj = get_settings(os.environ, data=data)
 
 

@@ -12,9 +12,13 @@ import typer
 
 from almen.cli import app, guard, settings_of, warehouse_target
 from almen.cli.render import (
+    FormatOpt,
+    OutputOpt,
     console,
+    emit,
     render_calibration,
     render_counts,
+    render_frame,
     row_progress,
     status,
     step_progress,
@@ -135,7 +139,8 @@ def _serve(settings: object, host: str, port: int, year: int, warm: bool = True)
             f"finding, need …); http://{host}:{port}/api/health shows how far it has come."
         )
     app_ = create_app(settings, year=year, warm=warm)  # type: ignore[arg-type]
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips)  # type: ignore[attr-defined]  # fmt: skip
 
 
 @app.command()
@@ -174,14 +179,89 @@ def user_add(
         str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
     ] = "",
 ) -> None:
-    """Add a user (or set a new password); the password is stored as an argon2 hash."""
-    from almen import records
-    from almen.web.auth import add_user
+    """Add a user (or replace one); the password is stored as an argon2 hash. The scope
+    must be a region, cluster or clinic of the warehouse; the password at least 12
+    characters and not a common one."""
+    from almen import population, records
+    from almen.web.auth import add_user, scopes_of
 
     settings = settings_of(ctx)
+    with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        known = scopes_of(population.clinic_areas(wh))
     add_user(records.connect(settings.data, settings.records_url), username, password, role,
-             scope, name)  # fmt: skip
+             scope, name, known_scopes=known)  # fmt: skip
     console.print(f"user {username} ({role}{': ' + scope if scope else ''}) saved")
+
+
+def _records(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from almen import records
+
+    settings = settings_of(ctx)
+    return records.connect(settings.data, settings.records_url)
+
+
+UserArg = Annotated[str, typer.Argument(help="user name")]
+
+
+@user_app.command("list")
+@guard
+def user_list(ctx: typer.Context, fmt: FormatOpt = "table", output: OutputOpt = None) -> None:
+    """Every user: role, scope, name, disabled or not, when the password was set and
+    the last login (never a hash)."""
+    from almen.web.auth import list_users
+
+    users = pl.DataFrame(list_users(_records(ctx)), schema={
+        "username": pl.Utf8, "role": pl.Utf8, "scope": pl.Utf8, "name": pl.Utf8,
+        "disabled": pl.Boolean, "password_changed_at": pl.Datetime, "last_login": pl.Datetime,
+    })  # fmt: skip
+    if not emit(users, fmt, output):
+        render_frame(users, title=f"{len(users):,} users")
+
+
+@user_app.command("disable")
+@guard
+def user_disable(ctx: typer.Context, username: UserArg) -> None:
+    """Stop a user logging in; the user's sessions end."""
+    from almen.web.auth import set_disabled
+
+    set_disabled(_records(ctx), username, True)
+    console.print(f"user {username} disabled; every session of the user ended")
+
+
+@user_app.command("enable")
+@guard
+def user_enable(ctx: typer.Context, username: UserArg) -> None:
+    """Let a disabled user log in again."""
+    from almen.web.auth import set_disabled
+
+    set_disabled(_records(ctx), username, False)
+    console.print(f"user {username} enabled")
+
+
+@user_app.command("passwd")
+@guard
+def user_passwd(
+    ctx: typer.Context,
+    username: UserArg,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+) -> None:
+    """Set a new password; every session of the user ends."""
+    from almen.web.auth import set_password
+
+    set_password(_records(ctx), username, password)
+    console.print(f"password of {username} changed; every session of the user ended")
+
+
+@user_app.command("remove")
+@guard
+def user_remove(ctx: typer.Context, username: UserArg) -> None:
+    """Remove a user (the audit log keeps what the user did)."""
+    from almen.web.auth import remove_user
+
+    remove_user(_records(ctx), username)
+    console.print(f"user {username} removed")
 
 
 @app.command()

@@ -156,6 +156,16 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or pa
 OutputOpt = Annotated[Path | None, typer.Option("--output", help="write the result to a file")]
 
 
+def render_frame(df: pl.DataFrame, *, title: str) -> None:
+    """A frame as a Rich table, every row and column (empty cells for nulls)."""
+    t = Table(title=title)
+    for col in df.columns:
+        t.add_column(col)
+    for r in df.iter_rows():
+        t.add_row(*("" if v is None else str(v) for v in r))
+    console.print(t)
+
+
 def emit(data: Result | pl.DataFrame, fmt: str, output: Path | None) -> bool:
     """Write ``data`` as csv/json/parquet (to ``output`` or stdout); False for a table.
 

@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 
 from almen import records
 from almen.export import MEDIA_TYPES, Result, to_bytes
-from almen.web.app import Ctx, clean, rows
-from almen.web.auth import audit_view, authenticate
+from almen.web.app import Ctx, clean, login_user, logout_user, rows
+from almen.web.auth import audit_view, audit_views
 
 router = APIRouter(prefix="/api")
 PageQ = Annotated[int, Query(ge=1, le=100_000, description="page, from 1")]
@@ -73,12 +73,16 @@ class Login(BaseModel):
 @router.post("/login")
 def login(c: C, body: Login) -> dict[str, Any]:
     """Log in; sets the session cookie and returns the CSRF token for later calls."""
-    user = authenticate(c.records, body.username, body.password)
-    if user is None:
-        raise HTTPException(401, "wrong user name or password")
-    c.request.session.clear()
-    c.request.session["user"] = user.username
+    user = login_user(c.request, c.records, body.username, body.password)
     return {"user": user.username, "role": user.role, "scope": user.scope, "csrf": c.csrf()}
+
+
+@router.post("/logout")
+def logout(c: C, csrf: CsrfH = None) -> dict[str, Any]:
+    """End the session on the server (a saved cookie no longer works)."""
+    c.check_csrf(csrf)
+    logout_user(c.request, c.records)
+    return {"logged_out": True}
 
 
 @router.get("/me")
@@ -87,13 +91,70 @@ def me(c: C) -> dict[str, Any]:
     return {"user": u.username, "role": u.role, "scope": u.scope, "name": u.name, "csrf": c.csrf()}
 
 
+# -- users (the national role) -----------------------------------------------------------
+class NewUser(BaseModel):
+    username: str = Field(min_length=1, max_length=60)
+    password: str = Field(min_length=1, max_length=200)
+    role: Literal["national", "region", "cluster", "clinic"]
+    scope: str | None = Field(None, max_length=100)
+    name: str = Field("", max_length=100)
+
+
+@router.get("/users")
+def users(c: C) -> dict[str, Any]:
+    """Every user (never a password hash): national role only."""
+    from almen.web.auth import list_users
+
+    c.need_role("national")
+    return {"users": [{k: clean(v) for k, v in u.items()} for u in list_users(c.records)]}
+
+
+@router.post("/users")
+def user_save(c: C, body: NewUser, csrf: CsrfH = None) -> dict[str, Any]:
+    """Add or replace a user; the scope must exist in the warehouse and the password
+    follow the rules (12 characters or more, not a common password)."""
+    from almen.web.auth import add_user
+
+    c.need_role("national")
+    c.check_csrf(csrf)
+    u = add_user(c.records, body.username, body.password, body.role, body.scope, body.name,
+                 known_scopes=c.services.known_scopes())  # fmt: skip
+    return {"user": u.username, "role": u.role, "scope": u.scope}
+
+
+@router.post("/users/{username}/{action}")
+def user_change(
+    c: C, username: str, action: Literal["disable", "enable"], csrf: CsrfH = None
+) -> dict[str, Any]:
+    """Disable (sessions end) or enable a user."""
+    from almen.web.auth import set_disabled
+
+    c.need_role("national")
+    c.check_csrf(csrf)
+    set_disabled(c.records, username, action == "disable")
+    c.request.app.state.users.pop(username, None)
+    return {"user": username, "disabled": action == "disable"}
+
+
 @router.get("/health")
 def health(c: C) -> dict[str, Any]:
-    """Whether the app is up, and how far the start-up warm-up of the shared results has
-    come (no login needed; names and timings only, no data)."""
+    """Whether the app is up and right (no login needed; names, timings and counts
+    only, no data): ``ok`` only when no part failed to load, the results are from the
+    warehouse as it is now, and no user, care plan or inbox request points to a region,
+    cluster, clinic or patient the warehouse no longer has; else ``stale`` (the
+    warehouse changed or is being written) or ``degraded``."""
     wh = c.services.health()
-    return {"status": "ok" if wh["current"] else "stale", "year": c.services.year,
-            "warehouse": wh, "warm": c.services.warm_state.as_dict()}  # fmt: skip
+    warm = c.services.warm_state.as_dict()
+    try:
+        missing: dict[str, int] | str = c.services.missing_references(records.references(c.records))
+    except Exception as exc:  # reported by type only, as the warm-up's failures
+        missing = type(exc).__name__
+    healthy = (wh["current"] and not warm["failed"]
+               and isinstance(missing, dict) and not any(missing.values()))  # fmt: skip
+    status = "ok" if healthy else ("stale" if not wh["current"] else "degraded")
+    return {"status": status, "year": c.services.year, "warehouse": wh,
+            "failed": warm["failed"], "records_pointing_nowhere": missing,
+            "warm": warm}  # fmt: skip
 
 
 # -- clinics and settlement -------------------------------------------------------------
@@ -293,6 +354,34 @@ class CarePlanIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     status: str = Field(default="active", pattern="^(draft|active|completed|revoked)$")
+
+
+@router.get("/clinics/{provider_number}/audit", response_model=None)
+def clinic_audit(
+    c: C, provider_number: str, page: PageQ = 1, size: SizeQ = 100, fmt: FormatQ = None
+) -> dict[str, Any] | Response:
+    """Who viewed the data of this clinic's patients, what and when (the clinic's own
+    users only); ``format`` gives the whole log as a file."""
+    u = c.need_role("clinic")
+    if u.scope != provider_number:
+        raise HTTPException(403, "a clinic sees the audit of its own patients only")
+    log = audit_views(c.records, c.services.list_of(provider_number))
+    if fmt is not None:
+        return download({"audit": log}, fmt, f"adgangslog-{provider_number}",
+                        provider_number=provider_number)  # fmt: skip
+    return paged(log.sort("at", descending=True, maintain_order=True), page, size)
+
+
+@router.get("/patients/{patient_id}/audit", response_model=None)
+def patient_audit(c: C, patient_id: PatientP, fmt: FormatQ = None) -> dict[str, Any] | Response:
+    """Every view of one patient's data (what a patient may ask the clinic for), as
+    JSON or a file."""
+    c.need_patient(patient_id)
+    log = audit_views(c.records, [patient_id])
+    if fmt is not None:
+        return download({"audit": log}, fmt, f"adgangslog-patient-{patient_id}",
+                        patient_id=str(patient_id))  # fmt: skip
+    return {"patient_id": str(patient_id), "views": rows(log)}
 
 
 @router.get("/patients/{patient_id}/careplans")

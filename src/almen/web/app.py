@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from almen.errors import (
     UserError,
 )
 from almen.warehouse import BusyError
+from almen.web import auth
 from almen.web.auth import User, clinics_in_scope, get_user
 from almen.web.services import Services
 
@@ -86,7 +87,65 @@ def rows(df: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-USER_TTL = 30.0  # seconds a looked-up user is kept (a changed role takes effect after it)
+USER_TTL = 5.0  # seconds a looked-up user or session is kept (a change elsewhere, such as
+# `almen user disable` or a password change, takes effect within it; logout at once)
+
+
+def _session(request: Request, engine: Engine, token: str) -> str | None:
+    """The user name of the cookie's server-side session, if it is live."""
+    cache: dict[str, tuple[float, str | None]] = request.app.state.sessions
+    now = time.monotonic()
+    hit = cache.get(token)
+    if hit is not None and now - hit[0] < USER_TTL:
+        return hit[1]
+    st: Settings = request.app.state.settings
+    name = auth.session_user(
+        engine, token, idle=timedelta(minutes=st.session_idle_minutes),
+        absolute=timedelta(hours=st.session_max_hours),
+    )  # fmt: skip
+    cache[token] = (now, name)
+    return name
+
+
+def address(request: Request) -> str:
+    """The client's address (from a trusted proxy's X-Forwarded-For under Uvicorn)."""
+    return request.client.host if request.client is not None else ""
+
+
+def login_user(request: Request, engine: Engine, username: str, password: str) -> User:
+    """Check a login: 429 while the user or address is locked out, 401 for a wrong
+    password; every outcome in the auth log. A new server-side session on success."""
+    where = address(request)
+    wait = auth.locked_for(engine, username, where)
+    if wait:
+        auth.record_event(engine, username, where, "login_refused_locked")
+        raise HTTPException(429, f"too many failed logins; try again in {wait // 60 + 1} "
+                            "minutes", headers={"Retry-After": str(wait)})  # fmt: skip
+    user = auth.authenticate(engine, username, password)
+    if user is None:
+        auth.record_event(engine, username, where, "login_failed")
+        if auth.locked_for(engine, username, where):
+            auth.record_event(engine, username, where, "lockout")
+        raise HTTPException(401, "wrong user name or password")
+    auth.record_event(engine, username, where, "login")
+    old = request.session.get("sid")
+    if old:
+        auth.end_session(engine, str(old))
+    lang = request.session.get("lang", "da")
+    request.session.clear()
+    request.session.update({"sid": auth.start_session(engine, username), "lang": lang})
+    return user
+
+
+def logout_user(request: Request, engine: Engine) -> None:
+    """End the server-side session (the cookie is worth nothing after this)."""
+    token = request.session.get("sid")
+    if token:
+        name = _session(request, engine, str(token)) or ""
+        auth.end_session(engine, str(token))
+        request.app.state.sessions.pop(str(token), None)
+        auth.record_event(engine, name, address(request), "logout")
+    request.session.clear()
 
 
 def _user(app: Any, engine: Engine, name: str) -> User | None:
@@ -107,13 +166,20 @@ class Ctx:
         self.request = request
         self.services: Services = request.app.state.services
         self.records: Engine = request.app.state.records
-        name = request.session.get("user")
+        token = request.session.get("sid")
+        name = _session(request, self.records, str(token)) if token else None
         self.user: User | None = _user(request.app, self.records, name) if name else None
 
     def need_user(self) -> User:
+        """The signed-in user; 401 if none, 403 if the user's region, cluster or clinic
+        is no longer in the warehouse (records that point nowhere are not served)."""
         if self.user is None:
             raise HTTPException(401, "log in first")
-        return self.user
+        u = self.user
+        if u.scope is not None and u.scope not in self.services.known_scopes()[u.role]:
+            raise HTTPException(403, f"your {u.role} is no longer in the warehouse; ask an "
+                                "administrator to change your access")  # fmt: skip
+        return u
 
     def need_role(self, *roles: str) -> User:
         u = self.need_user()
@@ -173,13 +239,75 @@ class Ctx:
             raise HTTPException(403, "missing or wrong CSRF token")
 
 
+class TooLargeError(HTTPException):
+    """A request body over the limit (an HTTPException, so that FastAPI's body parsing
+    passes it on instead of turning it into 400)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request is larger than {limit:,} bytes")
+
+
+class BodyLimit:
+    """Pure ASGI middleware: 413 for a body over ``limit`` bytes, by its Content-Length
+    before anything is read, or while it streams in (chunked uploads)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _too_large(send, self.limit)
+            return
+        seen = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise TooLargeError(self.limit)
+            return message
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, watch)
+        except TooLargeError:
+            if not started:
+                await _too_large(send, self.limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    import json
+
+    body = json.dumps({"detail": f"the request is larger than {limit:,} bytes"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
 class SecurityHeaders:
     """Pure ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware): the security
     headers on every response, and no caching of API answers."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
-        self.common = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+        headers = dict(HEADERS)
+        if hsts:  # served over TLS: browsers use https only for a year
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        self.common = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -220,18 +348,34 @@ def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> F
         "Log in at /login; every route answers for the signed-in user's scope.",
     )
     app.state.services = services
+    app.state.settings = settings
     app.state.records = records.connect(settings.data, settings.records_url)
     app.state.users = {}
+    app.state.sessions = {}
     app.add_middleware(
         SessionMiddleware,
         secret_key=_secret(settings),
         session_cookie="almen_session",
         same_site="lax",
-        https_only=False,  # loopback demo; put the app behind TLS in production
-        max_age=8 * 3600,
+        https_only=settings.https,  # Secure cookies behind TLS (ALMEN_HTTPS)
+        max_age=int(settings.session_max_hours * 3600),
     )
+    app.add_middleware(SecurityHeaders, hsts=settings.https)
+    if settings.trusted_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-    app.add_middleware(SecurityHeaders)
+        hosts = [h.strip() for h in settings.trusted_hosts.split(",") if h.strip()]
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # where and what is wrong, never the value sent (it may be a password)
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
+                   "type": e.get("type", "")} for e in exc.errors()]  # fmt: skip
+        return JSONResponse({"detail": errors}, status_code=422)
 
     status = {NotFoundError: 404, ParameterError: 422, InputError: 422,
               AccessDeniedError: 403, ConflictError: 409}  # fmt: skip
@@ -255,4 +399,36 @@ def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> F
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+OPEN = {"/api/login", "/api/health"}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document with its security declared: a session cookie for every
+    operation but login and health, and the CSRF header for every one that changes
+    something."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                      routes=app.routes)  # fmt: skip
+    doc.setdefault("components", {})["securitySchemes"] = {
+        "session": {"type": "apiKey", "in": "cookie", "name": "almen_session",
+                    "description": "set by POST /api/login"},
+        "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                 "description": "the csrf value that POST /api/login and GET /api/me return"},
+    }  # fmt: skip
+    for path, ops in doc.get("paths", {}).items():
+        for method, op in ops.items():
+            if path in OPEN:
+                op["security"] = []
+            elif method in ("post", "put", "patch", "delete"):
+                op["security"] = [{"session": [], "csrf": []}]
+            else:
+                op["security"] = [{"session": []}]
+    app.openapi_schema = doc
+    return doc

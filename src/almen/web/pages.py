@@ -17,8 +17,8 @@ from fastapi.templating import Jinja2Templates
 from almen import records
 from almen.errors import UserError
 from almen.web.api import PatientP, RequestP
-from almen.web.app import STATIC, Ctx, rows
-from almen.web.auth import audit_view, authenticate
+from almen.web.app import STATIC, Ctx, login_user, logout_user, rows
+from almen.web.auth import audit_view
 
 router = APIRouter(include_in_schema=False)
 MAX_SCENARIO_BYTES = 100_000
@@ -189,20 +189,76 @@ def login_form(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     c.check_csrf(csrf)
-    user = authenticate(c.records, username, password)
-    if user is None:
-        return render(c, "login.html", "almen", error="Forkert brugernavn eller adgangskode")
-    lang = c.request.session.get("lang", "da")
-    c.request.session.clear()
-    c.request.session.update({"user": user.username, "lang": lang})
+    try:
+        login_user(c.request, c.records, username, password)
+    except HTTPException as exc:
+        msg = ("For mange forkerte forsøg; prøv igen om lidt" if exc.status_code == 429
+               else "Forkert brugernavn eller adgangskode")  # fmt: skip
+        return render(c, "login.html", "almen", error=msg)
     return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout")
 def logout(c: C, csrf: Annotated[str, Form()] = "") -> Response:
     c.check_csrf(csrf)
-    c.request.session.clear()
+    logout_user(c.request, c.records)
     return RedirectResponse("/login", status_code=303)
+
+
+# -- user administration (the national role) --------------------------------------------
+def _users_page(c: Ctx, message: str = "", error: bool = False) -> HTMLResponse:
+    from almen.web.auth import ROLES, list_users
+
+    return render(c, "users.html", "almen: brugere", users=list_users(c.records), roles=ROLES,
+                  message=message, error=error)  # fmt: skip
+
+
+@router.get("/admin/users")
+def users_page(c: C) -> HTMLResponse:
+    c.need_role("national")
+    return _users_page(c)
+
+
+@router.post("/admin/users")
+def users_add(
+    c: C, username: Annotated[str, Form(max_length=60)], role: Annotated[str, Form()],
+    password: Annotated[str, Form(max_length=200)], scope: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=100)] = "", csrf: Annotated[str, Form()] = "",
+) -> HTMLResponse:  # fmt: skip
+    from almen.web.auth import add_user
+
+    c.need_role("national")
+    c.check_csrf(csrf)
+    try:
+        add_user(c.records, username, password, role, scope.strip() or None, name,
+                 known_scopes=c.services.known_scopes())  # fmt: skip
+    except UserError as exc:
+        return _users_page(c, exc.message, error=True)
+    return _users_page(c, f"{username} gemt" if _lang(c) == "da" else f"{username} saved")
+
+
+@router.post("/admin/users/{username}/{action}")
+def users_change(
+    c: C, username: str, action: str, csrf: Annotated[str, Form()] = ""
+) -> HTMLResponse:
+    from almen.web.auth import set_disabled
+
+    c.need_role("national")
+    c.check_csrf(csrf)
+    if action not in ("disable", "enable"):
+        raise HTTPException(404, "no such action")
+    if action == "disable" and username == c.need_user().username:
+        return _users_page(c, "you cannot disable yourself", error=True)
+    try:
+        set_disabled(c.records, username, action == "disable")
+    except UserError as exc:
+        return _users_page(c, exc.message, error=True)
+    c.request.app.state.users.pop(username, None)
+    return _users_page(c, f"{username}: {action}d")
+
+
+def _lang(c: Ctx) -> str:
+    return str(c.request.session.get("lang", "da"))
 
 
 @router.get("/")

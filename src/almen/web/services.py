@@ -136,6 +136,22 @@ class Services:
             "current": not writing and self._read_stamp() == gen.stamp,
         }
 
+    def missing_references(self, refs: dict[str, list[Any]]) -> dict[str, int]:
+        """How many of the records' references (``records.references``) point to
+        regions, clusters, clinics or patients the warehouse no longer has (counts only:
+        no id leaves here)."""
+        known = self.known_scopes()
+        out = {k: sum(1 for v in refs[k] if v not in known[k]) for k in known}
+        ids = refs["patient"]
+        if ids:
+            with self.reading() as wh:
+                p = wh.read_table("patient")
+                found = p.filter(p.patient_id.isin(ids)).count().execute()
+            out["patient"] = len(ids) - int(found)
+        else:
+            out["patient"] = 0
+        return out
+
     @contextmanager
     def _reading(self, *, check: bool = True) -> Iterator[tuple[Warehouse, str | None]]:
         """A read-only connection for one computation, with the version it reads
@@ -252,6 +268,12 @@ class Services:
     def areas(self) -> pl.DataFrame:
         """provider_number, cluster, municipality, health_council, region."""
         return self.cached(("areas",), population.clinic_areas)
+
+    def known_scopes(self) -> dict[str, set[str]]:
+        """The regions, clusters and clinics (provider numbers) in the warehouse."""
+        from almen.web.auth import scopes_of
+
+        return self.derived(("scopes",), lambda: scopes_of(self.areas()))
 
     def municipalities(self) -> pl.DataFrame:
         return self.cached(
@@ -419,6 +441,13 @@ class Services:
 
         with self.reading() as wh:
             return patient_facts(wh, patient_id, dt.date.today())
+
+    def list_of(self, clinic: str) -> list[int]:
+        """The patients listed with ``clinic`` now (for its audit view; not kept)."""
+        with self.reading() as wh:
+            p = wh.read_table("patient")
+            got = p.filter(p.provider_number == clinic).select("patient_id").to_pyarrow()
+        return [int(v) for v in got.column(0).to_pylist()]
 
     def listed_with(self, patient_id: int) -> str | None:
         with self.reading() as wh:
