@@ -154,7 +154,12 @@ def _pandas_lines(
     dup = srt.duplicated([*day_keys, "time_band", "quantity"])
     line_start = ~srt.duplicated([*day_keys, "time_band", "quantity"])
     dense = line_start.groupby([srt[k] for k in day_keys], observed=True, sort=False).cumsum() - 1
-    per_day = srt["max_per_day"].notna() & (dense >= srt["max_per_day"])
+    n_all = srt.groupby([srt[k] for k in day_keys], observed=True, sort=False).cumcount()
+    rep = srt["max_per_day"].notna() & (srt["max_per_day"] >= 2)
+    dup = dup & ~rep.to_numpy()
+    per_day = (rep & (n_all >= srt["max_per_day"])) | (
+        ~rep & srt["max_per_day"].notna() & (dense >= srt["max_per_day"])
+    )
     by_day = pd.Series(np.where(dup, "duplicate", np.where(per_day, "per_day", None)), srt.index)
     by_day = by_day.dropna()
     lim = ok[ok["max_per_year"].notna()].sort_values(["service_date", "claim_id"])

@@ -125,18 +125,23 @@ def test_returned_lines_have_reasons_in_danish_and_english(march_world: Path) ->
 
 
 def test_frequency_limits_per_day_and_per_year(tmp_path: Path) -> None:
-    """0201 allows 3 a day (claim_rules.csv), 0120 once a year at any clinic."""
+    """0201 allows 3 a day (claim_rules.csv), 0120 once a year at any clinic. Three
+    identical phone consultations on one day are all paid (before, the second came back
+    as a duplicate, so the limit of three could never be reached); a fourth is over it."""
     w = World(clinics=[("100001", "0101")])
     w.patient(1, "100001")
     for band in ("day", "evening", "ooh", "day"):
-        w.claim("100001", 1, "0201", D(2025, 5, 5), band=band)  # 1-4: 4th duplicates 1
+        w.claim("100001", 1, "0201", D(2025, 5, 5), band=band)  # 1-4: ooh (3) is the 4th
     w.claim("100001", 1, "0120", D(2025, 2, 1))  # 5: first of the year
     w.claim("100001", 1, "0120", D(2025, 9, 1))  # 6: second in the year
     w.claim("100001", 1, "0201", D(2025, 5, 6))  # 7: another day
     w.claim("100001", 1, "0101", D(2027, 1, 1), month=D(2025, 12, 1))  # 8: outside
+    for _ in range(3):
+        w.claim("100001", 1, "0201", D(2025, 5, 7))  # 9-11: three identical calls, paid
+    w.claim("100001", 1, "0201", D(2025, 5, 7))  # 12: the fourth identical line: over
     with Warehouse.connect(w.write(tmp_path / "w")) as wh:
         rules = _rules(wh)
-    assert rules == {4: "duplicate", 6: "per_year", 8: "outside_period"}
+    assert rules == {3: "per_day", 6: "per_year", 8: "outside_period", 12: "per_day"}
 
 
 def test_per_day_limit_counts_distinct_lines(tmp_path: Path) -> None:

@@ -303,3 +303,20 @@ def test_openapi_declares_the_session_and_csrf_security_schemes(fresh: Site) -> 
                 assert {"session": [], "csrf": []} in op["security"], path
             else:
                 assert op["security"] == [{"session": []}], path
+
+
+def test_asvs_inbox_requests_for_patients_no_longer_listed_are_not_served(fresh: Site) -> None:
+    """A request whose patient has left the clinic's list (or the warehouse) stays in
+    the records but is not shown or handled in the clinic's inbox."""
+    from almen.access import Request as TriageRequest
+    from almen.access.inbox import submit
+
+    eng = records.connect(fresh.data)
+    req = TriageRequest("medication", 50, "F", frozenset(), "fornyelse", None)
+    kept = submit(eng, fresh.clinic, fresh.patient, req, actor="klinik")
+    gone = submit(eng, fresh.clinic, fresh.other_patient, req, actor="klinik")
+    klinik = _login(fresh.app, "klinik")
+    ids = {int(i["id"]) for i in klinik.get(f"/api/clinics/{fresh.clinic}/inbox").json()["items"]}
+    assert kept.id in ids and gone.id not in ids
+    page = klinik.get(f"/clinic/{fresh.clinic}")
+    assert page.status_code == 200

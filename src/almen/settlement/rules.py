@@ -266,10 +266,16 @@ def check_claims(
     )
     line_w = ibis.window(group_by=day_keys, order_by=[multi.time_band, multi.quantity])
     rn = ibis.dense_rank().over(line_w)  # distinct lines: duplicates do not count twice
+    n_all = ibis.row_number().over(day_w)  # every line of the day, from 0
+    # a service allowed more than once a day (0201: three phone consultations) repeats
+    # the same line legitimately: every line counts towards its limit and none is a
+    # duplicate; for the rest an identical second line is a duplicate (sent twice)
+    repeatable = multi.max_per_day.notnull() & (multi.max_per_day >= 2)
     by_day = multi.mutate(
         rule=ibis.cases(
-            (same_line.fill_null(False), "duplicate"),
-            (multi.max_per_day.notnull() & (rn >= multi.max_per_day), "per_day"),
+            (repeatable & (n_all >= multi.max_per_day), "per_day"),
+            (~repeatable & same_line.fill_null(False), "duplicate"),
+            (~repeatable & multi.max_per_day.notnull() & (rn >= multi.max_per_day), "per_day"),
             else_=ibis.null(str),
         )
     )

@@ -457,12 +457,10 @@ class RequestIn(BaseModel):
 
 @router.get("/clinics/{provider_number}/inbox")
 def inbox(c: C, provider_number: str) -> dict[str, Any]:
-    """The clinic's open requests, most severe first."""
-    from almen.access.inbox import queue
-
+    """The clinic's open requests, most severe first (for patients on its list)."""
     u = c.need_role("clinic")
     c.need_clinic(provider_number)
-    items = queue(c.records, provider_number)
+    items = c.open_requests(provider_number)
     audit_view(c.records, u, f"inbox of {provider_number}", None)
     return {"items": [_item(i) for i in items]}
 

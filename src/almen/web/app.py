@@ -226,6 +226,15 @@ class Ctx:
             raise HTTPException(403, "this patient is not on your list")
         return u
 
+    def open_requests(self, provider_number: str) -> list[Any]:
+        """The clinic's open inbox requests for patients still on its list (a request
+        for a patient who left the list or the warehouse is not served; /api/health
+        counts those whose patient is gone)."""
+        from almen.access.inbox import queue
+
+        listed = set(self.services.list_of(provider_number))
+        return [i for i in queue(self.records, provider_number) if i.patient_id in listed]
+
     def csrf(self) -> str:
         token = self.request.session.get("csrf")
         if not token:

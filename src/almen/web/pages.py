@@ -422,8 +422,6 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
     ov = s.overview(provider_number).head(15)
     findings = inbox = None
     if u.role == "clinic":
-        from almen.access.inbox import queue
-
         found, _ = s.findings()
         mine = (
             found.filter(pl.col("provider_number") == provider_number).sort("definition").head(50)
@@ -434,7 +432,7 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
         inbox = [{"id": i.id, "severity": i.severity, "handler": i.handler, "channel": i.channel,
                   "reason": i.reason, "target_at": i.target_at, "status": i.status,
                   "assigned_to": i.assigned_to}
-                 for i in queue(c.records, provider_number)]  # fmt: skip
+                 for i in c.open_requests(provider_number)]  # fmt: skip
     from almen.access.triage import CHANNELS, REASONS
 
     flash = c.request.session.pop("flash", None)
@@ -484,12 +482,12 @@ def inbox_action_form(
     action: str, csrf: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     """Take a request (assign it to oneself) or mark it done."""
-    from almen.access.inbox import assign, complete, queue
+    from almen.access.inbox import assign, complete
 
     u = c.need_role("clinic")
     c.need_clinic(provider_number)
     c.check_csrf(csrf)
-    mine = {i.id for i in queue(c.records, provider_number)}
+    mine = {i.id for i in c.open_requests(provider_number)}
     if request_id not in mine:
         raise HTTPException(404, "no open request with that id in this clinic's inbox")
     if action == "assign":

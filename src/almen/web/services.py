@@ -443,11 +443,14 @@ class Services:
             return patient_facts(wh, patient_id, dt.date.today())
 
     def list_of(self, clinic: str) -> list[int]:
-        """The patients listed with ``clinic`` now (for its audit view; not kept)."""
-        with self.reading() as wh:
+        """The patients listed with ``clinic`` now (its audit view, its inbox)."""
+
+        def compute(wh: Warehouse) -> list[int]:
             p = wh.read_table("patient")
             got = p.filter(p.provider_number == clinic).select("patient_id").to_pyarrow()
-        return [int(v) for v in got.column(0).to_pylist()]
+            return [int(v) for v in got.column(0).to_pylist()]
+
+        return self.cached(("list of", clinic), compute)
 
     def listed_with(self, patient_id: int) -> str | None:
         with self.reading() as wh:
