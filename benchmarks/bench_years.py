@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -84,18 +83,20 @@ def one_more_month(extract: Path, dest: Path) -> int:
 
 
 def timed_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak resident GB of a command run as a child process (the
-    benchmark runs one child at a time, so the children's maximum is this one's)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    got = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    took = time.perf_counter() - t
-    if got.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {got.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        print("note: peak memory of this child not above an earlier child's", file=sys.stderr)
-    return took, peak / 1024 / 1024
+    """Wall seconds and peak resident GB of a command run as a child process (its own
+    peak, from ``os.wait4``, not the largest of every child so far)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        took = time.perf_counter() - t
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed: {err.read()[-2000:].decode()}")
+    return took, usage.ru_maxrss / 1024 / 1024
 
 
 def index_build(work: Path) -> float:

@@ -29,7 +29,8 @@ claim_st = st.tuples(
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(claim_st, min_size=1, max_size=60))
 def test_accepted_plus_returned_equals_submitted_in_lines_and_dkk(claims: list) -> None:
-    """Seed 004 §5.2: each line is paid or comes back, and the amounts reconcile."""
+    """Seed 004 §5.2: each line is paid or comes back, and the amounts reconcile with
+    the lines sent (counted and priced from the input, not from the checked table)."""
     w = World(clinics=[("100001", "0101"), ("100002", "0851")])
     for pid in range(1, 6):
         w.patient(pid, "100001" if pid <= 3 else "100002", birth_year=1930 + 15 * pid)
@@ -58,5 +59,14 @@ def test_accepted_plus_returned_equals_submitted_in_lines_and_dkk(claims: list) 
     accepted = by_month.filter(~pl.col("returned"))
     returned = by_month.filter(pl.col("returned"))
     assert accepted["lines"].sum() + returned["lines"].sum() == len(in_period)
-    submitted_dkk = float(all_lines["amount_dkk"].sum())
+    # against the input lines, priced here from the fee table (not the checked table):
+    # price × quantity, nothing for an unknown service
+    price = {code: p for code, p, *_ in FEES}
+    submitted_dkk = sum(price.get(c[2], 0.0) * c[4] for c in in_period)
     assert abs(accepted["dkk"].sum() + returned["dkk"].sum() - submitted_dkk) < 1e-6
+    for clinic in ("100001", "100002"):  # and clinic by clinic
+        mine = by_month.filter(pl.col("provider_number") == clinic)
+        sent = [c for c in in_period if c[0] == clinic]
+        assert mine["lines"].sum() == len(sent)
+        sent_dkk = sum(price.get(c[2], 0.0) * c[4] for c in sent)
+        assert abs(mine["dkk"].sum() - sent_dkk) < 1e-6
