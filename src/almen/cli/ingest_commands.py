@@ -139,7 +139,7 @@ def _key(ctx: typer.Context) -> bytes:
 def _next_id(wh: Warehouse, table: str, column: str) -> int:
     if not wh.has_table(table):
         return 1
-    top = wh.read_table(table)[column].max().to_pyarrow().as_py()
+    top = wh.read_table(table)[column].max().fill_null(0).to_pyarrow().as_py()
     return int(top or 0) + 1
 
 

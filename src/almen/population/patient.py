@@ -103,7 +103,7 @@ def patient_overview(
             {"date": r["service_date"], "channel": channel, "code": r["service_code"]}
         )
     ctrl = claim.filter((claim.patient_id == patient_id) & (claim.service_code == "0120"))
-    last = ctrl.service_date.max().to_pyarrow().as_py()
+    last = ctrl.service_date.max().cast("date").to_pyarrow().as_py()
     efforts: list[dict[str, str]] = []
     if row["provider_number"] is not None and row["insurance_group"] == 1:
         feats = patient_features(

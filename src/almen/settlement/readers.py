@@ -78,7 +78,9 @@ def require_claims(wh: Warehouse, year: int) -> None:
     c = wh.read_table("claim")
     n = _claims_of(wh, year).count().to_pyarrow().as_py()
     if not n:
-        months = c.aggregate(lo=c.settlement_month.min(), hi=c.settlement_month.max())
+        months = c.aggregate(
+            lo=c.settlement_month.min().cast("date"), hi=c.settlement_month.max().cast("date")
+        )
         lo, hi = months.to_pyarrow().to_pylist()[0].values()
         have = f"claims from {lo:%Y-%m} to {hi:%Y-%m}" if lo else "no claims at all"
         raise NotFoundError(
