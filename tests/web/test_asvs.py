@@ -320,3 +320,34 @@ def test_asvs_inbox_requests_for_patients_no_longer_listed_are_not_served(fresh:
     assert kept.id in ids and gone.id not in ids
     page = klinik.get(f"/clinic/{fresh.clinic}")
     assert page.status_code == 200
+
+
+def test_asvs_2_1_the_admin_page_sets_a_password_and_removes_a_user(fresh: Site) -> None:
+    """The national role's page does what the CLI does: a new password (the rules apply,
+    the user's sessions end) and removal."""
+    nat = _login(fresh.app, "nat")
+    token = nat.headers["X-CSRF-Token"]
+    reg = _login(fresh.app, "reg")
+    weak = nat.post("/admin/users/reg/password", data={"csrf": token, "password": "password1234"})
+    assert weak.status_code == 200 and "common passwords" in weak.text
+    new = "another long passphrase 9"
+    ok = nat.post("/admin/users/reg/password", data={"csrf": token, "password": new})
+    assert ok.status_code == 200 and "password changed" in ok.text
+    fresh.app.state.sessions.clear()  # type: ignore[attr-defined]  # no 5 s wait
+    assert reg.get("/api/me").status_code == 401
+    _login(fresh.app, "reg", new)
+    assert nat.post("/admin/users/reg/remove", data={"csrf": token}).status_code == 200
+    body = {"username": "reg", "password": new}
+    assert TestClient(fresh.app).post("/api/login", json=body).status_code == 401  # type: ignore[arg-type]
+    itself = nat.post("/admin/users/nat/remove", data={"csrf": token})
+    assert "cannot disable or remove yourself" in itself.text
+
+
+def test_asvs_8_3_the_clinic_audit_page(fresh: Site) -> None:
+    klinik = _login(fresh.app, "klinik")
+    klinik.get(f"/api/patients/{fresh.patient}")
+    page = klinik.get(f"/clinic/{fresh.clinic}/audit")
+    assert page.status_code == 200 and str(fresh.patient) in page.text
+    assert f"/api/clinics/{fresh.clinic}/audit?format=csv" in page.text
+    assert klinik.get(f"/clinic/{fresh.other_clinic}/audit").status_code == 403
+    assert _login(fresh.app, "nat").get(f"/clinic/{fresh.clinic}/audit").status_code == 403

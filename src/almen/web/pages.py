@@ -239,22 +239,46 @@ def users_add(
 
 @router.post("/admin/users/{username}/{action}")
 def users_change(
-    c: C, username: str, action: str, csrf: Annotated[str, Form()] = ""
-) -> HTMLResponse:
-    from almen.web.auth import set_disabled
+    c: C, username: str, action: str, csrf: Annotated[str, Form()] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:  # fmt: skip
+    """Disable, enable, remove a user or set a new password (every change ends the
+    user's sessions but enable)."""
+    from almen.web.auth import remove_user, set_disabled, set_password
 
     c.need_role("national")
     c.check_csrf(csrf)
-    if action not in ("disable", "enable"):
+    if action not in ("disable", "enable", "remove", "password"):
         raise HTTPException(404, "no such action")
-    if action == "disable" and username == c.need_user().username:
-        return _users_page(c, "you cannot disable yourself", error=True)
+    if action in ("disable", "remove") and username == c.need_user().username:
+        return _users_page(c, "you cannot disable or remove yourself", error=True)
     try:
-        set_disabled(c.records, username, action == "disable")
+        if action == "remove":
+            remove_user(c.records, username)
+        elif action == "password":
+            set_password(c.records, username, password)
+        else:
+            set_disabled(c.records, username, action == "disable")
     except UserError as exc:
         return _users_page(c, exc.message, error=True)
     c.request.app.state.users.pop(username, None)
-    return _users_page(c, f"{username}: {action}d")
+    done = {"disable": "disabled", "enable": "enabled", "remove": "removed",
+            "password": "password changed"}[action]  # fmt: skip
+    return _users_page(c, f"{username}: {done}")
+
+
+@router.get("/clinic/{provider_number}/audit")
+def clinic_audit_page(c: C, provider_number: str) -> HTMLResponse:
+    """Who viewed the data of the clinic's patients, and when (the clinic's own users)."""
+    from almen.web.auth import audit_views
+
+    u = c.need_role("clinic")
+    if u.scope != provider_number:
+        raise HTTPException(403, "a clinic sees the audit of its own patients only")
+    log = audit_views(c.records, c.services.list_of(provider_number))
+    log = log.sort("at", descending=True, maintain_order=True)
+    return render(c, "audit.html", f"almen: adgangslog {provider_number}",
+                  rows=rows(log), clinic=provider_number)  # fmt: skip
 
 
 def _lang(c: Ctx) -> str:
