@@ -81,7 +81,7 @@ class Services:
         self.as_of = dt.date(year, 12, 31)
         # the app never waits for a lock: it answers "busy" and the user tries again
         self._target = dataclasses.replace(warehouse_target(settings), lock_wait=0.0)
-        self._is_file = stamp(self._target) is not None or settings.warehouse_url is None
+        self._is_file = "://" not in str(self._target.where)  # a DuckDB file, not a URL
         self._gen = Generation(self._read_stamp())
         self._checked = time.monotonic()
         self._switch = threading.Lock()
@@ -142,14 +142,14 @@ class Services:
         no id leaves here)."""
         known = self.known_scopes()
         out = {k: sum(1 for v in refs[k] if v not in known[k]) for k in known}
-        ids = refs["patient"]
-        if ids:
-            with self.reading() as wh:
-                p = wh.read_table("patient")
-                found = p.filter(p.patient_id.isin(ids)).count().execute()
-            out["patient"] = len(ids) - int(found)
-        else:
-            out["patient"] = 0
+        ids = tuple(refs["patient"])
+
+        def present(wh: Warehouse) -> int:
+            p = wh.read_table("patient")
+            return int(p.filter(p.patient_id.isin(list(ids))).count().execute())
+
+        # once per generation and set of ids: health is polled, the warehouse is not
+        out["patient"] = len(ids) - self.cached(("patients present", ids), present) if ids else 0
         return out
 
     @contextmanager
