@@ -35,7 +35,7 @@ AS_OF = dt.date(YEAR + 1, 1, 31)
 
 def _settle(wh: Warehouse) -> tuple[float, pl.DataFrame]:
     t = time.perf_counter()
-    statements, _ = readers.settle_year(wh, YEAR, list(range(1, 13)), AS_OF)
+    statements, _, _ = readers.settle_year(wh, YEAR, list(range(1, 13)), AS_OF)
     readers.ceiling_for_year(wh, YEAR, dt.date(YEAR, 12, 31))
     return time.perf_counter() - t, statements
 

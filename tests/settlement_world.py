@@ -28,21 +28,26 @@ FEES = [
 ]
 
 
-def fee_table() -> pa.Table:
-    n = len(FEES)
+def fee_table(group2: dict[str, float] | None = None) -> pa.Table:
+    """FEES for group 1, and ``group2`` (code → price) as group-2 rows."""
+    rows = [(*f, 1) for f in FEES]
+    by_code = {f[0]: f for f in FEES}
+    rows += [(c, p, *by_code[c][2:], 2) for c, p in (group2 or {}).items()]
+    n = len(rows)
     return pa.table(
         {
             "agreement": ["Test"] * n,
-            "service_code": [f[0] for f in FEES],
-            "name_da": [f[0] for f in FEES],
-            "name_en": [f[0] for f in FEES],
-            "price_dkk": [f[1] for f in FEES],
-            "unit": [f[2] for f in FEES],
-            "daytime": [f[3] for f in FEES],
-            "outside_frame": [f[4] for f in FEES],
+            "service_code": [f[0] for f in rows],
+            "name_da": [f[0] for f in rows],
+            "name_en": [f[0] for f in rows],
+            "price_dkk": [f[1] for f in rows],
+            "unit": [f[2] for f in rows],
+            "daytime": [f[3] for f in rows],
+            "outside_frame": [f[4] for f in rows],
             "valid_from": [D(2020, 1, 1)] * n,
             "valid_to": [D(2030, 12, 31)] * n,
             "price_basis": ["estimate"] * n,
+            "insurance_group": pa.array([f[5] for f in rows], pa.int8()),
         }
     )
 
@@ -58,6 +63,9 @@ class World:
     claims: list[tuple[str, int, str, dt.date, int, dt.date | None, str]] = field(
         default_factory=list
     )  # provider, patient, code, date, quantity, settlement month (None: date's), band
+    # per claim: amount on the line, condition (ICPC-2) and cover reason, or None
+    extras: list[tuple[float | None, str | None, str | None]] = field(default_factory=list)
+    group2_fees: dict[str, float] = field(default_factory=dict)  # code → group-2 price
 
     def patient(
         self,
@@ -80,8 +88,13 @@ class World:
         quantity: int = 1,
         month: dt.date | None = None,
         band: str = "day",
+        *,
+        claimed: float | None = None,
+        condition: str | None = None,
+        cover: str | None = None,
     ) -> None:
         self.claims.append((provider, pid, code, day, quantity, month, band))
+        self.extras.append((claimed, condition, cover))
 
     def write(self, path: Path) -> Path:
         with Warehouse.connect(path) as wh:
@@ -131,7 +144,7 @@ class World:
                     }
                 ),
             )
-            wh.write_table("fee_schedule", fee_table())
+            wh.write_table("fee_schedule", fee_table(self.group2_fees))
             cs = self.claims
             wh.write_table(
                 "claim",
@@ -147,6 +160,9 @@ class World:
                         "settlement_month": pa.array(
                             [c[5] or c[3].replace(day=1) for c in cs], pa.date32()
                         ),
+                        "claimed_dkk": pa.array([e[0] for e in self.extras], pa.float64()),
+                        "condition_code": pa.array([e[1] for e in self.extras], pa.string()),
+                        "cover_reason": pa.array([e[2] for e in self.extras], pa.string()),
                     }
                 ),
             )

@@ -197,13 +197,34 @@ CLAIM = _t(
     C("settlement_month", "date", "first day of the month the claim was sent for settlement"),
     C("ingest_id", "string", "ingest run the line came in with (empty: synthetic)", nullable=True),
     C("source_line", "int64", "line number in the source file (1 = header)", nullable=True),
+    C(
+        "claimed_dkk",
+        "float64",
+        "amount on the line as the clinic sent it (empty: the file had none); compared "
+        "with the schedule's price, never paid from",
+        nullable=True,
+    ),
+    C(
+        "condition_code",
+        "string",
+        "condition the service is for (ICPC-2), for services limited per condition "
+        "(0120: one annual control a year per condition)",
+        nullable=True,
+    ),
+    C(
+        "cover_reason",
+        "string",
+        "acute or substitute: a patient listed elsewhere seen in acute illness or while "
+        "the own GP is away (empty: none)",
+        nullable=True,
+    ),
 )
 
 FEE_SCHEDULE = _t(
     "fee_schedule",
     "a service's price in an agreement",
     "Fee schedule (honorartabel). Code BASIS is the yearly capitation per group-1 patient.",
-    ("agreement", "service_code", "valid_from"),
+    ("agreement", "insurance_group", "service_code", "valid_from"),
     C("agreement", "string", "agreement, e.g. 'Aftale25'"),
     C("service_code", "string", "service code"),
     C("name_da", "string", "Danish name"),
@@ -215,6 +236,13 @@ FEE_SCHEDULE = _t(
     C("valid_from", "date", "first day the price applies"),
     C("valid_to", "date", "last day the price applies"),
     C("price_basis", "string", "published or estimate"),
+    C(
+        "insurance_group",
+        "int8",
+        "2: the fee the region pays for a group-2 patient's service (gruppe 2-takst; "
+        "the clinic may charge the patient a private fee besides); 1 or empty: group 1",
+        nullable=True,
+    ),
 )
 
 OOH_CONTACT = _t(
@@ -292,6 +320,26 @@ RETURNED_CLAIM = _t(
     C("run_id", "string", "the settlement run (settlement_run)"),
 )
 
+CLAIM_FLAG = _t(
+    "claim_flag",
+    "one accepted claim line flagged for a look (not returned, not repriced)",
+    "Claim lines paid at the schedule's price whose own amount differs from it "
+    "(price_mismatch), by settlement run.",
+    ("run_id", "claim_id", "flag"),
+    C("run_id", "string", "the settlement run (settlement_run)"),
+    C("claim_id", "int64", "claim line"),
+    C("provider_number", "string", "clinic that claimed"),
+    C("service_code", "string", "service code"),
+    C("service_date", "date", "date of the service"),
+    C("settlement_month", "date", "settlement period"),
+    C("flag", "string", "price_mismatch"),
+    C("claimed_dkk", "float64", "the amount on the line"),
+    C("price_dkk", "float64", "the schedule's amount for the line (price × quantity)"),
+    C("source", "string", "file the line came from (empty: synthetic)", nullable=True),
+    C("source_line", "int64", "its line in that file", nullable=True),
+    C("ingest_id", "string", "the ingest that brought it", nullable=True),
+)
+
 SETTLEMENT = _t(
     "settlement",
     "clinic × month",
@@ -309,8 +357,39 @@ SETTLEMENT = _t(
     C("mileage_km", "float64", "mileage (§ 92) accrued; paid yearly"),
     C("returned_lines", "int64", "claim lines returned"),
     C("returned_dkk", "float64", "what the returned lines would have paid"),
-    C("total_dkk", "float64", "paid for the month: capitation + fee-for-service + local"),
+    C(
+        "total_dkk",
+        "float64",
+        "paid for the month: capitation + fee-for-service (groups 1 and 2) + local + mileage",
+    ),
     C("payment_date", "date", "the 15th of the next month"),
+    C(
+        "ffs_group2_dkk",
+        "float64",
+        "fee-for-service for group-2 patients (priced from the group-2 fees), outside § 96; "
+        "not in ffs_daytime/ffs_ooh (empty: a run made before the column existed)",
+        nullable=True,
+    ),
+    C(
+        "cover_dkk",
+        "float64",
+        "of ffs_daytime + ffs_ooh: services to patients listed elsewhere (acute or "
+        "substitute), paid but outside § 96",
+        nullable=True,
+    ),
+    C(
+        "mileage_dkk",
+        "float64",
+        "mileage (§ 92) paid: the year's accepted km × the rate, in the statement of "
+        "the mileage month (December); 0 in other months",
+        nullable=True,
+    ),
+    C(
+        "flagged_lines",
+        "int64",
+        "accepted lines whose own amount differs from the schedule's (claim_flag)",
+        nullable=True,
+    ),
 )
 
 SETTLEMENT_RUN = _t(
@@ -375,6 +454,7 @@ TABLES: dict[str, Table] = {
         OOH_CONTACT,
         CALIBRATION,
         RETURNED_CLAIM,
+        CLAIM_FLAG,
         SETTLEMENT,
         SETTLEMENT_RUN,
         CLAIM_SAME_DAY,

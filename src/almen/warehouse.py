@@ -315,13 +315,25 @@ class Warehouse:
                 cp.write(buf.getvalue())
             cur.execute(f'ANALYZE "{name}"')  # row counts for the planner
 
+    def _add_new_columns(self, spec: Table) -> None:
+        """Add the nullable columns a table made by an earlier version lacks (empty in
+        its rows): a table grows columns, it is never rewritten to do so."""
+        have = self.con.table(spec.name).schema().names
+        for col in spec.columns:
+            if col.nullable and col.name not in have:
+                mapper = self.con.compiler.type_mapper
+                kind = mapper.from_ibis(col.ibis_dtype).sql(self.con.name)
+                self.con.raw_sql(f'ALTER TABLE "{spec.name}" ADD COLUMN "{col.name}" {kind}')
+
     def append_table(self, name: str, data: pa.Table) -> None:
         """Append rows to table ``name``, creating it when missing."""
         spec = get_table(name)
         conformed = self._conform(spec, data)
         if name not in self.con.list_tables():
             self.write_table(name, conformed)
-        elif self.con.name == "postgres" and conformed.num_rows:
+            return
+        self._add_new_columns(spec)
+        if self.con.name == "postgres" and conformed.num_rows:
             self._copy_into(name, conformed)
         else:
             self.con.insert(name, conformed)
@@ -343,8 +355,12 @@ class Warehouse:
         table = self.con.table(name)
         actual = table.schema()
         problems = []
+        added = {}
         for col in spec.columns:
-            if col.name not in actual:
+            if col.name not in actual and col.nullable:
+                # a column added since the table was made: read as empty
+                added[col.name] = ibis.null(col.ibis_dtype.copy(nullable=True))
+            elif col.name not in actual:
                 problems.append(f"column {col.name} is missing")
             elif not _same_type(actual[col.name], col.ibis_dtype):
                 problems.append(
@@ -359,7 +375,7 @@ class Warehouse:
                 + "; ".join(problems)
                 + " (made by another version of almen? run `almen init` or `almen synth` again)"
             )
-        return table
+        return table.mutate(**added).select(*spec.column_names) if added else table
 
     def last_data_date(self) -> datetime.date | None:
         """The last day the warehouse has data for: the latest claim's service date (else

@@ -137,10 +137,11 @@ def test_patient_overview_is_the_same_on_postgres(both) -> None:  # type: ignore
 
 def test_settlement_is_the_same_on_postgres(both) -> None:  # type: ignore[no-untyped-def]
     duck, pg = both
-    s_duck, r_duck = readers.settle_year(duck, YEAR, [3, 4], AS_OF)
-    s_pg, r_pg = readers.settle_year(pg, YEAR, [3, 4], AS_OF)
+    s_duck, r_duck, f_duck = readers.settle_year(duck, YEAR, [3, 4], AS_OF)
+    s_pg, r_pg, f_pg = readers.settle_year(pg, YEAR, [3, 4], AS_OF)
     _same(s_duck, s_pg, ["provider_number", "month"])
     _same(r_duck.select("claim_id", "rule"), r_pg.select("claim_id", "rule"), ["claim_id"])
+    _same(f_duck.select("claim_id", "flag"), f_pg.select("claim_id", "flag"), ["claim_id"])
 
 
 def test_s96_is_the_same_on_postgres(both) -> None:  # type: ignore[no-untyped-def]

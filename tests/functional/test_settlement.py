@@ -230,7 +230,8 @@ def test_ceiling_one_over_one_under_one_exactly_at_20_percent(crude_world: Path)
     standardised ratio equals the crude one: A 1.20 (exactly at the limit: over),
     B 0.60, C 0.90, D 1.30 (over).
     Ceiling on fee-for-service = 1.2 × 2,000 × 10 − 12,000 = 12,000 DKK a year,
-    from the start of the next quarter (1 January 2026).
+    from the start of the quarter after the statement date (seed 004 §5.3: the default
+    statement date 31 March 2026 gives 1 April 2026).
     """
     rep = _ceiling(crude_world)
     assert rep["A"]["crude_ratio"] == pytest.approx(1.2)
@@ -242,7 +243,7 @@ def test_ceiling_one_over_one_under_one_exactly_at_20_percent(crude_world: Path)
     assert rep["D"]["expected_dkk"] == pytest.approx(20_000.0)
     assert rep["D"]["expenditure_dkk"] == pytest.approx(26_000.0)
     assert rep["D"]["ceiling_ffs_dkk"] == pytest.approx(12_000.0)
-    assert rep["D"]["effective_from"] == D(2026, 1, 1)
+    assert rep["D"]["effective_from"] == D(2026, 4, 1)
     assert rep["B"]["ceiling_ffs_dkk"] is None
     assert "1.3 ≥ 1.20" in str(rep["D"]["why"])
 

@@ -60,22 +60,25 @@ def settle(
         readers.require_claims(wh, year)
         if claim_index.read(wh) is None:
             claim_index.build(wh)  # claims written outside synth and ingest: index them
-        stmt, returned = readers.settle_year(wh, year, months, run_date)
-        run = readers.write_settlement(wh, year, months, stmt, returned, as_of=run_date)
+        stmt, returned, flagged = readers.settle_year(wh, year, months, run_date)
+        run = readers.write_settlement(wh, year, months, stmt, returned, flagged, as_of=run_date)
     # the statements as issued: under their run id, as `almen runs --run` reads them back
     stmt = stmt.select(pl.lit(run.run_id).alias("run_id"), pl.all())
     returned = returned.with_columns(run_id=pl.lit(run.run_id))
+    flagged = flagged.with_columns(run_id=pl.lit(run.run_id))
     correction = run.correction
     if clinic is not None:
         stmt = stmt.filter(pl.col("provider_number") == clinic)
         returned = returned.filter(pl.col("provider_number") == clinic)
+        flagged = flagged.filter(pl.col("provider_number") == clinic)
         correction = correction.filter(pl.col("provider_number") == clinic)
         if stmt.is_empty():
             raise NotFoundError(f"no clinic {clinic} in the settlement of {year}")
     meta = {"year": year, "months": months, "as_of": run_date, "clinic": clinic,
             "run_id": run.run_id, "previous_run_id": run.previous_run_id,
             "new_run": run.written}  # fmt: skip
-    parts = {"statement": stmt, "returned": returned, "correction": correction}
+    parts = {"statement": stmt, "returned": returned, "flagged": flagged,
+             "correction": correction}  # fmt: skip
     if emit(Result(parts, meta), fmt, output):
         return
     if clinic is not None:

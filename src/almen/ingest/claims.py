@@ -25,7 +25,14 @@ from almen.ingest.csv_reader import normalise_header, open_extract, parse_date
 from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
 from almen.ingest.validated import Reject, Validated
 
-__all__ = ["CLAIM_ALIASES", "ClaimTotals", "load_column_map", "parse_amount", "validate_claims"]
+__all__ = [
+    "CLAIM_ALIASES",
+    "COVERS",
+    "ClaimTotals",
+    "load_column_map",
+    "parse_amount",
+    "validate_claims",
+]
 
 CLAIM_ALIASES: dict[str, tuple[str, ...]] = {
     "cpr": ("cpr_nummer", "cprnr", "cpr_nr", "personnummer"),
@@ -36,12 +43,18 @@ CLAIM_ALIASES: dict[str, tuple[str, ...]] = {
     "time_band": ("tidsrum", "tid"),
     "amount_dkk": ("beløb", "belob", "beloeb", "amount", "honorar"),
     "settlement_month": ("periode", "afregningsperiode", "period"),
+    "condition_code": ("diagnose", "diagnosekode", "icpc", "condition"),
+    "cover_reason": ("akut_vikar", "daekning", "dækning", "cover"),
 }
 REQUIRED = ("cpr", "provider_number", "service_code", "service_date")
 _PROVIDER = re.compile(r"^\d{6}$")
 _CODE = re.compile(r"^[0-9A-Z]{4,5}$")
 _BANDS = {"day": "day", "dag": "day", "evening": "evening", "aften": "evening", "ooh": "ooh"}
 _BANDS |= {"vagt": "ooh", "": "day"}
+# a patient listed elsewhere, seen in acute illness or for an absent GP (laeger.dk FAQ)
+COVERS = {"": None, "acute": "acute", "akut": "acute", "substitute": "substitute",
+          "vikar": "substitute", "forfald": "substitute"}  # fmt: skip
+_CONDITION = re.compile(r"^[A-Z][0-9]{2}$")
 
 
 def parse_amount(text: str) -> float:
@@ -173,6 +186,9 @@ def validate_claims(
             "time_band",
             "quantity",
             "settlement_month",
+            "claimed_dkk",
+            "condition_code",
+            "cover_reason",
         )
     }
     has_amount = "amount_dkk" in col
@@ -244,6 +260,14 @@ def validate_claims(
         except ValueError:
             reject("settlement_month", "settlement period is not a month (use YYYY-MM)")
             continue
+        condition = cell(values, "condition_code").upper()
+        if condition and not _CONDITION.match(condition):
+            reject("condition_code", "condition is not an ICPC-2 code (a letter and two digits)")
+            continue
+        cover_text = cell(values, "cover_reason").lower()
+        if cover_text not in COVERS:
+            reject("cover_reason", "cover must be acute or substitute (akut, vikar) or empty")
+            continue
         out["patient_id"].append(pseudonymise(cpr10, key))
         out["provider_number"].append(provider)
         out["service_code"].append(code)
@@ -251,6 +275,9 @@ def validate_claims(
         out["time_band"].append(band)
         out["quantity"].append(quantity)
         out["settlement_month"].append(month)
+        out["claimed_dkk"].append(amount)
+        out["condition_code"].append(condition or None)
+        out["cover_reason"].append(COVERS[cover_text])
         lines.append(line)
         acc_dkk += amount or 0.0
 
@@ -265,6 +292,9 @@ def validate_claims(
             "time_band": pa.array(out["time_band"], pa.string()),
             "quantity": pa.array(out["quantity"], pa.int16()),
             "settlement_month": pa.array(out["settlement_month"], pa.date32()),
+            "claimed_dkk": pa.array(out["claimed_dkk"], pa.float64()),
+            "condition_code": pa.array(out["condition_code"], pa.string()),
+            "cover_reason": pa.array(out["cover_reason"], pa.string()),
         }
     )
     totals = None

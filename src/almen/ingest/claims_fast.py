@@ -29,6 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from almen.errors import InputError
+from almen.ingest.claims import COVERS
 from almen.ingest.csv_reader import decode_strict, map_header, normalise_header
 from almen.ingest.pseudonymise import pseudonymise_many
 from almen.ingest.validated import Reject, Validated
@@ -39,6 +40,7 @@ TRANSCODE_LIMIT = 256 * 1024 * 1024  # bytes: larger non-UTF-8 files go line by 
 CHUNK_BYTES = 192 * 1024 * 1024
 _BANDS = {"day": "day", "dag": "day", "evening": "evening", "aften": "evening", "ooh": "ooh",
           "vagt": "ooh", "": "day"}  # fmt: skip
+_COVER = {k: v or "" for k, v in COVERS.items()}  # "" for an empty cell, "?" for a bad one
 _DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d")
 
 
@@ -173,6 +175,12 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
     ("qty_big", "quantity", "quantity out of range"),
     ("band_bad", "time_band", "time band must be day, evening or ooh (dag, aften, vagt)"),
     ("month_bad", "settlement_month", "settlement period is not a month (use YYYY-MM)"),
+    (
+        "condition_bad",
+        "condition_code",
+        "condition is not an ICPC-2 code (a letter and two digits)",
+    ),
+    ("cover_bad", "cover_reason", "cover must be acute or substitute (akut, vikar) or empty"),
 )
 
 
@@ -230,6 +238,8 @@ def _validate_piece(
         "time_band": lambda u: u.str.to_lowercase().replace_strict(_BANDS, default=None),
         "settlement_month": _month,
         "amount_dkk": _amount,
+        "condition_code": lambda u: u.str.to_uppercase(),
+        "cover_reason": lambda u: u.str.to_lowercase().replace_strict(_COVER, default="?"),
     }
     source_of = {"provider_ok": "provider_number"}
     mapped = []
@@ -294,6 +304,9 @@ def _validate_piece(
         "qty_big": pl.col("quantity") > 32767,
         "band_bad": pl.col("time_band").is_null(),
         "month_bad": (pl.col("month_text") != "") & pl.col("settlement_month").is_null(),
+        "condition_bad": (pl.col("condition_code") != "")
+        & ~pl.col("condition_code").str.contains(r"^[A-Z][0-9]{2}$"),
+        "cover_bad": pl.col("cover_reason") == "?",
     }
     which = pl.lit(None, pl.Int32)
     for i in reversed(range(len(CHECKS))):
@@ -326,6 +339,9 @@ def _piece(ok: pl.DataFrame, first_claim_id: int, fallback: pl.Expr, out: _Out) 
         time_band=pl.col("time_band").cast(pl.Categorical),
         quantity=pl.col("quantity").cast(pl.Int16),
         settlement_month=pl.coalesce(pl.col("settlement_month"), fallback),
+        claimed_dkk=pl.col("amount_dkk").cast(pl.Float64),
+        condition_code=pl.when(pl.col("condition_code") != "").then(pl.col("condition_code")),
+        cover_reason=pl.when(pl.col("cover_reason") != "").then(pl.col("cover_reason")),
     ).to_arrow()
     # dictionary indices as int32, which every backend reads
     piece = piece.cast(
@@ -464,5 +480,8 @@ def _empty_claims() -> pa.Table:
             "time_band": pa.array([], s),
             "quantity": pa.array([], pa.int16()),
             "settlement_month": pa.array([], pa.date32()),
+            "claimed_dkk": pa.array([], pa.float64()),
+            "condition_code": pa.array([], pa.string()),
+            "cover_reason": pa.array([], pa.string()),
         }
     )

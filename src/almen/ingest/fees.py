@@ -3,7 +3,8 @@
 Columns: agreement (aftale), service code, Danish and English name, price (decimal comma
 allowed), unit (service, patient_year, km), daytime (counts in § 96), outside the frame
 (local agreements), valid from and to, and the price's basis (published or estimate;
-default published). Code BASIS is the yearly capitation per group-1 patient.
+default published), and the insurance group (1, or 2 for the group-2 fees; default 1).
+Code BASIS is the yearly capitation per group-1 patient.
 
 A price must be unambiguous on every day: a row whose service and dates overlap another
 row of the file, or a row already in the warehouse, refuses the whole file at that line,
@@ -46,11 +47,13 @@ FEE_ALIASES: dict[str, tuple[str, ...]] = {
     "valid_from": ("gyldig_fra", "fra", "ikrafttræden"),
     "valid_to": ("gyldig_til", "til"),
     "price_basis": ("grundlag", "basis"),
+    "insurance_group": ("sikringsgruppe", "gruppe", "group"),
 }
 UNITS = {"service": "service", "ydelse": "service", "patient_year": "patient_year",
          "patientår": "patient_year", "km": "km"}  # fmt: skip
 YES_NO = {"true": "1", "ja": "1", "j": "1", "yes": "1", "1": "1", "x": "1",
           "false": "0", "nej": "0", "n": "0", "no": "0", "0": "0"}  # fmt: skip
+GROUPS = {"1": "1", "2": "2"}
 BASES = {"published": "published", "offentliggjort": "published", "estimate": "estimate",
          "skøn": "estimate", "estimat": "estimate"}  # fmt: skip
 
@@ -84,7 +87,9 @@ def validate_fee_schedule(
         Field("valid_from", parse_day),
         Field("valid_to", parse_day),
         Field("price_basis", choice(BASES, "price basis"), required=False, default="published"),
-    ]
+        Field("insurance_group", choice(GROUPS, "insurance group (1 or 2)"), required=False,
+              default="1"),
+    ]  # fmt: skip
 
     def check(row: dict[str, object]) -> tuple[str | None, str] | None:
         start, end = row["valid_from"], row["valid_to"]
@@ -97,22 +102,24 @@ def validate_fee_schedule(
     others = None
     if existing is not None and not existing.is_empty():
         others = existing.filter(~pl.col("agreement").is_in(list(names))) if replace else existing
-    seen: dict[str, list[tuple[dt.date, dt.date, int]]] = {}
+    seen: dict[tuple[str, str], list[tuple[dt.date, dt.date, int]]] = {}
     for i, line in enumerate(lines):
         code = str(out["service_code"][i])
+        group = str(out["insurance_group"][i])
         start, end = out["valid_from"][i], out["valid_to"][i]
         assert isinstance(start, dt.date) and isinstance(end, dt.date)
-        for o_from, o_to, o_line in seen.get(code, []):
+        for o_from, o_to, o_line in seen.get((code, group), []):
             if _overlaps(start, end, o_from, o_to):
                 raise InputError(
                     f"service {code} overlaps line {o_line} ({o_from} to {o_to}); "
                     "nothing was imported",
                     source=ex.source, line=line,
                 )  # fmt: skip
-        seen.setdefault(code, []).append((start, end, line))
+        seen.setdefault((code, group), []).append((start, end, line))
         if others is not None:
             clash = others.filter(
                 (pl.col("service_code") == code)
+                & (pl.col("insurance_group").fill_null(1) == int(group))
                 & (pl.col("valid_from") <= end)
                 & (pl.col("valid_to") >= start)
             )
@@ -139,6 +146,11 @@ def validate_fee_schedule(
         "valid_from": out["valid_from"],
         "valid_to": out["valid_to"],
         "price_basis": out["price_basis"],
+        "insurance_group": [int(str(g)) for g in out["insurance_group"]],
     }
-    key = ("agreement",) if replace else ("agreement", "service_code", "valid_from")
+    key = (
+        ("agreement",)
+        if replace
+        else ("agreement", "insurance_group", "service_code", "valid_from")
+    )
     return validated(ex, "fee_schedule", columns, rejects, replace_key=key)

@@ -57,6 +57,7 @@ FEE_COLUMNS = {
     "valid_from": pl.Date,
     "valid_to": pl.Date,
     "price_basis": pl.Utf8,
+    "insurance_group": pl.Int8,
 }
 
 
@@ -198,7 +199,8 @@ def load_fee_schedule(path: Path | None = None) -> pl.DataFrame:
     """One fee-schedule file, or all shipped ones when ``path`` is None.
 
     A user drops in another year's table as a CSV with the same columns; extra columns
-    (``code_basis``, ``note``) are kept out of the warehouse table.
+    (``code_basis``, ``note``) are kept out of the warehouse table. ``insurance_group``
+    may be left out (a group-1 table); 2 marks the group-2 fees.
     """
     paths = [path] if path is not None else sorted(FEE_SCHEDULE_DIR.glob("*.csv"))
     frames = []
@@ -207,6 +209,8 @@ def load_fee_schedule(path: Path | None = None) -> pl.DataFrame:
             df = pl.read_csv(p, schema_overrides={"service_code": pl.Utf8}, try_parse_dates=False)
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise InputError(f"cannot read fee schedule: {exc}", source=str(p)) from None
+        if "insurance_group" not in df.columns:  # a group-1 table
+            df = df.with_columns(insurance_group=pl.lit(1, pl.Int8))
         missing = [c for c in FEE_COLUMNS if c not in df.columns]
         if missing:
             raise InputError(f"fee schedule lacks columns {missing}", source=str(p), line=1)

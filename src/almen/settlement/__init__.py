@@ -15,7 +15,13 @@ import datetime as dt
 import ibis
 import polars as pl
 
-from almen.settlement.ceiling import ceiling_report, ceiling_rule, next_quarter_start
+from almen.settlement.ceiling import (
+    ceiling_bands,
+    ceiling_report,
+    ceiling_rule,
+    next_quarter_start,
+    statement_date,
+)
 from almen.settlement.frame import frame_rate, frame_report, load_frame_rates, service_overview
 from almen.settlement.rules import (
     check_claims,
@@ -36,6 +42,7 @@ from almen.settlement.statement import (
 __all__ = [
     "accepted_by_group",
     "capitation_price",
+    "ceiling_bands",
     "ceiling_report",
     "ceiling_rule",
     "check_claims",
@@ -44,6 +51,7 @@ __all__ = [
     "clinic_regions",
     "early_warning",
     "exposure",
+    "flagged_lines",
     "frame_rate",
     "frame_report",
     "load_frame_rates",
@@ -56,6 +64,7 @@ __all__ = [
     "priced_claims",
     "returned_lines",
     "service_overview",
+    "statement_date",
 ]
 
 
@@ -100,6 +109,25 @@ def returned_lines(checked: ibis.Table, return_rules: pl.DataFrame) -> pl.DataFr
         return_rules.select("rule", "reason_da", "reason_en"), on="rule", how="left"
     )
     return out.sort("claim_id")
+
+
+def flagged_lines(checked: ibis.Table) -> pl.DataFrame:
+    """The lines whose own amount is not the schedule's price × quantity (the
+    ``claim_flag`` table without its run): paid, or returned, at the schedule's price;
+    flagged for the clinic to look at, never repriced (issue: a mismatch is shown)."""
+    f = checked.filter(checked.price_mismatch).select(
+        "claim_id",
+        "provider_number",
+        "service_code",
+        "service_date",
+        "settlement_month",
+        "claimed_dkk",
+        "ingest_id",
+        "source_line",
+        price_dkk=checked.amount_dkk,
+        flag=ibis.literal("price_mismatch"),
+    )
+    return f.to_polars().sort("claim_id")
 
 
 def clinic_regions(clinic: ibis.Table, municipality: ibis.Table, year: int) -> pl.DataFrame:

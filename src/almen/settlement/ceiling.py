@@ -18,9 +18,17 @@ import datetime as dt
 
 import polars as pl
 
-__all__ = ["ceiling_report", "ceiling_rule", "next_quarter_start", "person_years"]
+__all__ = [
+    "ceiling_bands",
+    "ceiling_report",
+    "ceiling_rule",
+    "next_quarter_start",
+    "person_years",
+    "statement_date",
+]
 
 EPS = 1e-9  # a ratio within this of the limit counts as at the limit
+STATEMENT_DAY = (3, 31)  # month, day of the next year: see statement_date
 
 
 def ceiling_rule(year: int) -> tuple[bool, float]:
@@ -51,26 +59,25 @@ def person_years(exposure: pl.DataFrame, months: int) -> pl.DataFrame:
     )
 
 
-def ceiling_report(
+def statement_date(year: int) -> dt.date:
+    """When the region draws up settlement year ``year``'s § 96 statement, by default:
+    31 March of the next year (an assumption: seed 004 §5.3 says only that the region
+    makes the statement each year for the previous year), so a ceiling takes effect on
+    1 April."""
+    return dt.date(year + 1, *STATEMENT_DAY)
+
+
+def _bands(
     exposure: pl.DataFrame,
     accepted: pl.DataFrame,
     clinic_region: pl.DataFrame,
     *,
     capitation_per_year: float,
-    year: int,
-    months: int = 12,
-    decided: dt.date | None = None,
+    months: int,
 ) -> pl.DataFrame:
-    """One row per clinic: its § 96 ratio, crude and standardised, and its ceiling.
-
-    ``exposure`` comes from ``statement.exposure``; ``accepted`` from
-    ``statement.accepted_by_group`` for the same months; ``clinic_region`` maps
-    ``provider_number`` to ``region``. ``months`` < 12 gives the year-to-date ratio used as
-    the early warning. ``decided`` (default 31 December of ``year``) sets when a ceiling
-    takes effect: the start of the next quarter.
-    """
-    standardised, limit = ceiling_rule(year)
-    decided = decided or dt.date(year, 12, 31)
+    """The standardisation table: per clinic, age band and sex the listed patient-years,
+    capitation, fee-for-service and expenditure, the region's expenditure per
+    patient-year in the band (``rate``) and the clinic's expected expenditure."""
     py = person_years(exposure, months).with_columns(
         capitation_dkk=pl.col("py") * capitation_per_year
     )
@@ -85,15 +92,45 @@ def ceiling_report(
         .with_columns(expenditure_dkk=pl.col("capitation_dkk") + pl.col("ffs_dkk"))
         .join(clinic_region, on="provider_number", how="inner")
     )
-    # a band with spending but no listed patient-years in the region (e.g. group-2
-    # patients only) has no rate: it adds nothing to any clinic's expected spending
+    # a band with spending but no listed patient-years in the region has no rate: it
+    # adds nothing to any clinic's expected spending
     rates = g.group_by(["region", "age_band", "sex"]).agg(
         rate=pl.when(pl.col("py").sum() > 0)
         .then(pl.col("expenditure_dkk").sum() / pl.col("py").sum())
         .otherwise(None)
     )
-    g = g.join(rates, on=["region", "age_band", "sex"], how="left").with_columns(
+    return g.join(rates, on=["region", "age_band", "sex"], how="left").with_columns(
         expected_dkk=pl.col("py") * pl.col("rate").fill_nan(0.0).fill_null(0.0)
+    )
+
+
+def ceiling_report(
+    exposure: pl.DataFrame,
+    accepted: pl.DataFrame,
+    clinic_region: pl.DataFrame,
+    *,
+    capitation_per_year: float,
+    year: int,
+    months: int = 12,
+    statement_day: dt.date | None = None,
+) -> pl.DataFrame:
+    """One row per clinic: its § 96 ratio, crude and standardised, and its ceiling.
+
+    ``exposure`` comes from ``statement.exposure`` (own listed group-1 patients);
+    ``accepted`` from ``statement.accepted_by_group`` for the same months (own group-1
+    patients' daytime services: group 2 and patients seen as cover are left out, seed
+    004 §5.3 "egne sikrede"); ``clinic_region`` maps ``provider_number`` to ``region``.
+
+    ``months`` < 12 gives the year-to-date ratio used as the early warning; its ceiling
+    is annualised (× 12 / months) so that it reads as the year's, and ``ffs_year_dkk``
+    projects the fee-for-service to the year at the same rate. ``statement_day``
+    (default ``statement_date(year)``, 31 March of the next year) is when the region
+    draws up the statement; a ceiling takes effect from the start of the next quarter.
+    """
+    standardised, limit = ceiling_rule(year)
+    day = statement_day or statement_date(year)
+    g = _bands(
+        exposure, accepted, clinic_region, capitation_per_year=capitation_per_year, months=months
     )
     c = g.group_by(["provider_number", "region"]).agg(
         patient_years=pl.col("py").sum(),
@@ -118,7 +155,8 @@ def ceiling_report(
         if standardised
         else pl.col("region_per_patient_dkk")
     )
-    effective = next_quarter_start(decided)
+    effective = next_quarter_start(day)
+    scale = 12.0 / months
     c = c.with_columns(
         ratio=pl.col(ratio),
         average_per_patient_dkk=average,
@@ -128,13 +166,20 @@ def ceiling_report(
         method=pl.lit("standardised" if standardised else "crude"),
     )
     c = c.with_columns(
-        # the yearly ceiling on fee-for-service: (1 + limit) × average × patients − capitation
+        # the yearly ceiling on fee-for-service: (1 + limit) × average × patients − capitation,
+        # over ``months`` months scaled to the year
         ceiling_ffs_dkk=pl.when(pl.col("over"))
         .then(
-            (1.0 + limit) * pl.col("average_per_patient_dkk") * pl.col("patient_years")
-            - pl.col("capitation_dkk")
+            (
+                (1.0 + limit) * pl.col("average_per_patient_dkk") * pl.col("patient_years")
+                - pl.col("capitation_dkk")
+            )
+            * scale
         )
         .otherwise(None),
+        ffs_year_dkk=pl.col("ffs_dkk") * scale,
+        months=pl.lit(months, pl.Int8),
+        statement_date=pl.lit(day),
         effective_from=pl.when(pl.col("over")).then(pl.lit(effective)).otherwise(None),
     )
     c = c.with_columns(
@@ -154,3 +199,36 @@ def ceiling_report(
         )
     )
     return c.sort(["region", "provider_number"])
+
+
+def ceiling_bands(
+    exposure: pl.DataFrame,
+    accepted: pl.DataFrame,
+    clinic_region: pl.DataFrame,
+    provider_number: str,
+    *,
+    capitation_per_year: float,
+    months: int = 12,
+) -> pl.DataFrame:
+    """One clinic's standardisation table, as the region's § 96 statement shows it: per
+    age band and sex its listed patient-years, capitation, fee-for-service and
+    expenditure, the region's expenditure per patient-year in the band and what the
+    clinic would have spent at the region's rates (expected). The sums of expenditure
+    and expected are ``ceiling_report``'s for the clinic."""
+    g = _bands(
+        exposure, accepted, clinic_region, capitation_per_year=capitation_per_year, months=months
+    )
+    return (
+        g.filter(pl.col("provider_number") == provider_number)
+        .select(
+            "age_band",
+            "sex",
+            patient_years="py",
+            capitation_dkk="capitation_dkk",
+            ffs_dkk="ffs_dkk",
+            expenditure_dkk="expenditure_dkk",
+            region_rate_dkk=pl.col("rate").fill_nan(None),
+            expected_dkk="expected_dkk",
+        )
+        .sort(["age_band", "sex"])
+    )

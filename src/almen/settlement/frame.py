@@ -22,6 +22,7 @@ import polars as pl
 
 from almen.reference import DATA_DIR
 from almen.settlement.ceiling import person_years
+from almen.settlement.statement import MILEAGE_MONTH
 
 __all__ = ["frame_rate", "frame_report", "load_frame_rates", "service_overview"]
 
@@ -70,7 +71,7 @@ def frame_report(
         .join(clinic_region, on="provider_number", how="inner")
         .with_columns(
             month=pl.when(pl.col("category") == "mileage")
-            .then(pl.lit(dt.date(year, 12, 1)))
+            .then(pl.lit(dt.date(year, MILEAGE_MONTH, 1)))
             .otherwise(pl.col("settlement_month"))
         )
         .filter(pl.col("month").dt.year() == year)

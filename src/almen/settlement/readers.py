@@ -128,10 +128,16 @@ def _summary_or_checked(
 
 def settle_year(
     wh: Warehouse, year: int, months: list[int], as_of: dt.date
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Monthly statements of ``months`` and their returned lines (with reasons), checked
-    on ``as_of``: what `almen settle` writes."""
-    from almen.settlement import load_return_rules, monthly_statement, returned_lines
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Monthly statements of ``months``, their returned lines (with reasons) and their
+    flagged lines (an amount that is not the price), checked on ``as_of``: what
+    `almen settle` writes."""
+    from almen.settlement import (
+        flagged_lines,
+        load_return_rules,
+        monthly_statement,
+        returned_lines,
+    )
 
     fees = fees_for_year(wh, year)
     checked = checked_year(wh, year, dt.date(year, max(months), 1), as_of=as_of)
@@ -146,7 +152,9 @@ def settle_year(
         log = wh.read_table("ingest_log")
         sources = log.filter(log.target_table == "claim").select("ingest_id", "source").to_polars()
     returned = returned.join(sources.unique("ingest_id"), on="ingest_id", how="left")
-    return stmt, returned
+    flagged = flagged_lines(checked).filter(pl.col("settlement_month").is_in(starts))
+    flagged = flagged.join(sources.unique("ingest_id"), on="ingest_id", how="left")
+    return stmt, returned, flagged
 
 
 @dataclass(frozen=True)
@@ -266,6 +274,7 @@ def write_settlement(
     months: list[int],
     stmt: pl.DataFrame,
     returned: pl.DataFrame,
+    flagged: pl.DataFrame | None = None,
     *,
     as_of: dt.date,
 ) -> SettlementRun:
@@ -313,6 +322,8 @@ def write_settlement(
     with wh.transaction():
         wh.append_table("settlement", stmt.with_columns(run_id=pl.lit(run_id)).to_arrow())
         wh.append_table("returned_claim", returned.with_columns(run_id=pl.lit(run_id)).to_arrow())
+        if flagged is not None:
+            wh.append_table("claim_flag", flagged.with_columns(run_id=pl.lit(run_id)).to_arrow())
         wh.append_table("settlement_run", pl.DataFrame([run]).to_arrow())
     return SettlementRun(run_id, run["previous_run_id"], True, correction)  # type: ignore[arg-type]
 
@@ -450,7 +461,10 @@ def compare_fees(
     from almen.settlement import scenario as sc
 
     in_force = fees_for_year(wh, year)
-    base_rows = in_force.filter(pl.col("agreement").str.to_lowercase() == base.lower())
+    base_rows = in_force.filter(
+        (pl.col("agreement").str.to_lowercase() == base.lower())
+        & (pl.col("insurance_group").fill_null(1) == 1)
+    )
     if base_rows.is_empty():
         have = sorted(set(in_force["agreement"].to_list()))
         raise NotFoundError(

@@ -30,6 +30,7 @@ __all__ = [
     "load_service_rules",
 ]
 
+COVER_REASONS = ("acute", "substitute")
 LATE_MONTHS = 6  # assumption: a line older than six months before its period comes back
 
 RULE_COLUMNS: dict[str, type[pl.DataType]] = {
@@ -41,7 +42,12 @@ RULE_COLUMNS: dict[str, type[pl.DataType]] = {
     "max_quantity": pl.Int32,
     "max_per_day": pl.Int32,
     "max_per_year": pl.Int32,
+    "per_condition": pl.Boolean,
+    "cover": pl.Boolean,
 }
+# columns a user's rule file may leave out, and what their absence means
+OPTIONAL_RULE_COLUMNS = {"per_condition": False, "cover": False}
+PRICE_TOLERANCE_DKK = 0.005  # a claimed amount within half an øre of the price matches
 
 
 @cache
@@ -58,6 +64,9 @@ def load_service_rules(path: Path | None = None) -> pl.DataFrame:
         df = pl.read_csv(p, schema_overrides={"service_code": pl.Utf8, "sex": pl.Utf8})
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"cannot read the claim rules: {exc}", source=str(p)) from None
+    df = df.with_columns(
+        [pl.lit(v).alias(c) for c, v in OPTIONAL_RULE_COLUMNS.items() if c not in df.columns]
+    )
     missing = [c for c in RULE_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"claim rules lack columns {missing}", source=str(p), line=1)
@@ -73,7 +82,16 @@ def priced_claims(
     patients: ibis.Table,
     service_rules: ibis.Table,
 ) -> ibis.Table:
-    """Claims joined with their price, their service's limits and their patient."""
+    """Claims joined with their price, their service's limits and their patient.
+
+    ``price_dkk`` is the price on the service date that the region pays: for a group-2
+    patient the group-2 fee (``insurance_group`` 2 rows of the schedule; laeger.dk
+    "Honorarer": the doctor gets the group-2 fee and may charge a private fee besides),
+    for everyone else, or where the schedule has no group-2 row, the group-1 price.
+    """
+    group = fees.insurance_group.fill_null(1)
+    g2 = fees.filter(group == 2)
+    fees = fees.filter(group == 1)
     f = fees.select(
         f_code=fees.service_code,
         f_from=fees.valid_from,
@@ -102,6 +120,19 @@ def priced_claims(
         insurance_group=patients.insurance_group,
     )
     c = c.left_join(p, c.patient_id == p.p_id)
+    f2 = g2.select(
+        f2_code=g2.service_code, f2_from=g2.valid_from, f2_to=g2.valid_to, price2_dkk=g2.price_dkk
+    )
+    c = c.left_join(
+        f2,
+        [
+            c.insurance_group == 2,
+            c.service_code == f2.f2_code,
+            c.service_date >= f2.f2_from,
+            c.service_date <= f2.f2_to,
+        ],
+    ).drop("f2_code", "f2_from", "f2_to")
+    c = c.mutate(price_dkk=ibis.coalesce(c.price2_dkk, c.price_dkk)).drop("price2_dkk")
     return c.mutate(
         amount_dkk=(c.price_dkk * c.quantity).fill_null(0.0),
         age=(c.service_date.year() - c.birth_year - 1).cast("int16"),
@@ -128,6 +159,13 @@ CHECKED_COLUMNS = (
     "sex",
     "max_per_day",
     "max_per_year",
+    "insurance_group",
+    "claimed_dkk",
+    "condition_code",
+    "per_condition",
+    "cover_reason",
+    "covered",
+    "price_mismatch",
     "rule",
 )
 
@@ -139,11 +177,6 @@ def _row_rule(c: ibis.Table, as_of: dt.date) -> ibis.Value:
     period = c.settlement_month.year() * 12 + c.settlement_month.month()
     max_q = c.max_quantity.fill_null(ibis.ifelse(c.unit == "km", 500, 1))
     age_hi = year - c.birth_year  # the oldest the patient can be on the date
-    listed_ok = (
-        (c.listed_at == c.provider_number)
-        & c.listed_from.notnull()
-        & (c.listed_from <= c.service_date)
-    ) | c.listed_then
     return ibis.cases(
         (c.price_dkk.isnull(), "unknown_service"),
         (c.p_id.isnull(), "unknown_patient"),
@@ -151,7 +184,10 @@ def _row_rule(c: ibis.Table, as_of: dt.date) -> ibis.Value:
         (c.service_date > ibis.literal(as_of), "future_date"),
         ((c.quantity < 1) | (c.quantity > max_q), "invalid_quantity"),
         (
-            c.requires_listed.fill_null(True) & (c.insurance_group == 1) & ~listed_ok,
+            c.requires_listed.fill_null(True)
+            & (c.insurance_group == 1)
+            & ~c.listed_ok
+            & ~c.covered,
             "not_listed",
         ),
         (
@@ -193,7 +229,10 @@ def check_claims(
     - not_listed: the service requires listing, the patient is in group 1, and is not
       listed with the claiming clinic on the service date: neither in the patient
       table's current period nor in an ended period of the listing history ``listing``
-      (so a March consultation stays accepted after the patient moves in June);
+      (so a March consultation stays accepted after the patient moves in June), and
+      the line is not a cover: ``cover_reason`` acute or substitute on a service whose
+      rule allows it (``cover``) is paid to the clinic that saw the patient and marked
+      ``covered``;
     - age_sex: outside the service's ages or sex. Only the birth year is known, so a line
       comes back only when the age is certainly outside (age on the service date is
       year − birth year − 1 or year − birth year);
@@ -202,7 +241,12 @@ def check_claims(
     - per_day: more lines than ``max_per_day`` (no limit when empty) for the clinic,
       patient, service and day; lines are kept in order of time band, quantity, claim_id;
     - per_year: more lines than ``max_per_year`` for the patient and service in the
-      calendar year, at any clinic; the earliest by date and claim_id are kept.
+      calendar year, at any clinic; the earliest by date and claim_id are kept. A
+      service with ``per_condition`` (0120) counts each ``condition_code`` apart.
+
+    Not a rule: ``price_mismatch`` marks an accepted or returned line whose own amount
+    (``claimed_dkk``) is not its price × quantity on the service date; the line is paid
+    at the schedule's price, never at the amount sent.
 
     Lines that break a row rule do not count towards the frequency limits of others.
     Speed: the lines whose patient has another line of the same service that day (about
@@ -241,6 +285,23 @@ def check_claims(
             )
             priced = priced.left_join(hits, priced.claim_id == hits.h_id)
             priced = priced.mutate(listed_then=priced.h_id.notnull()).drop("h_id")
+        listed_ok = (
+            (priced.listed_at == priced.provider_number)
+            & priced.listed_from.notnull()
+            & (priced.listed_from <= priced.service_date)
+        ) | priced.listed_then
+        priced = priced.mutate(
+            listed_ok=listed_ok,
+            # seen for another GP (acute illness, or the own GP away): paid where the
+            # service allows it, and shown as such
+            covered=priced.cover_reason.isin(COVER_REASONS).fill_null(False)
+            & priced.cover.fill_null(False)
+            & (priced.insurance_group == 1)
+            & ~listed_ok,
+            price_mismatch=priced.claimed_dkk.notnull()
+            & priced.price_dkk.notnull()
+            & ((priced.claimed_dkk - priced.amount_dkk).abs() > PRICE_TOLERANCE_DKK),
+        )
         return priced.mutate(rule=_row_rule(priced, as_of)).select(*CHECKED_COLUMNS)
 
     # a line can only be a duplicate or over a day limit if the same patient has another
@@ -286,8 +347,18 @@ def check_claims(
     ].to_list()
     limited = row_checked(claims.filter(claims.service_code.isin(limited_codes or [""])))
     limited = limited.filter(limited.rule.isnull())
+    # a service limited per condition (0120) counts each condition apart
+    per_condition = ibis.ifelse(
+        limited.per_condition.fill_null(False), limited.condition_code.fill_null(""), ""
+    )
+    limited = limited.mutate(limit_key=per_condition)
     year_w = ibis.window(
-        group_by=[limited.patient_id, limited.service_code, limited.service_date.year()],
+        group_by=[
+            limited.patient_id,
+            limited.service_code,
+            limited.service_date.year(),
+            limited.limit_key,
+        ],
         order_by=[limited.service_date, limited.claim_id],
     )
     by_year = limited.mutate(rule=ibis.literal("per_year"), year_n=ibis.row_number().over(year_w))

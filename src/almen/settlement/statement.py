@@ -15,6 +15,7 @@ import polars as pl
 
 __all__ = [
     "AGE_BANDS",
+    "MILEAGE_MONTH",
     "accepted_by_group",
     "capitation_price",
     "claim_summary",
@@ -26,6 +27,9 @@ __all__ = [
     "payment_date",
 ]
 
+# seed 004 §5.2: § 92 mileage is settled once a year; paid with December's statement
+# (the month is an assumption)
+MILEAGE_MONTH = 12
 AGE_BANDS = tuple(range(0, 90, 5))  # 0-4, 5-9, ..., 85+: the standardisation groups
 
 
@@ -101,6 +105,8 @@ def capitation_price(fees: pl.DataFrame, day: dt.date) -> float:
 
     Looked up for the day: no row, or two rows that disagree (overlapping schedules),
     is an error, never "the first row"."""
+    if "insurance_group" in fees.columns:
+        fees = fees.filter(pl.col("insurance_group").fill_null(1) == 1)
     row = fees.filter(
         (pl.col("service_code") == "BASIS")
         & (pl.col("valid_from") <= day)
@@ -120,16 +126,20 @@ def capitation_price(fees: pl.DataFrame, day: dt.date) -> float:
 def claim_summary(checked: ibis.Table, *, by_service: bool = False) -> pl.DataFrame:
     """One pass over the checked lines: sums by clinic, month, category, age band, sex.
 
-    Columns: provider_number, settlement_month, category, in_s96 (would count in § 96:
-    daytime, inside the frame, a service), age_band, sex, returned, lines, units, dkk;
-    with ``by_service`` also service_code (more groups: slower, for the service
-    overview). ``monthly_claims`` and ``accepted_by_group`` read it.
+    Columns: provider_number, settlement_month, category, group2 (a group-2 patient's
+    line), covered (a patient listed elsewhere, seen in acute illness or for an absent
+    GP), in_s96 (would count in § 96: daytime, inside the frame, a service, to an own
+    listed group-1 patient), age_band, sex, returned, lines, units, dkk (what the region
+    pays), flagged (lines whose own amount is not the price); with
+    ``by_service`` also service_code (more groups: slower, for the service overview).
+    ``monthly_claims`` and ``accepted_by_group`` read it.
     """
     c = checked.mutate(
         km=checked.unit == "km",
         service=checked.unit == "service",
         age_band=_band(checked.age.fill_null(0)),
         returned=checked.rule.notnull(),
+        group2=(checked.insurance_group == 2).fill_null(False),
     )
     keys = [
         "provider_number",
@@ -139,12 +149,17 @@ def claim_summary(checked: ibis.Table, *, by_service: bool = False) -> pl.DataFr
         "outside_frame",
         "km",
         "service",
+        "group2",
+        "covered",
         "age_band",
         "sex",
         "returned",
     ]
     out = c.group_by(keys).aggregate(
-        lines=c.count(), units=c.quantity.sum().cast("float64"), dkk=c.amount_dkk.sum()
+        lines=c.count(),
+        units=c.quantity.sum().cast("float64"),
+        dkk=c.amount_dkk.sum(),
+        flagged=c.price_mismatch.cast("int64").sum(),
     )
     # booleans group faster than strings; the category is named afterwards
     return (
@@ -157,7 +172,12 @@ def claim_summary(checked: ibis.Table, *, by_service: bool = False) -> pl.DataFr
             .when(pl.col("daytime"))
             .then(pl.lit("daytime"))
             .otherwise(pl.lit("ooh")),
-            in_s96=pl.col("daytime") & ~pl.col("outside_frame") & pl.col("service"),
+            in_s96=pl.col("daytime")
+            & ~pl.col("outside_frame")
+            & pl.col("service")
+            & ~pl.col("group2")
+            & ~pl.col("covered"),
+            flagged=pl.col("flagged").fill_null(0),
         )
         .drop("daytime", "outside_frame", "km", "service")
     )
@@ -174,8 +194,15 @@ def monthly_claims(summary: ibis.Table | pl.DataFrame) -> pl.DataFrame:
     """
     return (
         _summary(summary)
-        .group_by(["provider_number", "settlement_month", "category", "returned"])
-        .agg(pl.col("lines").sum(), pl.col("units").sum(), pl.col("dkk").sum())
+        .group_by(
+            ["provider_number", "settlement_month", "category", "group2", "covered", "returned"]
+        )
+        .agg(
+            pl.col("lines").sum(),
+            pl.col("units").sum(),
+            pl.col("dkk").sum(),
+            pl.col("flagged").sum(),
+        )
     )
 
 
@@ -226,12 +253,19 @@ def monthly_statement(
     """One row per clinic and month (the ``settlement`` table).
 
     - capitation = listed on the first of the month × the yearly BASIS fee / 12 (§ 86);
-    - ffs_daytime / ffs_ooh = accepted fee-for-service lines of the month (§§ 87-90);
+    - ffs_daytime / ffs_ooh = accepted fee-for-service lines of the month for group-1
+      patients (§§ 87-90), with ``cover_dkk`` the part for patients listed elsewhere;
+    - ffs_group2 = accepted lines for group-2 patients, priced from the group-2 fees
+      and kept out of § 96 (seed 004 §5.3: § 96 is on own group-1 patients);
     - local = accepted local-agreement lines, outside the frame and § 96 (004 §5.1);
-    - mileage_km accrues monthly and is paid yearly (§ 92), so it is not in the total;
+    - mileage (§ 92) is settled once a year (seed 004 §5.2): mileage_km accrues
+      monthly, and the statement of ``MILEAGE_MONTH`` (December) pays the year's
+      accepted km × the rate as mileage_dkk (``claims_by_month`` must then hold the
+      whole year, as ``check_year`` through December gives);
     - returned = lines refused by the rules, with what they would have paid;
-    - total = capitation + ffs_daytime + ffs_ooh + local, paid on the 15th of the next
-      month.
+      flagged_lines = lines whose own amount is not the schedule's (claim_flag);
+    - total = capitation + ffs_daytime + ffs_ooh + ffs_group2 + local + mileage_dkk,
+      paid on the 15th of the next month.
     """
     frames = []
     for m in months:
@@ -250,11 +284,17 @@ def monthly_statement(
         )
     cap = pl.concat(frames) if frames else pl.DataFrame()
     month_starts = [dt.date(year, m, 1) for m in months]
-    cl = claims_by_month.filter(pl.col("settlement_month").is_in(month_starts))
+    year_lines = claims_by_month.filter(pl.col("settlement_month").dt.year() == year)
+    cl = year_lines.filter(pl.col("settlement_month").is_in(month_starts))
     acc = cl.filter(~pl.col("returned"))
+    g1 = ~pl.col("group2")
     wide = acc.group_by(["provider_number", "settlement_month"]).agg(
-        ffs_daytime_dkk=pl.col("dkk").filter(pl.col("category") == "daytime").sum(),
-        ffs_ooh_dkk=pl.col("dkk").filter(pl.col("category") == "ooh").sum(),
+        ffs_daytime_dkk=pl.col("dkk").filter((pl.col("category") == "daytime") & g1).sum(),
+        ffs_ooh_dkk=pl.col("dkk").filter((pl.col("category") == "ooh") & g1).sum(),
+        ffs_group2_dkk=pl.col("dkk")
+        .filter(pl.col("category").is_in(["daytime", "ooh"]) & pl.col("group2"))
+        .sum(),
+        cover_dkk=pl.col("dkk").filter(pl.col("covered") & g1).sum(),
         local_dkk=pl.col("dkk").filter(pl.col("category") == "local").sum(),
         mileage_km=pl.col("units").filter(pl.col("category") == "mileage").sum(),
     )
@@ -263,42 +303,52 @@ def monthly_statement(
         .group_by(["provider_number", "settlement_month"])
         .agg(returned_lines=pl.col("lines").sum(), returned_dkk=pl.col("dkk").sum())
     )
+    flagged = cl.group_by(["provider_number", "settlement_month"]).agg(
+        flagged_lines=pl.col("flagged").sum()
+    )
+    paid_month = dt.date(year, MILEAGE_MONTH, 1)
+    mileage = (
+        year_lines.filter(~pl.col("returned") & (pl.col("category") == "mileage"))
+        .group_by("provider_number")
+        .agg(mileage_dkk=pl.col("dkk").sum())
+        .with_columns(settlement_month=pl.lit(paid_month))
+        .filter(pl.lit(MILEAGE_MONTH in months))
+    )
     keys = pl.concat(
         [
             cap.select("provider_number", "month"),
             cl.select("provider_number", pl.col("settlement_month").alias("month")),
+            mileage.select("provider_number", pl.col("settlement_month").alias("month")),
         ]
     ).unique()
-    out = (
-        keys.join(cap, on=["provider_number", "month"], how="left")
-        .join(
-            wide.rename({"settlement_month": "month"}), on=["provider_number", "month"], how="left"
-        )
-        .join(
-            ret.rename({"settlement_month": "month"}), on=["provider_number", "month"], how="left"
-        )
-        .with_columns(
-            pl.col("listed").fill_null(0).cast(pl.Int64),
-            pl.col("returned_lines").fill_null(0).cast(pl.Int64),
-            *[
-                pl.col(c).fill_null(0.0).cast(pl.Float64)
-                for c in (
-                    "capitation_dkk",
-                    "ffs_daytime_dkk",
-                    "ffs_ooh_dkk",
-                    "local_dkk",
-                    "mileage_km",
-                    "returned_dkk",
-                )
-            ],
-        )
-        .with_columns(
-            total_dkk=pl.col("capitation_dkk")
-            + pl.col("ffs_daytime_dkk")
-            + pl.col("ffs_ooh_dkk")
-            + pl.col("local_dkk"),
-            payment_date=pl.col("month").map_elements(payment_date, return_dtype=pl.Date),
-        )
+    by_month = ["provider_number", "month"]
+    out = keys.join(cap, on=by_month, how="left")
+    for part in (wide, ret, flagged, mileage):
+        out = out.join(part.rename({"settlement_month": "month"}), on=by_month, how="left")
+    money = (
+        "capitation_dkk",
+        "ffs_daytime_dkk",
+        "ffs_ooh_dkk",
+        "ffs_group2_dkk",
+        "cover_dkk",
+        "local_dkk",
+        "mileage_km",
+        "mileage_dkk",
+        "returned_dkk",
+    )
+    out = out.with_columns(
+        pl.col("listed").fill_null(0).cast(pl.Int64),
+        pl.col("returned_lines").fill_null(0).cast(pl.Int64),
+        pl.col("flagged_lines").fill_null(0).cast(pl.Int64),
+        *[pl.col(c).fill_null(0.0).cast(pl.Float64) for c in money],
+    ).with_columns(
+        total_dkk=pl.col("capitation_dkk")
+        + pl.col("ffs_daytime_dkk")
+        + pl.col("ffs_ooh_dkk")
+        + pl.col("ffs_group2_dkk")
+        + pl.col("local_dkk")
+        + pl.col("mileage_dkk"),
+        payment_date=pl.col("month").map_elements(payment_date, return_dtype=pl.Date),
     )
     cols = [
         "provider_number",
@@ -313,5 +363,9 @@ def monthly_statement(
         "returned_dkk",
         "total_dkk",
         "payment_date",
+        "ffs_group2_dkk",
+        "cover_dkk",
+        "mileage_dkk",
+        "flagged_lines",
     ]
     return out.select(cols).sort(["provider_number", "month"])

@@ -27,8 +27,8 @@ def settle_demo_year(wh: Warehouse, year: int) -> bool:
             return False
     months = list(range(1, 13))
     run_date = dt.date(year + 1, 1, 31)
-    stmt, returned = readers.settle_year(wh, year, months, run_date)
-    readers.write_settlement(wh, year, months, stmt, returned, as_of=run_date)
+    stmt, returned, flagged = readers.settle_year(wh, year, months, run_date)
+    readers.write_settlement(wh, year, months, stmt, returned, flagged, as_of=run_date)
     return True
 
 

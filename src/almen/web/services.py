@@ -306,7 +306,8 @@ class Services:
                 got, ret = readers.current_statements(wh, self.year)
                 if len(got):
                     return got, ret
-            return readers.settle_year(wh, self.year, list(range(1, 13)), self.as_of)
+            stmt, ret, _ = readers.settle_year(wh, self.year, list(range(1, 13)), self.as_of)
+            return stmt, ret
 
         return self.cached(("settled", self.year), compute)
 
