@@ -166,3 +166,35 @@ def test_parse_amount_reads_danish_and_english_decimals(text: str, value: float)
 def test_parse_amount_refuses_text() -> None:
     with pytest.raises(ValueError, match="not an amount"):
         parse_amount("12,3,4")
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["column-wise", "line-by-line"])
+def test_claims_keep_amount_condition_and_cover(
+    call_cli: Cli, tiny_copy: Path, tmp_path: Path, quoted: bool
+) -> None:
+    """Issue 16: the amount on a line is kept (compared with the price at settlement),
+    0120's condition (ICPC-2) and a cover reason (akut, vikar) too; a bad condition or
+    cover is rejected with its column. Both readers (a quoted file goes line by line)
+    give the same rows."""
+    q = '"' if quoted else ""
+    lines = [
+        "CPR;Ydernummer;Ydelse;Dato;Beløb;Diagnose;Akut_vikar",
+        f"{CPR_A};123456;0120;03-03-2025;{q}420,00{q};t90;",
+        f"{CPR_B};123456;0101;04-03-2025;175,00;;akut",
+        f"{CPR_B};123456;0101;05-03-2025;175,00;;Vikar",
+        f"{CPR_A};123456;0120;06-03-2025;420,00;T9;",  # not an ICPC-2 code
+        f"{CPR_A};123456;0101;07-03-2025;175,00;;maybe",  # not a cover reason
+    ]
+    src = tmp_path / "claims.csv"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = _claims(call_cli, tiny_copy, str(src))
+    assert result.exit_code == 0, result.output
+    assert "read 5 = accepted 3 + rejected 2" in result.stdout
+    with Warehouse.connect(tiny_copy, read_only=True) as wh:
+        c = wh.read_table("claim")
+        new = c.filter(c.ingest_id.notnull()).order_by("source_line").to_polars()
+        rej = wh.read_table("reject").to_polars()
+    assert new["claimed_dkk"].to_list() == [420.0, 175.0, 175.0]
+    assert new["condition_code"].to_list() == ["T90", None, None]
+    assert new["cover_reason"].to_list() == [None, "acute", "substitute"]
+    assert rej.sort("line")["column_name"].to_list() == ["condition_code", "cover_reason"]

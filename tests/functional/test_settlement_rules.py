@@ -266,3 +266,29 @@ def test_s96_standardisation_table_sums_to_the_report(tmp_path: Path) -> None:
     assert (
         band["expected_dkk"] - band["patient_years"] * band["region_rate_dkk"]
     ).abs().max() < 1e-6
+
+
+def test_cli_writes_the_s96_statement_as_a_page_and_as_files(
+    call_cli, tiny_denmark: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`almen ceiling --clinic P --statement`: --format html writes the printable page
+    (Danish numbers: a decimal comma in the ratio), --format csv the statement and its
+    bands as two files; the bands' expenditure adds up to the statement's."""
+    out = call_cli("--data", str(tiny_denmark), "ceiling", "--year", "2025", "--format", "csv")
+    clinic = out.stdout.splitlines()[1].split(",")[0]
+    page = tmp_path / "s96.html"
+    r = call_cli("--data", str(tiny_denmark), "ceiling", "--year", "2025", "--clinic", clinic,
+                 "--statement", "--format", "html", "--output", str(page))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    html = page.read_text(encoding="utf-8")
+    assert "Standardiseringstabel" in html and "Forholdstal" in html
+    assert "31. marts 2026" in html
+    files = tmp_path / "s96.csv"
+    r = call_cli("--data", str(tiny_denmark), "ceiling", "--year", "2025", "--clinic", clinic,
+                 "--statement", "--format", "csv", "--output", str(files))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    st = pl.read_csv(tmp_path / "s96-statement.csv")
+    bands = pl.read_csv(tmp_path / "s96-bands.csv")
+    assert bands["expenditure_dkk"].sum() == pytest.approx(st["expenditure_dkk"].item())
+    r = call_cli("--data", str(tiny_denmark), "ceiling", "--year", "2025", "--statement")
+    assert r.exit_code == 2 and "--statement needs --clinic" in r.output

@@ -74,3 +74,25 @@ def test_duckdb_settings_come_from_the_environment(tiny_denmark, call_cli) -> No
                    env={"ALMEN_DUCKDB_MEMORY_LIMIT": "lots"})  # fmt: skip
     assert bad.exit_code == 2
     assert "cannot open warehouse" in bad.stderr and "memory" in bad.stderr.lower()
+
+
+def test_a_table_from_before_a_nullable_column_reads_it_empty_and_grows_it(
+    tmp_path: Path,
+) -> None:
+    """A fee schedule written before ``insurance_group`` existed (made here by hand,
+    without it) reads with the column empty; appending a row adds the column to the
+    table, the old row empty and the new one kept. A missing column that is not
+    nullable is still an error."""
+    with Warehouse.connect(tmp_path / "w.duckdb") as wh:
+        wh.con.create_table("fee_schedule", pa.table(FEE))
+        got = wh.read_table("fee_schedule").to_pyarrow()
+        assert got.column("insurance_group").to_pylist() == [None]
+        wh.append_table(
+            "fee_schedule", pa.table({**FEE, "insurance_group": pa.array([2], pa.int8())})
+        )
+        raw = wh.con.table("fee_schedule").to_pyarrow()
+        assert sorted(raw.column("insurance_group").to_pylist(), key=str) == [2, None]
+        no_price = {k: v for k, v in FEE.items() if k != "price_dkk"}
+        wh.con.create_table("fee_schedule", pa.table(no_price), overwrite=True)
+        with pytest.raises(StorageError, match="price_dkk is missing"):
+            wh.read_table("fee_schedule")

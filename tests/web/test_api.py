@@ -304,3 +304,22 @@ def test_clinic_tables_download_whole_through_the_export_module(site, as_user) -
     doc = c.http.get(f"{base}/overview?format=json").json()
     assert doc["meta"]["provider_number"] == site.clinic and doc["parts"]["overview"]
     assert c.http.get(f"{base}/overview?format=xlsx").status_code == 422
+
+
+def test_the_s96_statement_is_printable_and_downloadable(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16 item 3: the clinic's § 96 statement as the region's would show it: a
+    printable Danish page with the standardisation table, and its CSV and JSON; the
+    bands add up to the statement's expenditure. Another clinic's is refused."""
+    c = as_user("klinik").http
+    j = c.get(f"/api/clinics/{site.clinic}/s96-statement").json()
+    st, bands = j["statement"], j["bands"]
+    assert st["provider_number"] == site.clinic and bands
+    assert sum(b["expenditure_dkk"] for b in bands) == pytest.approx(st["expenditure_dkk"])
+    assert st["statement_date"] == "2026-03-31"
+    csv = c.get(f"/api/clinics/{site.clinic}/s96-statement?format=csv")
+    assert csv.status_code == 200 and "# bands" in csv.text
+    page = c.get(f"/clinic/{site.clinic}/s96")
+    assert page.status_code == 200
+    assert "Standardiseringstabel" in page.text and "31. marts 2026" in page.text
+    assert "s96-statement?format=csv" in page.text
+    assert c.get(f"/api/clinics/{site.other_clinic}/s96-statement").status_code == 403

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from almen import claim_index, settlement
 from almen.cli import app, guard, settings_of, warehouse_target
-from almen.cli.render import FormatOpt, OutputOpt, console, emit
-from almen.errors import NotFoundError, ParameterError
+from almen.cli.render import FormatOpt, OutputOpt, console, emit, status
+from almen.config import Settings
+from almen.errors import NotFoundError, ParameterError, StorageError
 from almen.export import Result
 from almen.settlement import readers
 from almen.warehouse import Warehouse
@@ -246,6 +247,66 @@ def _render_clinic(stmt: pl.DataFrame, returned: pl.DataFrame, clinic: str) -> N
         _render_reasons(returned)
 
 
+def _s96_statement(
+    settings: Settings,
+    year: int,
+    clinic: str | None,
+    through: dt.date,
+    day: dt.date | None,
+    lang: str,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """`almen ceiling --statement`: one clinic's § 96 statement as a file or a page."""
+    from almen.printable import LABELS, s96_html
+
+    if clinic is None:
+        raise ParameterError("--statement needs --clinic")
+    if lang not in LABELS:
+        raise ParameterError(f"--lang must be one of {', '.join(LABELS)}, not {lang!r}")
+    with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+        report, bands = readers.s96_statement(wh, year, clinic, through=through, statement_day=day)
+    if fmt == "html":
+        page = s96_html(report.row(0, named=True), bands, year=year, lang=lang)
+        if output is None:
+            typer.echo(page)
+        else:
+            try:
+                output.write_text(page, encoding="utf-8")
+            except OSError as exc:
+                raise StorageError(f"cannot write {output}: {exc.strerror}") from None
+            status.print(f"wrote {output}")
+        return
+    meta = {"year": year, "clinic": clinic, "through": through}
+    if emit(Result({"statement": report, "bands": bands}, meta), fmt, output):
+        return
+    console.print(s96_text(report.row(0, named=True)))
+    t = Table(title=f"§ 96 {year} {clinic}: standardisation by age and sex")
+    for col in ("age", "sex", "patient-years", "DKK", "region DKK/py", "expected"):
+        t.add_column(col, justify="left" if col in ("age", "sex") else "right")
+    for b in bands.iter_rows(named=True):
+        t.add_row(
+            str(b["age_band"]),
+            b["sex"],
+            f"{b['patient_years']:,.1f}",
+            _dkk(b["expenditure_dkk"]),
+            "" if b["region_rate_dkk"] is None else _dkk(b["region_rate_dkk"]),
+            _dkk(b["expected_dkk"]),
+        )
+    console.print(t)
+
+
+def s96_text(r: dict[str, object]) -> str:
+    """One line on a clinic's § 96 position."""
+    ceiling = r["ceiling_ffs_dkk"]
+    tail = (
+        f"; ceiling {_dkk(ceiling)} DKK a year from {r['effective_from']}"  # type: ignore[arg-type]
+        if ceiling is not None
+        else ""
+    )
+    return f"{r['provider_number']}: {r['why']}{tail} (statement date {r['statement_date']})"
+
+
 @app.command()
 @guard
 def ceiling(
@@ -260,7 +321,26 @@ def ceiling(
     backtest: Annotated[
         bool, typer.Option(help="how early the year-to-date flag equals the final one")
     ] = False,
-    fmt: FormatOpt = "table",
+    statement: Annotated[
+        bool,
+        typer.Option(
+            "--statement",
+            help="with --clinic: the clinic's § 96 statement with its standardisation "
+            "table by age and sex (--format html gives a printable page)",
+        ),
+    ] = False,
+    statement_date: Annotated[
+        str | None,
+        typer.Option(
+            "--statement-date",
+            help="the day the region draws up the statement (default 31 March of the next "
+            "year); a ceiling takes effect from the next quarter",
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="language of --format html: da or en")] = "da",
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, csv, json, parquet (html with --statement)")
+    ] = "table",
     output: OutputOpt = None,
 ) -> None:
     """§ 96: daytime expenditure per listed patient against the regional average.
@@ -274,8 +354,14 @@ def ceiling(
     through = _parse_day(as_of) if as_of else dt.date(year, 12, 31)
     if through.year != year:
         raise ParameterError(f"--as-of {through} is not in {year}")
+    day = _parse_day(statement_date) if statement_date else None
+    if statement:
+        _s96_statement(settings, year, clinic, through, day, lang, fmt, output)
+        return
+    if fmt == "html":
+        raise ParameterError("--format html is for --statement")
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
-        report = readers.ceiling_for_year(wh, year, through)
+        report = readers.ceiling_for_year(wh, year, through, statement_day=day)
     if clinic is not None:
         report = report.filter(pl.col("provider_number") == clinic)
         if report.is_empty():

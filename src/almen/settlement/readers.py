@@ -19,6 +19,7 @@ from almen.reference import fee_schedule_for_year
 from almen.settlement import (
     accepted_by_group,
     capitation_price,
+    ceiling_bands,
     ceiling_report,
     check_year,
     claim_summary,
@@ -36,6 +37,7 @@ from almen.warehouse import Warehouse
 __all__ = [
     "FeeComparison",
     "OverviewInputs",
+    "S96Inputs",
     "SettlementRun",
     "ceiling_for_year",
     "checked_year",
@@ -47,6 +49,8 @@ __all__ = [
     "frame_for_year",
     "overview_for_clinic",
     "overview_inputs",
+    "s96_inputs",
+    "s96_statement",
     "settle_year",
     "settlement_runs",
     "write_settlement",
@@ -328,23 +332,93 @@ def write_settlement(
     return SettlementRun(run_id, run["previous_run_id"], True, correction)  # type: ignore[arg-type]
 
 
-def ceiling_for_year(
+@dataclass(frozen=True)
+class S96Inputs:
+    """What § 96 of a year reads: listed patients, accepted own-patient services by
+    clinic, age band and sex, each clinic's region and the capitation."""
+
+    exposure: pl.DataFrame
+    accepted: pl.DataFrame
+    regions: pl.DataFrame
+    capitation_per_year: float
+    months: int
+
+
+def s96_inputs(
     wh: Warehouse, year: int, through: dt.date, *, summary: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """§ 96 for every clinic on the months January to ``through``, the claims checked on
-    ``through``. ``summary`` is a ``year_summary`` checked on the same day."""
+) -> S96Inputs:
+    """§ 96's inputs on January to ``through``, the claims checked on ``through``
+    (``summary``: a ``year_summary`` checked on the same day)."""
     fees = fees_for_year(wh, year)
     checked = summary if summary is not None else checked_year(wh, year, through)
-    accepted = accepted_by_group(checked, start=dt.date(year, 1, 1), end=through)
-    regions = clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year)
-    return ceiling_report(
+    return S96Inputs(
         expo(wh, year),
-        accepted,
-        regions,
-        capitation_per_year=capitation_price(fees, dt.date(year, 1, 1)),
-        year=year,
-        months=through.month,
+        accepted_by_group(checked, start=dt.date(year, 1, 1), end=through),
+        clinic_regions(wh.read_table("clinic"), wh.read_table("municipality"), year),
+        capitation_price(fees, dt.date(year, 1, 1)),
+        through.month,
     )
+
+
+def ceiling_for_year(
+    wh: Warehouse,
+    year: int,
+    through: dt.date,
+    *,
+    summary: pl.DataFrame | None = None,
+    statement_day: dt.date | None = None,
+) -> pl.DataFrame:
+    """§ 96 for every clinic on the months January to ``through``, the claims checked on
+    ``through``. ``summary`` is a ``year_summary`` checked on the same day;
+    ``statement_day`` the day the region draws up the statement (default 31 March of
+    the next year)."""
+    i = s96_inputs(wh, year, through, summary=summary)
+    return ceiling_report(
+        i.exposure,
+        i.accepted,
+        i.regions,
+        capitation_per_year=i.capitation_per_year,
+        year=year,
+        months=i.months,
+        statement_day=statement_day,
+    )
+
+
+def s96_statement(
+    wh: Warehouse,
+    year: int,
+    provider_number: str,
+    *,
+    through: dt.date | None = None,
+    statement_day: dt.date | None = None,
+    summary: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One clinic's § 96 statement as the region draws it up (seed 004 §5.3): the
+    clinic's row of the report (ratio, region average, ceiling and its date) and the
+    standardisation table by age band and sex (``ceiling_bands``). NotFoundError when
+    the clinic has no § 96 figures."""
+    through = through or dt.date(year, 12, 31)
+    i = s96_inputs(wh, year, through, summary=summary)
+    report = ceiling_report(
+        i.exposure,
+        i.accepted,
+        i.regions,
+        capitation_per_year=i.capitation_per_year,
+        year=year,
+        months=i.months,
+        statement_day=statement_day,
+    ).filter(pl.col("provider_number") == provider_number)
+    if report.is_empty():
+        raise NotFoundError(f"no clinic {provider_number} in the § 96 report of {year}")
+    bands = ceiling_bands(
+        i.exposure,
+        i.accepted,
+        i.regions,
+        provider_number,
+        capitation_per_year=i.capitation_per_year,
+        months=i.months,
+    )
+    return report, bands
 
 
 def frame_for_year(

@@ -22,6 +22,7 @@ from fastapi import (
 from pydantic import BaseModel, Field
 
 from almen import records
+from almen.errors import NotFoundError
 from almen.export import MEDIA_TYPES, Result, to_bytes
 from almen.web.app import Ctx, clean, login_user, logout_user, rows
 from almen.web.auth import audit_view, audit_views
@@ -240,6 +241,23 @@ def ceiling(c: C, provider_number: str,
     if rep.is_empty():
         raise HTTPException(404, "no § 96 figures for this clinic")
     return rows(rep)[0]
+
+
+@router.get("/clinics/{provider_number}/s96-statement", response_model=None)
+def s96_statement(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] | Response:
+    """The clinic's § 96 statement as the region draws it up: ratio, region average,
+    ceiling and its date, and the standardisation table by age band and sex (the
+    clinic's own figures, for its owner); ``format`` gives it as a file."""
+    c.need_clinic_money(provider_number)
+    try:
+        report, bands = c.services.s96_statement(provider_number)
+    except NotFoundError:
+        raise HTTPException(404, "no § 96 figures for this clinic") from None
+    if fmt is not None:
+        return download({"statement": report, "bands": bands}, fmt,
+                        f"s96-{provider_number}-{c.services.year}",
+                        provider_number=provider_number, year=c.services.year)  # fmt: skip
+    return {"statement": rows(report)[0], "bands": rows(bands)}
 
 
 @router.get("/clinics/{provider_number}/overview", response_model=None)

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from almen import records
-from almen.errors import UserError
+from almen.errors import NotFoundError, UserError
 from almen.web.api import PatientP, RequestP
 from almen.web.app import STATIC, Ctx, login_user, logout_user, rows
 from almen.web.auth import audit_view
@@ -38,7 +38,7 @@ T: dict[str, dict[str, Any]] = {
         "may_close_old": "Må lukke efter 1.600-reglen", "may_close_new":
         "Må lukke efter behovsgrænsen", "clinics": "klinikker", "ooh_staffing":
         "Lægevagt: bemanding", "clusters": "Klynger", "suppressed_note":
-        "Antal fra 0 til 7 vises ikke (·); øvrige er afrundet til nærmeste 5.", "settlement": "Afregning", "s96": "§ 96 tidlig varsling",
+        "Antal fra 0 til 7 vises ikke (·); øvrige er afrundet til nærmeste 5.", "settlement": "Afregning", "s96": "§ 96 tidlig varsling", "s96_statement": "§ 96-opgørelse til udskrift",
         "ratio": "Forholdstal", "returned": "Returnerede ydelser", "overview": "Ydelsesoverblik",
         "findings": "Opsporing: patienter til særlig indsats", "inbox": "Indbakke (triage)",
         "born": "Født", "listed_with": "tilmeldt", "diagnoses": "Diagnoser", "drugs":
@@ -66,7 +66,7 @@ T: dict[str, dict[str, Any]] = {
         "may_close_old": "May close under the 1,600 rule", "may_close_new":
         "May close under the need-based limit", "clinics": "clinics", "ooh_staffing":
         "Out of hours: staffing", "clusters": "Clusters", "suppressed_note":
-        "Counts from 0 to 7 are not shown (·); others are rounded to the nearest 5.", "settlement": "Settlement", "s96":
+        "Counts from 0 to 7 are not shown (·); others are rounded to the nearest 5.", "settlement": "Settlement", "s96_statement": "§ 96 statement to print", "s96":
         "§ 96 early warning", "ratio": "Ratio", "returned": "Returned claims", "overview":
         "Service overview", "findings": "Case finding: patients for special efforts",
         "inbox": "Inbox (triage)", "born": "Born", "listed_with": "listed with",
@@ -464,6 +464,23 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
                   reasons=rows(reasons), ceiling=ceiling, overview=rows(ov), findings=findings,
                   inbox=inbox, pn=provider_number, request_reasons=REASONS,
                   channels=CHANNELS, flash=flash)  # fmt: skip
+
+
+@router.get("/clinic/{provider_number}/s96")
+def s96_page(c: C, provider_number: str) -> HTMLResponse:
+    """The clinic's § 96 statement as a printable page (print or save as PDF), with its
+    CSV and JSON beside it."""
+    from almen.printable import s96_html
+
+    c.need_clinic_money(provider_number)
+    try:
+        report, bands = c.services.s96_statement(provider_number)
+    except NotFoundError:
+        raise HTTPException(404, "no § 96 figures for this clinic") from None
+    base = f"/api/clinics/{provider_number}/s96-statement?format="
+    page = s96_html(report.row(0, named=True), bands, year=c.services.year, lang=_lang(c),
+                    downloads={"CSV": base + "csv", "JSON": base + "json"})  # fmt: skip
+    return HTMLResponse(page)
 
 
 @router.post("/clinic/{provider_number}/inbox")

@@ -360,6 +360,15 @@ class Services:
                            lambda wh: readers.overview_inputs(wh, self.year,
                                                               summary=self.summary()))  # fmt: skip
 
+    def s96_statement(self, clinic: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """One clinic's § 96 statement of the year (``readers.s96_statement``): its
+        report row and its standardisation table by age band and sex."""
+        from almen.settlement import readers
+
+        return self.cached(("s96 statement", self.year, clinic),
+                           lambda wh: readers.s96_statement(wh, self.year, clinic,
+                                                            summary=self.summary()))  # fmt: skip
+
     def overview(self, clinic: str) -> pl.DataFrame:
         from almen.settlement import readers
 
