@@ -93,7 +93,9 @@ def _pandas_lines(
     fees["valid_from"] = pd.to_datetime(fees["valid_from"])
     fees["valid_to"] = pd.to_datetime(fees["valid_to"])
     fees = fees[(fees["valid_from"] <= pd.Timestamp(YEAR, 12, 31)) & (fees["valid_to"] >= start)]
-    fees = fees.drop_duplicates("service_code").set_index("service_code")
+    group = fees["insurance_group"].fillna(1)
+    g2 = fees[group == 2].drop_duplicates("service_code").set_index("service_code")
+    fees = fees[group == 1].drop_duplicates("service_code").set_index("service_code")
     # lookups by map (the tables are in memory as categoricals to fit 48 million lines)
     code = c["service_code"]
     c["price_dkk"] = code.map(fees["price_dkk"]).astype(float)
@@ -102,7 +104,7 @@ def _pandas_lines(
     c["outside_frame"] = code.map(fees["outside_frame"]).astype(object).fillna(False).astype(bool)
     rules = settlement.load_service_rules().to_pandas().set_index("service_code")
     for col in ("requires_listed", "min_age", "max_age", "sex", "max_quantity", "max_per_day",
-                "max_per_year"):  # fmt: skip
+                "max_per_year", "per_condition", "cover"):  # fmt: skip
         c[col] = code.map(rules[col]).astype(object)
     for col in ("min_age", "max_age", "max_quantity", "max_per_day", "max_per_year"):
         c[col] = pd.to_numeric(c[col])
@@ -119,6 +121,9 @@ def _pandas_lines(
     c["listed_i"] = pid.map(pat["listed_i"])
     c["listed_from"] = pd.to_datetime(pid.map(pat["listed_from"]))
     c["insurance_group"] = pid.map(pat["insurance_group"])
+    # a group-2 patient's line at the group-2 fee where the schedule has one
+    price2 = code.map(g2["price_dkk"]).astype(float)
+    c["price_dkk"] = c["price_dkk"].where(~((c["insurance_group"] == 2) & price2.notna()), price2)
     c["amount_dkk"] = (c["price_dkk"] * c["quantity"]).fillna(0.0)
     year = c["service_date"].dt.year
     month = year * 12 + c["service_date"].dt.month
@@ -127,13 +132,20 @@ def _pandas_lines(
     age_hi = year - c["birth_year"]
     listed_ok = (c["listed_i"] == c["prov_i"]) & (c["listed_from"] <= c["service_date"])
     req = c["requires_listed"].fillna(True).astype(bool)
+    cover_reason = c["cover_reason"].astype(object)
+    c["covered"] = (
+        cover_reason.isin(["acute", "substitute"])
+        & c["cover"].eq(True)
+        & (c["insurance_group"] == 1)
+        & ~listed_ok
+    )
     conds = [
         c["price_dkk"].isna(),
         ~known,
         (month > period) | (month < period - LATE_MONTHS),
         c["service_date"] > pd.Timestamp(AS_OF),
         (c["quantity"] < 1) | (c["quantity"] > max_q),
-        req & (c["insurance_group"] == 1) & ~listed_ok,
+        req & (c["insurance_group"] == 1) & ~listed_ok & ~c["covered"],
         (c["min_age"].notna() & (age_hi < c["min_age"]))
         | (c["max_age"].notna() & (age_hi - 1 > c["max_age"]))
         | (c["sex"].notna() & (c["sex"] != c["sex_p"])),
@@ -163,13 +175,39 @@ def _pandas_lines(
     by_day = pd.Series(np.where(dup, "duplicate", np.where(per_day, "per_day", None)), srt.index)
     by_day = by_day.dropna()
     lim = ok[ok["max_per_year"].notna()].sort_values(["service_date", "claim_id"])
+    per_cond = lim["per_condition"].eq(True)
+    cond_key = lim["condition_code"].astype(object).fillna("").where(per_cond, "")
     yn = lim.groupby(
-        ["patient_id", "service_code", lim["service_date"].dt.year], observed=True, sort=False
+        ["patient_id", "service_code", lim["service_date"].dt.year, cond_key],
+        observed=True,
+        sort=False,
     ).cumcount()
     by_year = lim.index[(yn >= lim["max_per_year"]).to_numpy()]
     by_year = by_year.difference(by_day.index)
     c.loc[by_day.index, "rule"] = by_day
     c.loc[by_year, "rule"] = "per_year"
+    # the chronic-care fee covers the year's annual control of its condition
+    repl = rules["replaces"].dropna()
+    if len(repl):
+        fee_lines = ok[ok["service_code"].isin(list(repl.index))]
+        r_code = fee_lines["service_code"].astype(object).map(repl.str.split(":").str[0])
+        r_cond = fee_lines["service_code"].astype(object).map(repl.str.split(":").str[1])
+        held = pd.DataFrame({
+            "patient_id": fee_lines["patient_id"].to_numpy(),
+            "year": fee_lines["service_date"].dt.year.to_numpy(),
+            "service_code": r_code.to_numpy(),
+            "condition_code": r_cond.to_numpy(),
+        }).drop_duplicates()  # fmt: skip
+        open_ = c[c["rule"].isna() & c["service_code"].isin(list(held["service_code"]))]
+        keys = pd.DataFrame({
+            "claim_id": open_["claim_id"].to_numpy(),
+            "patient_id": open_["patient_id"].to_numpy(),
+            "year": open_["service_date"].dt.year.to_numpy(),
+            "service_code": open_["service_code"].astype(object).to_numpy(),
+            "condition_code": open_["condition_code"].astype(object).to_numpy(),
+        })  # fmt: skip
+        hit = keys.merge(held, on=["patient_id", "year", "service_code", "condition_code"])
+        c.loc[c["claim_id"].isin(hit["claim_id"]), "rule"] = "chronic_fee"
 
     # monthly statement
     cat = np.select(
@@ -182,6 +220,7 @@ def _pandas_lines(
         default="ooh",
     )
     c["category"] = cat
+    c.loc[(c["insurance_group"] == 2) & np.isin(cat, ["daytime", "ooh"]), "category"] = "group2"
     acc = c[c["rule"].isna()]
     piv = acc.pivot_table(
         index=["provider_number", "settlement_month"],
@@ -200,6 +239,8 @@ def _pandas_lines(
         acc["daytime"].fillna(True).astype(bool)
         & ~acc["outside_frame"].fillna(False).astype(bool)
         & (acc["unit"] == "service")
+        & (acc["insurance_group"] != 2)
+        & ~acc["covered"]
     ]
     a = a.assign(
         age_band=((YEAR - a["birth_year"] - 1).clip(0, 85) // 5 * 5).astype(int), sex=a["sex_p"]
@@ -255,10 +296,20 @@ def run_pandas(
     cap = pd.concat(rows).set_index(["provider_number", "settlement_month"])
     cap["capitation_dkk"] = cap["listed"] * basis / 12.0
     stmt = cap.join(piv, how="outer").join(ret, how="outer").fillna(0.0)
-    for col in ("daytime", "ooh", "local"):
+    for col in ("daytime", "ooh", "local", "group2", "mileage"):
         if col not in stmt:
             stmt[col] = 0.0
-    stmt["total_dkk"] = stmt["capitation_dkk"] + stmt["daytime"] + stmt["ooh"] + stmt["local"]
+    # mileage is paid once a year, with December's statement
+    stmt = stmt.reset_index()
+    paid = stmt.groupby("provider_number", observed=True)["mileage"].transform("sum")
+    stmt["mileage_paid"] = np.where(
+        stmt["settlement_month"] == pd.Timestamp(YEAR, 12, 1), paid, 0.0
+    )
+    stmt["total_dkk"] = (
+        stmt["capitation_dkk"] + stmt["daytime"] + stmt["ooh"] + stmt["group2"] + stmt["local"]
+        + stmt["mileage_paid"]
+    )  # fmt: skip
+    stmt = stmt.set_index(["provider_number", "settlement_month"])
 
     # § 96
     p["age_band"] = ((YEAR - p["birth_year"] - 1).clip(0, 85) // 5 * 5).astype(int)
@@ -291,6 +342,7 @@ SELECT c.provider_number, c.settlement_month, sum(c.quantity * f.price_dkk) AS d
        count(*) AS lines
 FROM claim c JOIN fee_schedule f
   ON f.service_code = c.service_code AND c.service_date BETWEEN f.valid_from AND f.valid_to
+ AND coalesce(f.insurance_group, 1) = 1
 WHERE c.settlement_month >= DATE '{y}-01-01' AND c.settlement_month < DATE '{n}-01-01'
 GROUP BY ALL
 """

@@ -25,6 +25,7 @@ FEES = [
     ("V101", 330.0, "service", False, False),
     ("L002", 75.0, "service", True, True),
     ("KM92", 3.0, "km", True, False),
+    ("K001", 1100.0, "service", True, False),
 ]
 
 

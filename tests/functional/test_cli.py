@@ -161,6 +161,8 @@ def test_fees_compare_moves_2151_money_on_a_2024_year(call_cli: Cli, tmp_path: P
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Aftale25: 2151 closed" in result.stdout
+    # 0102 has no synthetic activity: its share is reported, not silently lost
+    assert "could not be placed" in result.stdout
 
 
 def test_fees_compare_refuses_unknown_service_code(

@@ -292,3 +292,115 @@ def test_cli_writes_the_s96_statement_as_a_page_and_as_files(
     assert bands["expenditure_dkk"].sum() == pytest.approx(st["expenditure_dkk"].item())
     r = call_cli("--data", str(tiny_denmark), "ceiling", "--year", "2025", "--statement")
     assert r.exit_code == 2 and "--statement needs --clinic" in r.output
+
+
+def test_the_chronic_care_fee_covers_the_annual_control_of_its_condition(tmp_path: Path) -> None:
+    """K001 (chronic-care fee, type 2 diabetes; claim_rules.csv replaces 0120:T90):
+    patient 1 has K001 in 2025, so his T90 annual control comes back (chronic_fee) and
+    his COPD control (R95) does not; patient 2's K001 comes back (another clinic's
+    patient), so her T90 control stays paid; a 2024 fee covers nothing in 2025."""
+    w = World(clinics=[("100001", "0101"), ("100002", "0101")])
+    w.patient(1, "100001")
+    w.patient(2, "100002")
+    w.patient(3, "100001")
+    w.claim("100001", 1, "K001", D(2025, 2, 3))  # 1: accepted
+    w.claim("100001", 1, "0120", D(2025, 3, 3), condition="T90")  # 2: chronic_fee
+    w.claim("100001", 1, "0120", D(2025, 3, 4), condition="R95")  # 3: accepted
+    w.claim("100001", 2, "K001", D(2025, 2, 3))  # 4: not_listed
+    w.claim("100002", 2, "0120", D(2025, 3, 3), condition="T90")  # 5: accepted
+    w.claim("100001", 3, "K001", D(2024, 12, 3), month=D(2025, 1, 1))  # 6: last year's
+    w.claim("100001", 3, "0120", D(2025, 6, 3), condition="T90")  # 7: accepted
+    with Warehouse.connect(w.write(tmp_path / "w")) as wh:
+        lines = _lines(wh)
+    assert {k: v["rule"] for k, v in lines.items()} == {
+        1: None,
+        2: "chronic_fee",
+        3: None,
+        4: "not_listed",
+        5: None,
+        6: None,
+        7: None,
+    }
+
+
+def test_synthetic_claims_break_every_rule_they_are_made_to_break(tiny_denmark: Path) -> None:
+    """Issue 16 item 8: synth injects errors at the rates of params.CLAIM_ERRORS (its
+    calibration table records how many). Settling the year returns about as many lines
+    by each rule as were injected (an injected line can land where another rule takes
+    it first, e.g. a group-2 patient is never not_listed), and the acute covers are
+    paid and marked covered."""
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        cal = wh.read_table("calibration").to_polars()
+        injected = {
+            r["measure"].removeprefix("claims_injected_"): r["generated"]
+            for r in cal.filter(pl.col("measure").str.starts_with("claims_injected_")).to_dicts()
+        }
+        checked = settlement.check_year(
+            wh.read_table("claim"),
+            wh.read_table("fee_schedule"),
+            wh.read_table("patient"),
+            settlement.load_service_rules(),
+            year=2025,
+            as_of=AS_OF,
+        )
+        by_rule = dict(
+            checked.group_by("rule").aggregate(n=checked.count()).to_polars().iter_rows()
+        )
+        covered = checked.filter(checked.covered & checked.rule.isnull()).count().execute()
+    for kind in ("not_listed", "age_sex", "outside_period", "per_year"):
+        assert injected[kind] > 0, kind
+        assert 0.85 * injected[kind] <= by_rule[kind] <= 1.2 * injected[kind] + 5, kind
+    assert by_rule["duplicate"] >= injected["duplicate"]
+    assert 0.9 * injected["cover"] <= covered <= injected["cover"]
+
+
+def test_service_pattern_against_comparators_by_hand(tmp_path: Path) -> None:
+    """Issue 16 item 10 (Ydelsesoverblik). Clinic A: 10 patients born 1980 with 20
+    consultations (2,000 per 1,000); clinics P1-P5: 10 each with 10 (1 a patient-year),
+    so A's expected is 10 and its deviation +100 %. A comparator of two other clinics
+    is not shown (fewer than 5). By age group (all 18-64): A's 2,000 per 1,000 against
+    the region's other clinics' 1,000."""
+    from almen.settlement import overview as yo
+
+    peers = [f"P{i}" for i in range(1, 6)]
+    w = World(clinics=[("A", "0101"), *[(p, "0101") for p in peers]])
+    pid = 0
+    for c in ["A", *peers]:
+        for _ in range(10):
+            pid += 1
+            w.patient(pid, c, birth_year=1980)
+            w.claim(c, pid, "0101", D(2025, 3, 3))
+            if c == "A":
+                w.claim(c, pid, "0101", D(2025, 4, 3))
+    with Warehouse.connect(w.write(tmp_path / "w")) as wh:
+        summary = settlement.claim_summary(_checked(wh), by_service=True)  # type: ignore[arg-type]
+        accepted = settlement.accepted_by_group(summary, start=D(2025, 1, 1), end=D(2025, 12, 31))
+        expo = settlement.exposure(wh.read_table("patient"), 2025)
+    everyone = pl.DataFrame({"provider_number": ["A", *peers], "group": ["R"] * 6})
+    few = pl.DataFrame({"provider_number": ["A", "P1", "P2"], "group": ["c"] * 3})
+    out = yo.comparator_rates("A", expo, accepted, {"region": everyone, "cluster": few})
+    r = {row["comparator"]: row for row in out.to_dicts()}
+    assert r["region"]["rate_per_1000"] == pytest.approx(2000.0)
+    assert r["region"]["expected_per_1000"] == pytest.approx(1000.0)
+    assert r["region"]["deviation"] == pytest.approx(1.0)
+    assert r["region"]["peers"] == 5
+    assert r["cluster"]["peers"] == 2 and r["cluster"]["deviation"] is None
+    ages = yo.by_age_group("A", expo, accepted, everyone.rename({"group": "region"}))
+    adults = ages.filter(pl.col("age_group") == "18-64").to_dicts()[0]
+    assert adults["per_1000_clinic"] == pytest.approx(2000.0)
+    assert adults["per_1000_region"] == pytest.approx(1000.0)
+
+
+def test_service_pattern_months_end_at_the_year_report(tiny_denmark: Path) -> None:
+    """The month-by-month § 96 ratio of the overview ends at the year's report ratio."""
+    from almen.settlement import readers
+
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        report = readers.ceiling_for_year(wh, 2025, D(2025, 12, 31))
+        clinic = report["provider_number"][0]
+        parts = readers.service_pattern(wh, 2025, clinic)
+    months = parts["months"]
+    assert months["month"].to_list() == list(range(1, 13))
+    final = report.filter(pl.col("provider_number") == clinic)["ratio"].item()
+    assert months["ratio"][-1] == pytest.approx(final)
+    assert set(parts["services"]["comparator"]) == {"region", "municipality", "cluster", "similar"}

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from almen.errors import InputError
+from almen.errors import InputError, ParameterError
 from almen.settlement.scenario import (
     Move,
     Scenario,
@@ -142,6 +142,63 @@ def test_bad_toml_names_line_and_column(tmp_path: Path) -> None:
 
 
 def test_shipped_example_scenarios_load() -> None:
-    codes = {"0101", "0102", "0120", "0121", "0125", "2151", "BASIS"}
+    codes = {"0101", "0102", "0120", "0121", "0125", "2151", "K001", "K002", "BASIS"}
     for path in sorted(Path("docs/scenarios").glob("*.toml")):
         assert load_scenario(path, codes).name
+
+
+def test_a_share_of_a_service_moves_into_capitation_by_hand() -> None:
+    """Issue 16 item 6: a quarter of 0101's money (50 × 200 = 10,000 → 2,500) moves into
+    capitation. 0101 is paid 150 a line; capitation rises by 2,500 / 20 patient-years =
+    125 to 1,125. P: 11,250 + 10 × 100 (2151) + 20 × 150 = 15,250; Q: 11,250 + 30 × 150
+    = 15,750. Nothing is lost: the total is the base's 31,000, and nothing unplaced."""
+    per, tot = _run(Scenario(name="cap", moves=(Move("0101", {"BASIS": 1.0}, 0.25),)))
+    assert tot["capitation_dkk"] == pytest.approx(1125.0)
+    assert tot["to_capitation_dkk"] == pytest.approx(2500.0)
+    assert tot["unplaced_dkk"] == 0.0
+    assert per["P"]["scenario_dkk"] == pytest.approx(15_250.0)
+    assert per["Q"]["scenario_dkk"] == pytest.approx(15_750.0)
+    assert tot["scenario_dkk"] == pytest.approx(31_000.0)
+
+
+def test_money_for_a_service_with_no_activity_is_refused_unless_allowed() -> None:
+    """0120 has no activity: moving 2151's money there cannot raise a price that nobody
+    is paid; the comparison says so instead of losing 1,000 DKK, unless the scenario
+    allows unplaced money, and then reports it."""
+    move = (Move("2151", {"0120": 1.0}),)
+    with pytest.raises(ParameterError, match=r"1,000 DKK would be moved .*0120"):
+        _run(Scenario(name="x", moves=move))
+    _, tot = _run(Scenario(name="x", moves=move, allow_unplaced=True))
+    assert tot["unplaced_dkk"] == pytest.approx(1000.0)
+    assert tot["scenario_dkk"] == pytest.approx(30_000.0)
+
+
+def test_budget_neutral_solves_against_a_hand_computation() -> None:
+    """Raise 0101 by 10 %. Base: capitation 20 × 1,000 + 2151 1,000 + 0101 10,000 =
+    31,000; the scenario before solving: 20,000 + 1,000 + 11,000 = 32,000.
+
+    Scale: k = 31,000 / 32,000 = 0.96875: P = (10,000 + 1,000 + 20 × 220) × k =
+    14,918.75, Q = (10,000 + 30 × 220) × k = 16,081.25.
+    Capitation: c = (31,000 − 12,000) / 20 = 950: P = 9,500 + 1,000 + 4,400 = 14,900,
+    Q = 9,500 + 6,600 = 16,100."""
+    up = {"0101": 10.0}
+    per, tot = _run(Scenario(name="s", change_percent=up, budget_neutral=True))
+    assert tot["scaling"] == pytest.approx(0.96875)
+    assert per["P"]["scenario_dkk"] == pytest.approx(14_918.75)
+    assert per["Q"]["scenario_dkk"] == pytest.approx(16_081.25)
+    per, tot = _run(Scenario(name="c", change_percent=up, budget_neutral="capitation"))
+    assert tot["capitation_dkk"] == pytest.approx(950.0)
+    assert per["P"]["scenario_dkk"] == pytest.approx(14_900.0)
+    assert per["Q"]["scenario_dkk"] == pytest.approx(16_100.0)
+
+
+def test_move_share_and_neutral_mode_are_checked(tmp_path: Path) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text('[[move]]\nfrom = "0101"\nshare = 1.5\nto = { "BASIS" = 1.0 }\n', encoding="utf-8")
+    with pytest.raises(InputError, match="at most 1"):
+        load_scenario(f, {*PRICES, "BASIS"})
+    f.write_text('budget_neutral = "sometimes"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="capitation"):
+        load_scenario(f, {*PRICES, "BASIS"})
+    f.write_text('[[move]]\nfrom = "0101"\nshare = 0.5\nto = { "BASIS" = 1.0 }\n', encoding="utf-8")
+    assert load_scenario(f, {*PRICES, "BASIS"}).moves[0].share == 0.5

@@ -439,11 +439,32 @@ def overview(
     ctx: typer.Context,
     clinic: Annotated[str, typer.Option("--clinic", help="provider number (ydernummer)")],
     year: Annotated[int, typer.Option("--year", help="settlement year")] = 2025,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="as PLO's Ydelsesoverblik: against region, municipality, cluster and "
+            "similar clinics, by age group, and the § 96 ratio month by month",
+        ),
+    ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="with --compare: the months up to this day")
+    ] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
     """Service overview (ydelsesoverblik): each service's rate against the region's."""
     settings = settings_of(ctx)
+    if compare:
+        through = _parse_day(as_of) if as_of else dt.date(year, 12, 31)
+        if through.year != year:
+            raise ParameterError(f"--as-of {through} is not in {year}")
+        with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
+            parts = readers.service_pattern(wh, year, clinic, through)
+        if emit(Result(parts, {"year": year, "clinic": clinic, "through": through}), fmt, output):
+            return
+        _render_pattern(parts, clinic, year)
+        return
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
         ov, me, fees = readers.overview_for_clinic(wh, clinic, year)
     names = dict(zip(fees["service_code"], fees["name_en"], strict=False))
@@ -470,6 +491,31 @@ def overview(
             f"{r['contribution']:+.3f}",
         )
     console.print(t)
+
+
+def _render_pattern(parts: dict[str, pl.DataFrame], clinic: str, year: int) -> None:
+    wide = parts["services"].pivot(
+        on="comparator", index=["service_code", "rate_per_1000"], values="deviation"
+    )
+    cols = [c for c in ("region", "municipality", "cluster", "similar") if c in wide.columns]
+    t = Table(title=f"Clinic {clinic} {year}: deviation from each comparator (age-sex std.)")
+    for col in ("service", "per 1,000", *cols):
+        t.add_column(col, justify="left" if col == "service" else "right")
+    for r in wide.sort("service_code").iter_rows(named=True):
+        t.add_row(
+            r["service_code"],
+            f"{r['rate_per_1000']:,.0f}",
+            *["·" if r[c] is None else f"{r[c]:+.0%}" for c in cols],
+        )
+    console.print(t)
+    m = Table(title="§ 96 ratio, year to date")
+    for col in ("month", "ratio", "limit", "over"):
+        m.add_column(col, justify="right")
+    for r in parts["months"].iter_rows(named=True):
+        m.add_row(str(r["month"]), f"{r['ratio']:.3f}", f"{r['limit']:.2f}",
+                  "yes" if r["over"] else "")  # fmt: skip
+    console.print(m)
+    console.print("· : fewer than 5 other clinics to compare with (not shown)")
 
 
 def _backtest(ctx: typer.Context, year: int, fmt: str, output: Path | None) -> None:
@@ -565,10 +611,13 @@ def _render_scenario(
     if totals["unplaced_dkk"]:
         console.print(
             f"[yellow]note:[/] {_dkk(totals['unplaced_dkk'])} DKK moved to services with no "
-            "activity this year could not be placed and left the total"
+            "activity this year could not be placed and left the total (allow_unplaced)"
         )
+    if totals["to_capitation_dkk"]:
+        console.print(f"moved into capitation: {_dkk(totals['to_capitation_dkk'])} DKK")
     if totals["scaling"] != 1.0:
         console.print(f"budget-neutral: every price and the capitation × {totals['scaling']:.5f}")
+    console.print(f"capitation in the scenario: {totals['capitation_dkk']:,.2f} DKK a patient-year")
     names = {
         "need_decile": "need decile (chronic conditions per patient)",
         "form": "clinic form",

@@ -51,6 +51,7 @@ __all__ = [
     "overview_inputs",
     "s96_inputs",
     "s96_statement",
+    "service_pattern",
     "settle_year",
     "settlement_runs",
     "write_settlement",
@@ -575,3 +576,56 @@ def compare_fees(
         budget_neutral=budget_neutral,
     )
     return FeeComparison(scen, per_clinic, totals)
+
+
+def service_pattern(
+    wh: Warehouse, year: int, clinic: str, through: dt.date | None = None
+) -> dict[str, pl.DataFrame]:
+    """The service overview as PLO's Ydelsesoverblik shows it, for January to
+    ``through``'s month (default the whole year): ``services`` (each service's rate
+    against the region, municipality, cluster and similar clinics, standardised by age
+    and sex), ``age_groups`` (the clinic against its region by age group) and ``months``
+    (the year-to-date § 96 ratio month by month, and over the limit or not)."""
+    from almen.settlement import overview as yo
+
+    through = through or dt.date(year, 12, 31)
+    summary = year_summary(wh, year, through)
+    i = s96_inputs(wh, year, through, summary=summary)
+    if clinic not in set(i.regions["provider_number"].to_list()):
+        raise NotFoundError(f"no clinic {clinic} in the warehouse")
+    info = wh.read_table("clinic").select("provider_number", "municipality", "cluster")
+    info_df = info.to_polars()
+    groups = {
+        "region": i.regions.rename({"region": "group"}),
+        "municipality": info_df.select("provider_number", group="municipality"),
+        "cluster": info_df.select("provider_number", group="cluster"),
+        "similar": yo.similar_clinics(i.exposure, i.months).rename({"similar": "group"}),
+    }
+    services = yo.comparator_rates(clinic, i.exposure, i.accepted, groups, months=i.months)
+    ages = yo.by_age_group(clinic, i.exposure, i.accepted, i.regions, months=i.months)
+    rows = []
+    for m in range(1, through.month + 1):
+        end = dt.date(year + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)
+        rep = ceiling_report(
+            i.exposure,
+            accepted_by_group(summary, start=dt.date(year, 1, 1), end=end),
+            i.regions,
+            capitation_per_year=i.capitation_per_year,
+            year=year,
+            months=m,
+        ).filter(pl.col("provider_number") == clinic)
+        if not rep.is_empty():
+            r = rep.row(0, named=True)
+            rows.append({"month": m, "ratio": r["ratio"], "limit": 1.0 + r["limit"],
+                         "over": r["over"], "ceiling_ffs_dkk": r["ceiling_ffs_dkk"]})  # fmt: skip
+    months = pl.DataFrame(
+        rows,
+        schema={
+            "month": pl.Int8,
+            "ratio": pl.Float64,
+            "limit": pl.Float64,
+            "over": pl.Boolean,
+            "ceiling_ffs_dkk": pl.Float64,
+        },
+    )
+    return {"services": services, "age_groups": ages, "months": months}

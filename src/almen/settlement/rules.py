@@ -13,6 +13,7 @@ breaks the agreement comes back to the clinic (returregning).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -44,9 +45,14 @@ RULE_COLUMNS: dict[str, type[pl.DataType]] = {
     "max_per_year": pl.Int32,
     "per_condition": pl.Boolean,
     "cover": pl.Boolean,
+    "replaces": pl.Utf8,
 }
 # columns a user's rule file may leave out, and what their absence means
-OPTIONAL_RULE_COLUMNS = {"per_condition": False, "cover": False}
+OPTIONAL_RULE_COLUMNS: dict[str, bool | None] = {
+    "per_condition": False,
+    "cover": False,
+    "replaces": None,
+}
 PRICE_TOLERANCE_DKK = 0.005  # a claimed amount within half an øre of the price matches
 
 
@@ -61,11 +67,17 @@ def load_service_rules(path: Path | None = None) -> pl.DataFrame:
     """Per-service limits; a service without a row needs listing and has no other limit."""
     p = path or DATA_DIR / "claim_rules.csv"
     try:
-        df = pl.read_csv(p, schema_overrides={"service_code": pl.Utf8, "sex": pl.Utf8})
+        df = pl.read_csv(
+            p, schema_overrides={"service_code": pl.Utf8, "sex": pl.Utf8, "replaces": pl.Utf8}
+        )
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"cannot read the claim rules: {exc}", source=str(p)) from None
     df = df.with_columns(
-        [pl.lit(v).alias(c) for c, v in OPTIONAL_RULE_COLUMNS.items() if c not in df.columns]
+        [
+            pl.lit(v, dtype=RULE_COLUMNS[c]).alias(c)
+            for c, v in OPTIONAL_RULE_COLUMNS.items()
+            if c not in df.columns
+        ]
     )
     missing = [c for c in RULE_COLUMNS if c not in df.columns]
     if missing:
@@ -200,6 +212,47 @@ def _row_rule(c: ibis.Table, as_of: dt.date) -> ibis.Value:
     )
 
 
+def _replaced_by_fee(
+    claims: ibis.Table,
+    service_rules: pl.DataFrame,
+    row_checked: Callable[[ibis.Table], ibis.Table],
+) -> ibis.Table | None:
+    """The lines a yearly fee covers (``replaces`` = "0120:T90": the chronic-care fee
+    covers that patient's annual control for T90 in the year of an accepted fee line),
+    as (claim_id, rule "chronic_fee"); None when no rule replaces anything."""
+    pairs = service_rules.filter(pl.col("replaces").is_not_null()).select(
+        fee_code=pl.col("service_code"),
+        r_code=pl.col("replaces").str.split(":").list.get(0),
+        r_cond=pl.col("replaces").str.split(":").list.get(1, null_on_oob=True),
+    )
+    if pairs.is_empty():
+        return None
+    pt = ibis.memtable(pairs.to_arrow())
+    fees = row_checked(claims.filter(claims.service_code.isin(pairs["fee_code"].to_list())))
+    fees = fees.filter(fees.rule.isnull())
+    held = (
+        fees.join(pt, fees.service_code == pt.fee_code)
+        .select(
+            h_pid=fees.patient_id,
+            h_year=fees.service_date.year(),
+            h_code=pt.r_code,
+            h_cond=pt.r_cond,
+        )
+        .distinct()
+    )
+    lines = claims.filter(claims.service_code.isin(pairs["r_code"].unique().to_list()))
+    hit = lines.join(
+        held,
+        [
+            lines.patient_id == held.h_pid,
+            lines.service_date.year() == held.h_year,
+            lines.service_code == held.h_code,
+            held.h_cond.isnull() | (lines.condition_code == held.h_cond),
+        ],
+    )
+    return hit.select(claim_id=lines.claim_id, rule=ibis.literal("chronic_fee")).distinct()
+
+
 def check_claims(
     claims: ibis.Table,
     fees: ibis.Table,
@@ -242,7 +295,10 @@ def check_claims(
       patient, service and day; lines are kept in order of time band, quantity, claim_id;
     - per_year: more lines than ``max_per_year`` for the patient and service in the
       calendar year, at any clinic; the earliest by date and claim_id are kept. A
-      service with ``per_condition`` (0120) counts each ``condition_code`` apart.
+      service with ``per_condition`` (0120) counts each ``condition_code`` apart;
+    - chronic_fee: a line another service's yearly fee covers (``replaces``: the
+      chronic-care fee K001 covers the annual control 0120 for T90 in the year the
+      patient has an accepted K001 line).
 
     Not a rule: ``price_mismatch`` marks an accepted or returned line whose own amount
     (``claimed_dkk``) is not its price × quantity on the service date; the line is paid
@@ -365,7 +421,12 @@ def check_claims(
     by_year = by_year.filter(by_year.year_n >= by_year.max_per_year).select("claim_id", "rule")
     day_ids = by_day.select(d_id=by_day.claim_id)
     by_year = by_year.anti_join(day_ids, by_year.claim_id == day_ids.d_id)
-    grouped = by_day.union(by_year).select(g_id=ibis._.claim_id, g_rule=ibis._.rule).cache()
+    grouped = by_day.union(by_year)
+    replaced = _replaced_by_fee(claims, service_rules, row_checked)
+    if replaced is not None:
+        taken = grouped.select(t_id=grouped.claim_id)
+        grouped = grouped.union(replaced.anti_join(taken, replaced.claim_id == taken.t_id))
+    grouped = grouped.select(g_id=ibis._.claim_id, g_rule=ibis._.rule).cache()
     c = row_checked(claims)
     out = c.left_join(grouped, c.claim_id == grouped.g_id)
     return out.mutate(rule=out.rule.coalesce(out.g_rule)).drop("g_id", "g_rule")

@@ -9,7 +9,10 @@ behaviour), each paid at the scenario's price. A scenario is a TOML file (format
 examples in docs/settlement.md and docs/scenarios/):
 
     name = "..."
-    budget_neutral = false          # true: scale everything so the total equals the base
+    budget_neutral = false          # true: solve one factor on every price; "capitation":
+                                    # solve the capitation price; the total equals the base
+    allow_unplaced = false          # true: money moved to a service with no activity is
+                                    # reported as unplaced instead of refused
     [prices]                        # new price per unit, DKK
     "0101" = 180.0
     [change_percent]                # price change in %
@@ -17,6 +20,10 @@ examples in docs/settlement.md and docs/scenarios/):
     [[move]]                        # close a service and put its money on others
     from = "2151"
     to = { "0101" = 0.5, "0125" = 0.2, "0102" = 0.1, "0120" = 0.2 }   # shares, sum 1
+    [[move]]                        # a share of a service's money into capitation
+    from = "0120"
+    share = 0.25                    # default 1: all of it (the service is closed)
+    to = { "BASIS" = 1.0 }
     [capitation]
     price_dkk = 530.0               # yearly fee per group-1 patient (BASIS)
     need_weight_per_condition = 0.1 # weight 1 + 0.1 × chronic conditions, total kept
@@ -33,6 +40,7 @@ from pathlib import Path
 
 import polars as pl
 
+from almen.errors import ParameterError
 from almen.tomlfile import TomlFile, read_toml
 
 __all__ = [
@@ -56,13 +64,16 @@ KNOWN_KEYS = {
     "move",
     "capitation",
     "supplement",
+    "allow_unplaced",
 }
+NEUTRAL_MODES = ("scale", "capitation")
 
 
 @dataclass(frozen=True, slots=True)
 class Move:
     from_code: str
-    to: dict[str, float]
+    to: dict[str, float]  # code (BASIS: capitation) → share of the money moved
+    share: float = 1.0  # share of the from-service's money moved (1: the service closes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +93,8 @@ class Scenario:
     capitation_price: float | None = None
     need_weight_per_condition: float = 0.0
     supplements: tuple[Supplement, ...] = ()
-    budget_neutral: bool = False
+    budget_neutral: bool | str = False  # True or "scale", "capitation", or False
+    allow_unplaced: bool = False
 
 
 def neutral_scenario() -> Scenario:
@@ -123,7 +135,15 @@ def load_scenario(source: Path | TomlFile, known_codes: set[str]) -> Scenario:
     for mv in data.get("move") or []:
         if not isinstance(mv, dict) or "from" not in mv or "to" not in mv:
             raise fail("each [[move]] needs from = CODE and to = { CODE = share, ... }", "move")
+        unknown = [k for k in mv if k not in ("from", "to", "share")]
+        if unknown:
+            raise fail(f"unknown key {unknown[0]!r} in [[move]] (from, to, share)", unknown[0])
         frm = code(str(mv["from"]))
+        if frm == "BASIS":
+            raise fail("a move cannot take money from the capitation (BASIS)", frm)
+        moved = number(mv.get("share", 1.0), "share of a move", "share")
+        if not 0.0 < moved <= 1.0:
+            raise fail(f"the share moved from {frm} must be above 0 and at most 1", "share")
         to = {code(c): number(v, f"share of {c}", c) for c, v in mv["to"].items()}
         if abs(sum(to.values()) - 1.0) > 1e-6:
             raise fail(f"the shares of the move from {frm} sum to {sum(to.values()):g}, not 1", frm)
@@ -131,7 +151,7 @@ def load_scenario(source: Path | TomlFile, known_codes: set[str]) -> Scenario:
             raise fail(f"a share of the move from {frm} is negative", frm)
         if frm in to:
             raise fail(f"the move from {frm} cannot go to {frm} itself", frm)
-        moves.append(Move(frm, to))
+        moves.append(Move(frm, to, moved))
     cap = data.get("capitation") or {}
     for k in cap:
         if k not in ("price_dkk", "need_weight_per_condition"):
@@ -165,8 +185,11 @@ def load_scenario(source: Path | TomlFile, known_codes: set[str]) -> Scenario:
             Supplement(area, services, number(sp.get("percent"), "supplement percent", "percent"))
         )
     neutral = data.get("budget_neutral", False)
-    if not isinstance(neutral, bool):
-        raise fail("budget_neutral must be true or false", "budget_neutral")
+    if not isinstance(neutral, bool) and neutral not in NEUTRAL_MODES:
+        raise fail('budget_neutral must be true, false or "capitation"', "budget_neutral")
+    allow = data.get("allow_unplaced", False)
+    if not isinstance(allow, bool):
+        raise fail("allow_unplaced must be true or false", "allow_unplaced")
     return Scenario(
         name=str(data.get("name", Path(toml.source).stem)),
         description=str(data.get("description", "")),
@@ -177,6 +200,7 @@ def load_scenario(source: Path | TomlFile, known_codes: set[str]) -> Scenario:
         need_weight_per_condition=need_w,
         supplements=tuple(sups),
         budget_neutral=neutral,
+        allow_unplaced=allow,
     )
 
 
@@ -184,28 +208,42 @@ def _factors(
     scenario: Scenario,
     base_prices: dict[str, float],
     volume_dkk: dict[str, float],
-    unplaced: list[float] | None = None,
-) -> dict[str, float]:
-    """Scenario price / base price per service, after prices, changes and moves.
+) -> tuple[dict[str, float], float, float]:
+    """Scenario price / base price per service after prices, changes and moves; the
+    money moved into capitation; and the money moved to services with no activity.
 
-    Money moved to a service with no activity cannot raise its price; it is added to
-    ``unplaced`` (and so leaves the total) for the caller to report.
+    A move takes ``share`` of the from-service's money (at its scenario price) and puts
+    it on the targets in proportion to their shares: on a service by raising its price
+    (money / the service's volume), on BASIS by adding it to the capitation pool. Money
+    for a service with no activity cannot raise its price: ``compare`` refuses it unless
+    the scenario allows it (``allow_unplaced``).
     """
     f = dict.fromkeys(base_prices, 1.0)
     for c, p in scenario.prices.items():
         f[c] = p / base_prices[c] if base_prices[c] else 1.0
     for c, pct in scenario.change_percent.items():
         f[c] *= 1.0 + pct / 100.0
+    to_capitation = unplaced = 0.0
     for mv in scenario.moves:
-        money = volume_dkk.get(mv.from_code, 0.0) * f[mv.from_code]
-        f[mv.from_code] = 0.0
+        money = volume_dkk.get(mv.from_code, 0.0) * f[mv.from_code] * mv.share
+        f[mv.from_code] *= 1.0 - mv.share
         for t, share in mv.to.items():
+            if t == "BASIS":
+                to_capitation += share * money
+                continue
             vol = volume_dkk.get(t, 0.0)
             if vol > 0:
                 f[t] += share * money / vol
-            elif unplaced is not None:
-                unplaced.append(share * money)
-    return f
+            else:
+                unplaced += share * money
+    return f, to_capitation, unplaced
+
+
+def _neutral_mode(scenario: Scenario, override: bool | None) -> str | None:
+    mode = scenario.budget_neutral if override is None else override
+    if mode is True:
+        return "scale"
+    return mode or None
 
 
 def compare(
@@ -223,7 +261,14 @@ def compare(
     ``clinics``: provider_number, form, region, underserved, patient_years (listed),
     need_units (Σ over listed patients of chronic conditions, per patient-year).
     Returns the per-clinic table (base_dkk, scenario_dkk, change_dkk, change_pct) and
-    totals (base, scenario, scaling factor).
+    totals: base and scenario, the capitation price paid (``capitation_dkk``), the
+    money moved into capitation, the unplaced money and the solved ``scaling``.
+
+    Budget-neutral (``budget_neutral`` true or "scale", or "capitation"): the scenario
+    is priced, then one unknown is solved so that the total equals the base: a factor
+    k on every scenario price and the capitation (k = (base total) / (scenario total)),
+    or the capitation price c (c = (base total − scenario fee-for-service) / the
+    capitation weight). Each clinic is then paid by the solved prices.
     """
     act = activity.filter(pl.col("service_code").is_in(list(base_prices)))
     act = act.with_columns(
@@ -231,8 +276,15 @@ def compare(
         * pl.col("service_code").replace_strict(base_prices, return_dtype=pl.Float64)
     )
     volume = dict(act.group_by("service_code").agg(pl.col("base_dkk").sum()).iter_rows())
-    unplaced: list[float] = []
-    f = _factors(scenario, base_prices, volume, unplaced)
+    f, to_capitation, unplaced = _factors(scenario, base_prices, volume)
+    if unplaced and not scenario.allow_unplaced:
+        targets = sorted(
+            t for mv in scenario.moves for t in mv.to if t != "BASIS" and not volume.get(t)
+        )
+        raise ParameterError(
+            f"{unplaced:,.0f} DKK would be moved to services with no activity this year "
+            f"({', '.join(targets)}); move it elsewhere, or set allow_unplaced = true"
+        )
     act = act.with_columns(
         factor=pl.col("service_code").replace_strict(f, return_dtype=pl.Float64)
     ).join(clinics.select("provider_number", "underserved"), on="provider_number", how="left")
@@ -251,47 +303,62 @@ def compare(
     ffs = act.group_by("provider_number").agg(
         base_ffs=pl.col("base_dkk").sum(), scen_ffs=pl.col("scen_dkk").sum()
     )
-    cap_price = (
-        scenario.capitation_price if scenario.capitation_price is not None else base_capitation
-    )
     c = clinics.join(ffs, on="provider_number", how="left").with_columns(
         pl.col("base_ffs").fill_null(0.0), pl.col("scen_ffs").fill_null(0.0)
     )
     b = scenario.need_weight_per_condition
-    if b > 0:
+    total_py = float(c["patient_years"].sum())
+    if b > 0:  # the capitation weight: patient-years by need, the same sum
         weight = pl.col("patient_years") + b * pl.col("need_units")
-        total_py = float(c.select(pl.col("patient_years").sum()).item())
         total_w = float(c.select(weight.sum()).item())
-        scen_cap = cap_price * weight * (total_py / total_w if total_w else 0.0)
+        weight = weight * (total_py / total_w if total_w else 0.0)
     else:
-        scen_cap = cap_price * pl.col("patient_years")
-    c = c.with_columns(
-        base_cap=base_capitation * pl.col("patient_years"),
-        scen_cap=scen_cap,
-    ).with_columns(
-        base_dkk=pl.col("base_cap") + pl.col("base_ffs"),
-        scenario_dkk=pl.col("scen_cap") + pl.col("scen_ffs"),
+        weight = pl.col("patient_years")
+    c = c.with_columns(cap_weight=weight)
+    base_total = float((base_capitation * c["patient_years"] + c["base_ffs"]).sum())
+    cap_price = (
+        scenario.capitation_price if scenario.capitation_price is not None else base_capitation
     )
-    base_total = float(c["base_dkk"].sum())
-    scen_total = float(c["scenario_dkk"].sum())
-    neutral = scenario.budget_neutral if budget_neutral is None else budget_neutral
-    k = base_total / scen_total if neutral and scen_total else 1.0
+    # money moved into capitation raises its price by the money per patient-year
+    cap_price += to_capitation / total_py if total_py else 0.0
+    mode = _neutral_mode(scenario, budget_neutral)
+    k = 1.0
+    if mode == "scale":
+        priced = cap_price * total_py + float(c["scen_ffs"].sum())
+        k = base_total / priced if priced else 1.0
+        cap_price *= k
+    elif mode == "capitation":
+        cap_price = (base_total - float(c["scen_ffs"].sum())) / total_py if total_py else 0.0
+        if cap_price < 0:
+            raise ParameterError(
+                "no capitation balances this scenario: its fee-for-service alone exceeds the "
+                "base total"
+            )
     c = (
-        c.with_columns(scenario_dkk=pl.col("scenario_dkk") * k)
-        .with_columns(
-            change_dkk=pl.col("scenario_dkk") - pl.col("base_dkk"),
+        c.with_columns(
+            base_cap=base_capitation * pl.col("patient_years"),
+            scen_cap=cap_price * pl.col("cap_weight"),
+            scen_ffs=pl.col("scen_ffs") * k,
         )
+        .with_columns(
+            base_dkk=pl.col("base_cap") + pl.col("base_ffs"),
+            scenario_dkk=pl.col("scen_cap") + pl.col("scen_ffs"),
+        )
+        .with_columns(change_dkk=pl.col("scenario_dkk") - pl.col("base_dkk"))
         .with_columns(
             change_pct=pl.when(pl.col("base_dkk") > 0)
             .then(pl.col("change_dkk") / pl.col("base_dkk") * 100.0)
             .otherwise(None)
         )
+        .drop("cap_weight")
     )
     totals = {
         "base_dkk": base_total,
         "scenario_dkk": float(c["scenario_dkk"].sum()),
         "scaling": k,
-        "unplaced_dkk": sum(unplaced),
+        "capitation_dkk": cap_price,
+        "to_capitation_dkk": to_capitation,
+        "unplaced_dkk": unplaced,
     }
     return c, totals
 

@@ -23,7 +23,15 @@ from almen import claim_index, reference
 from almen.errors import ParameterError
 from almen.synth import params as P
 from almen.synth.calibration import calibration_table, citizens_without_free_choice
-from almen.synth.claims import TIME_BANDS, ClaimCodes, contact_rates, generate_claims
+from almen.synth.claims import (
+    CONTROL_CONDITIONS,
+    TIME_BANDS,
+    ClaimCodes,
+    contact_rates,
+    generate_claims,
+    month_start,
+    send_claims,
+)
 from almen.synth.clinics import generate_clinics, list_patients
 from almen.synth.geography import place_residents
 from almen.synth.morbidity import generate_conditions, generate_medications
@@ -115,6 +123,7 @@ def generate_denmark(
         population = reference.derive_population(year)
     fees_all = reference.load_fee_schedule() if params.fee_schedule is None else params.fee_schedule
     fees = reference.fee_schedule_for_year(year, fees_all)
+    fees = fees.filter(pl.col("insurance_group").fill_null(1) == 1)  # group-1 prices
     claim_codes = ClaimCodes(set(fees["service_code"].to_list()))
     yield (
         "municipality",
@@ -286,20 +295,29 @@ def generate_denmark(
     }
     has_contact = np.zeros(n, dtype=bool)
     claim_offset = 0
+    is_t2 = np.zeros(n, dtype=bool)
+    is_t2[morb.cond_person[morb.cond_code == "T90"]] = True
+    has = {**morb.has, "type2_diabetes": is_t2}
+    injected: dict[str, int] = {}
     for r_i, region in enumerate(REGIONS):
         step(f"claims {region.removeprefix('Region ')}")
         idx = np.flatnonzero(person_region == region)
+        rng = _rng(seed, 8, r_i)
         c = generate_claims(
             idx,
             rates,
             persons.age,
             persons.female,
-            morb.has,
+            has,
             morb.n_chronic,
             claim_codes,
             year,
-            _rng(seed, 8, r_i),
+            rng,
         )
+        sent = send_claims(c, provider_of[c.person], len(clinics), persons.female, claim_codes, rng)
+        for k, v in sent.injected.items():
+            injected[k] = injected.get(k, 0) + v
+        c = sent.claims
         is_contact = np.isin(c.code, contact_codes)
         stats["contacts"] += float(is_contact.sum())
         stats["consultations"] += float((c.code == claim_codes["0101"]).sum())
@@ -307,11 +325,12 @@ def generate_denmark(
         stats["ffs_dkk"] += float((code_price[c.code] * code_frame_day[c.code]).sum())
         has_contact[c.person[is_contact]] = True
         yield "claim", _claim_table(
-            claim_offset, c.person, provider_of[c.person], c.code, c.date, c.band, persons.patient_id,
-            providers, claim_codes.codes,
+            claim_offset, c.person, sent.provider, c.code, c.date, c.band, persons.patient_id,
+            providers, claim_codes.codes, month=sent.month, cover=sent.cover,
+            condition=c.conditions(),
         )  # fmt: skip
         claim_offset += len(c)
-        del c, is_contact
+        del c, is_contact, sent
 
     # --- out of hours ---------------------------------------------------------------
     sites = _ooh_sites(munis, pop_full_by_code)
@@ -366,8 +385,6 @@ def generate_denmark(
     psych_secondary = np.zeros(n, dtype=bool)
     psych_codes = np.isin(morb.cond_code, ["P70", "P72", "P73", "P74", "P76"])
     psych_secondary[morb.cond_person[psych_codes & (morb.cond_by == "psychiatry")]] = True
-    is_t2 = np.zeros(n, dtype=bool)
-    is_t2[morb.cond_person[morb.cond_code == "T90"]] = True
     generated = {
         "population": float(n),
         "gps": float(len(doctors.doctor_id)),
@@ -393,6 +410,7 @@ def generate_denmark(
         "without_free_choice": float(no_choice.sum()),
         "ooh_contacts_sjaelland": float(ooh_by_region["Region Sjælland"]),
         "daytime_expenditure_dkk": stats["ffs_dkk"] + float(listed.sum()) * price["BASIS"],
+        **{f"claims_injected_{k}": float(v) for k, v in injected.items()},
     }
     yield "calibration", calibration_table(generated, scale).to_arrow()
 
@@ -407,26 +425,37 @@ def _claim_table(
     patient_ids: np.ndarray,
     providers: list[str],
     codes: list[str],
+    *,
+    month: np.ndarray | None = None,
+    cover: np.ndarray | None = None,
+    condition: np.ndarray | None = None,
 ) -> pa.Table:
+    """Claim rows; ``month`` (days of the settlement month's first day; default the
+    service date's month), ``cover`` (True: acute cover) and ``condition`` (index into
+    CONTROL_CONDITIONS, −1 none) as ``send_claims`` gives them."""
     n = len(person)
-    return pa.table(
-        {
-            "claim_id": np.arange(offset + 1, offset + n + 1, dtype=np.int64),
-            "provider_number": _dict_array(provider, providers),
-            "patient_id": patient_ids[person],
-            "service_code": _dict_array(code, codes),
-            "service_date": _dates(days),
-            "time_band": _dict_array(band, list(TIME_BANDS)),
-            "quantity": np.ones(n, dtype=np.int16),
-            "settlement_month": _dates(_month_start(days)),
-        }
-    )
-
-
-def _month_start(days: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of the first day of each day's month."""
-    months = days.astype("datetime64[D]").astype("datetime64[M]")
-    return months.astype("datetime64[D]").astype(np.int32)
+    table = {
+        "claim_id": np.arange(offset + 1, offset + n + 1, dtype=np.int64),
+        "provider_number": _dict_array(provider, providers),
+        "patient_id": patient_ids[person],
+        "service_code": _dict_array(code, codes),
+        "service_date": _dates(days),
+        "time_band": _dict_array(band, list(TIME_BANDS)),
+        "quantity": np.ones(n, dtype=np.int16),
+        "settlement_month": _dates(month_start(days) if month is None else month),
+    }
+    if cover is not None:
+        # dictionary arrays with a null index where there is no reason
+        table["cover_reason"] = pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(n, dtype=np.int32), mask=~cover), pa.array(["acute"])
+        )
+    if condition is not None:
+        icpc = [code for _flag, code in CONTROL_CONDITIONS]
+        table["condition_code"] = pa.DictionaryArray.from_arrays(
+            pa.array(np.maximum(condition, 0).astype(np.int32), mask=condition < 0),
+            pa.array(icpc),
+        )
+    return pa.table(table)
 
 
 def _ooh_sites(munis: pl.DataFrame, pop_full_by_code: dict[str, int]) -> Sites:

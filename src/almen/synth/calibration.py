@@ -93,6 +93,19 @@ TARGETS: dict[str, tuple[float | None, str, str, bool]] = {
         "estimate: budget frame ≈ 9.6 bn DKK 2023 [§1.3]",
         True,
     ),
+    # not calibration: the claim errors injected so that every return rule fires
+    # (params.CLAIM_ERRORS and COVER_SHARE, assumptions), to read against `almen settle`
+    **{
+        f"claims_injected_{kind}": (None, "lines", f"injected: {what} (assumption)", False)
+        for kind, what in (
+            ("cover", "acute consultations of patients listed elsewhere, paid"),
+            ("not_listed", "another clinic's patient without a cover reason"),
+            ("age_sex", "cervical cytology claimed for a man"),
+            ("outside_period", "a line sent for the month before its date"),
+            ("duplicate", "a line sent twice"),
+            ("per_year", "an annual control sent twice for one condition"),
+        )
+    },
 }
 
 

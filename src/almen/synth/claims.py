@@ -11,7 +11,18 @@ import numpy as np
 
 from almen.synth import params as P
 
-__all__ = ["ClaimCodes", "Claims", "clinic_day_weights", "contact_rates", "generate_claims"]
+__all__ = [
+    "CHRONIC_FEES",
+    "CONTROL_CONDITIONS",
+    "ClaimCodes",
+    "Claims",
+    "SentClaims",
+    "clinic_day_weights",
+    "contact_rates",
+    "generate_claims",
+    "month_start",
+    "send_claims",
+]
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -37,7 +48,18 @@ CHANNEL_MIX = np.array(
 )
 PROCEDURE_CODES = ("2104", "2105", "2108", "2109", "2111", "2112", "2113", "2117", "2119")
 TIME_BANDS = ("day", "evening", "ooh")
-OPTIONAL_CODES = ("2151",)
+OPTIONAL_CODES = ("2151", "K001", "K002")
+# conditions with a yearly control (0120), by the morbidity flag and its ICPC-2 code on
+# the claim line; the chronic-care fee replaces the control of type 2 diabetes and COPD
+CONTROL_CONDITIONS = (
+    ("type2_diabetes", "T90"),
+    ("copd", "R95"),
+    ("ischaemic_heart_disease", "K76"),
+    ("heart_failure", "K77"),
+    ("hypertension", "K86"),
+    ("asthma", "R96"),
+)
+CHRONIC_FEES = {"type2_diabetes": "K001", "copd": "K002"}
 
 
 @dataclass(slots=True)
@@ -46,9 +68,28 @@ class Claims:
     code: np.ndarray  # int16 index into ClaimCodes.codes
     date: np.ndarray  # int32 days since epoch
     band: np.ndarray  # int8 index into TIME_BANDS
+    condition: np.ndarray | None = None  # int8 index into CONTROL_CONDITIONS, −1 none
 
     def __len__(self) -> int:
         return len(self.person)
+
+    def conditions(self) -> np.ndarray:
+        if self.condition is None:
+            return np.full(len(self.person), -1, dtype=np.int8)
+        return self.condition
+
+
+@dataclass(slots=True)
+class SentClaims:
+    """Claims as a clinic sends them: with the claiming clinic, the settlement month
+    (days since epoch of its first day), a cover reason (True: acute, a patient listed
+    elsewhere) and the errors ``send_claims`` put in."""
+
+    claims: Claims
+    provider: np.ndarray  # int32 clinic index
+    month: np.ndarray  # int32 days since epoch of the settlement month's first day
+    cover: np.ndarray  # bool: acute cover for another GP's patient
+    injected: dict[str, int]  # error kind → lines made so
 
 
 class ClaimCodes:
@@ -196,8 +237,19 @@ def generate_claims(
     chronic_care = (
         has["diabetes"] | has["copd"] | has["ischaemic_heart_disease"] | has["heart_failure"]
     )[persons]
-    other_chronic = (has["hypertension"] | has["asthma"])[persons]
-    yearly(chronic_care | other_chronic, np.where(chronic_care, 0.75, 0.3), "0120", days, w)
+    # the yearly control (0120) per condition with its code on the line; for type 2
+    # diabetes and COPD most patients have the chronic-care fee instead (Aftale25)
+    for k, (flag, _icpc) in enumerate(CONTROL_CONDITIONS):
+        sick = has[flag][persons]
+        fee = CHRONIC_FEES.get(flag)
+        with_fee = np.zeros(len(persons), dtype=bool)
+        n_before = len(parts)
+        if fee is not None and fee in codes.index:
+            with_fee = sick & (rng.random(len(persons)) < P.CHRONIC_FEE_SHARE)
+            yearly(with_fee, 1.0, fee, days, w)
+        yearly(sick & ~with_fee, P.ANNUAL_CONTROL_SHARE[flag], "0120", days, w)
+        for part in parts[n_before:]:
+            part.condition = np.full(len(part.person), k, dtype=np.int8)
     yearly(a >= 75, np.where(nc >= 3, 0.16, 0.06), "0121", days, w)
     yearly(f & (a >= 23) & (a <= 64), 0.22, "2102", days, w)
     autumn = np.array([(EPOCH + dt.timedelta(days=int(d))).month >= 10 for d in days])
@@ -214,12 +266,98 @@ def generate_claims(
         Claims(t_who, np.full(len(t_who), codes["6101"], dtype=np.int16),
                rng.choice(days, size=len(t_who), p=w), np.zeros(len(t_who), dtype=np.int8))
     )  # fmt: skip
+    return _concat(parts)
+
+
+def _concat(parts: list[Claims]) -> Claims:
     return Claims(
         person=np.concatenate([c.person for c in parts]).astype(np.int64),
         code=np.concatenate([c.code for c in parts]).astype(np.int16),
         date=np.concatenate([c.date for c in parts]).astype(np.int32),
         band=np.concatenate([c.band for c in parts]).astype(np.int8),
+        condition=np.concatenate([c.conditions() for c in parts]).astype(np.int8),
     )
+
+
+def _take(c: Claims, rows: np.ndarray) -> Claims:
+    return Claims(c.person[rows], c.code[rows], c.date[rows], c.band[rows], c.conditions()[rows])
+
+
+def send_claims(
+    c: Claims,
+    provider: np.ndarray,
+    n_clinics: int,
+    female: np.ndarray,
+    codes: ClaimCodes,
+    rng: np.random.Generator,
+) -> SentClaims:
+    """The lines as the clinics send them: the patient's own clinic (``provider`` per
+    line), a few consultations of patients listed elsewhere as acute cover
+    (``P.COVER_SHARE``), and the errors of ``P.CLAIM_ERRORS`` so that every return rule
+    has lines to return: another clinic's patient without a cover reason, cervical
+    cytology for a man, a line sent for the month before its date, a line sent twice,
+    an annual control sent twice in the year."""
+    n = len(c)
+    provider = provider.astype(np.int32).copy()
+    month = month_start(c.date)
+    cover = np.zeros(n, dtype=bool)
+    injected: dict[str, int] = {}
+    errors = P.CLAIM_ERRORS
+
+    def elsewhere(rows: np.ndarray) -> None:  # another clinic than the patient's own
+        if n_clinics > 1:
+            shift = rng.integers(1, n_clinics, len(rows)).astype(np.int32)
+            provider[rows] = (provider[rows] + shift) % n_clinics
+
+    consult = np.flatnonzero(c.code == codes["0101"])
+    acute = consult[rng.random(len(consult)) < P.COVER_SHARE]
+    elsewhere(acute)
+    cover[acute] = True
+    injected["cover"] = len(acute)
+    free = np.ones(n, dtype=bool)  # a line gets one change at most
+    free[acute] = False
+
+    def pick(share: float, mask: np.ndarray | None = None) -> np.ndarray:
+        ok = free if mask is None else free & mask
+        rows = np.flatnonzero(ok & (rng.random(n) < share))
+        free[rows] = False
+        return rows
+
+    listed_only = np.isin(c.code, [codes[k] for k in ("0101", "0201", "0105", "0125")])
+    rows = pick(errors["not_listed"], listed_only)
+    elsewhere(rows)
+    injected["not_listed"] = len(rows)
+    men = ~female[c.person]
+    rows = pick(errors["age_sex"], men & (c.code == codes["0101"]))
+    c.code[rows] = codes["2102"]
+    injected["age_sex"] = len(rows)
+    rows = pick(errors["outside_period"], month > month.min())
+    month[rows] = month_start(month[rows] - 1)  # the month before
+    injected["outside_period"] = len(rows)
+    once_a_day = np.isin(c.code, [codes["0101"], codes["0125"]])
+    dup = pick(errors["duplicate"], once_a_day)
+    controls = pick(errors["per_year"], c.code == codes["0120"])
+    year_start, year_end = c.date.min(), c.date.max()
+    again = _take(c, controls)
+    # the same control later in the year (or earlier, for one late in December)
+    later = again.date + 30
+    again.date = np.where(later <= year_end, later, np.maximum(again.date - 30, year_start))
+    injected["duplicate"] = len(dup)
+    injected["per_year"] = len(controls)
+    extra = [_take(c, dup), again]
+    return SentClaims(
+        claims=_concat([c, *extra]),
+        provider=np.concatenate([provider, provider[dup], provider[controls]]),
+        month=np.concatenate([month, month[dup], month_start(again.date)]),
+        cover=np.concatenate([cover, cover[dup], cover[controls]]),
+        injected=injected,
+    )
+
+
+def month_start(days: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of the first day of each day's month."""
+    months = days.astype("datetime64[D]").astype("datetime64[M]")
+    return months.astype("datetime64[D]").astype(np.int32)
 
 
 def _same_day(who: np.ndarray, date: np.ndarray, rows: np.ndarray, code: int) -> Claims:

@@ -70,3 +70,26 @@ CONTACT_HETEROGENEITY_SHAPE = 1.1  # assumption: gamma frailty; gives ~85 % with
 MORBIDITY_CONTACT_FACTOR = 0.22  # assumption: log-rate rise per chronic condition
 PRACTICE_STYLE_SD = 0.12  # assumption: clinic factor on contact rates, so a few pass § 96
 EVENING_SHARE = 0.05  # assumption: share of contacts after 16 in the clinic's own hours
+
+# --- claims as a region receives them (issue 16) -----------------------------------
+# 0120 annual control: one a year per condition with a relevant need (seed 001); the
+# probability a patient with the condition gets it that year (assumption)
+ANNUAL_CONTROL_SHARE = {"type2_diabetes": 0.75, "copd": 0.75, "ischaemic_heart_disease": 0.75,
+                        "heart_failure": 0.75, "hypertension": 0.3, "asthma": 0.3}  # fmt: skip
+# chronic-care fee (kronikerhonorar) for type 2 diabetes and COPD: claimed once a year
+# for most of those patients instead of the condition's annual control (Aftale25, seed
+# 001 "Kronikerhonorarerne er øget"); the share is an assumption
+CHRONIC_FEE_SHARE = 0.8
+# consultations of a patient listed elsewhere: acute illness away from home, or the own
+# GP away (laeger.dk "FAQ om ydelser"); share of consultations (assumption)
+COVER_SHARE = 0.004
+# claim errors injected so that every return rule fires (assumption: no public figure
+# of how often each rule returns a line was found). Shares of all lines, except
+# per_year (share of annual controls sent twice in the year)
+CLAIM_ERRORS = {
+    "not_listed": 0.002,  # another clinic's patient claimed without a cover reason
+    "age_sex": 0.0003,  # cervical cytology (women 23-64) claimed for a man
+    "outside_period": 0.001,  # a line sent for the month before its service date
+    "duplicate": 0.001,  # the same line sent twice
+    "per_year": 0.02,  # an annual control sent twice for the same condition
+}
