@@ -82,6 +82,16 @@ def load_service_rules(path: Path | None = None) -> pl.DataFrame:
     missing = [c for c in RULE_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"claim rules lack columns {missing}", source=str(p), line=1)
+    bad = df.filter(
+        pl.col("replaces").is_not_null()
+        & ~pl.col("replaces").str.contains(r"^[0-9A-Z]{4,5}:[A-Z][0-9]{2}$")
+    )
+    if len(bad):
+        code = bad["service_code"][0]
+        raise InputError(
+            f"claim rules: replaces of {code} must be SERVICE:ICPC2, e.g. 0120:T90",
+            source=str(p),
+        )
     try:
         return df.select([pl.col(c).cast(t, strict=True) for c, t in RULE_COLUMNS.items()])
     except pl.exceptions.PolarsError as exc:
@@ -216,20 +226,32 @@ def _replaced_by_fee(
     claims: ibis.Table,
     service_rules: pl.DataFrame,
     row_checked: Callable[[ibis.Table], ibis.Table],
+    limited: tuple[list[str], ibis.Table],
 ) -> ibis.Table | None:
-    """The lines a yearly fee covers (``replaces`` = "0120:T90": the chronic-care fee
-    covers that patient's annual control for T90 in the year of an accepted fee line),
-    as (claim_id, rule "chronic_fee"); None when no rule replaces anything."""
+    """The lines a yearly fee covers (``replaces`` = "0120:T90", always a service and a
+    condition: the chronic-care fee covers that patient's annual control for T90 in the
+    year of an accepted fee line),
+    as (claim_id, rule "chronic_fee"); None when no rule replaces anything.
+
+    ``limited``: the codes with a yearly limit and their lines that pass the row rules,
+    already made for the yearly limits; when the fee codes are among them (K001 and K002
+    are once a year), the accepted fee lines are taken from there instead of checking
+    the fee lines again."""
     pairs = service_rules.filter(pl.col("replaces").is_not_null()).select(
         fee_code=pl.col("service_code"),
         r_code=pl.col("replaces").str.split(":").list.get(0),
-        r_cond=pl.col("replaces").str.split(":").list.get(1, null_on_oob=True),
+        r_cond=pl.col("replaces").str.split(":").list.get(1),
     )
     if pairs.is_empty():
         return None
     pt = ibis.memtable(pairs.to_arrow())
-    fees = row_checked(claims.filter(claims.service_code.isin(pairs["fee_code"].to_list())))
-    fees = fees.filter(fees.rule.isnull())
+    fee_codes = pairs["fee_code"].to_list()
+    limited_codes, limited_ok = limited
+    if set(fee_codes) <= set(limited_codes):
+        fees = limited_ok.filter(limited_ok.service_code.isin(fee_codes))
+    else:
+        fees = row_checked(claims.filter(claims.service_code.isin(fee_codes)))
+        fees = fees.filter(fees.rule.isnull())
     held = (
         fees.join(pt, fees.service_code == pt.fee_code)
         .select(
@@ -247,7 +269,7 @@ def _replaced_by_fee(
             lines.patient_id == held.h_pid,
             lines.service_date.year() == held.h_year,
             lines.service_code == held.h_code,
-            held.h_cond.isnull() | (lines.condition_code == held.h_cond),
+            lines.condition_code == held.h_cond,
         ],
     )
     return hit.select(claim_id=lines.claim_id, rule=ibis.literal("chronic_fee")).distinct()
@@ -403,6 +425,7 @@ def check_claims(
     ].to_list()
     limited = row_checked(claims.filter(claims.service_code.isin(limited_codes or [""])))
     limited = limited.filter(limited.rule.isnull())
+    limited_ok = limited
     # a service limited per condition (0120) counts each condition apart
     per_condition = ibis.ifelse(
         limited.per_condition.fill_null(False), limited.condition_code.fill_null(""), ""
@@ -422,7 +445,7 @@ def check_claims(
     day_ids = by_day.select(d_id=by_day.claim_id)
     by_year = by_year.anti_join(day_ids, by_year.claim_id == day_ids.d_id)
     grouped = by_day.union(by_year)
-    replaced = _replaced_by_fee(claims, service_rules, row_checked)
+    replaced = _replaced_by_fee(claims, service_rules, row_checked, (limited_codes, limited_ok))
     if replaced is not None:
         taken = grouped.select(t_id=grouped.claim_id)
         grouped = grouped.union(replaced.anti_join(taken, replaced.claim_id == taken.t_id))
