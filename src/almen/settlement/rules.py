@@ -111,28 +111,25 @@ def priced_claims(
     "Honorarer": the doctor gets the group-2 fee and may charge a private fee besides),
     for everyone else, or where the schedule has no group-2 row, the group-1 price.
     """
-    group = fees.insurance_group.fill_null(1)
-    g2 = fees.filter(group == 2)
-    fees = fees.filter(group == 1)
-    f = fees.select(
-        f_code=fees.service_code,
-        f_from=fees.valid_from,
-        f_to=fees.valid_to,
-        price_dkk=fees.price_dkk,
-        unit=fees.unit,
-        daytime=fees.daytime,
-        outside_frame=fees.outside_frame,
+    # one price table keyed by the group that pays by it: group-1 rows, group-2 rows,
+    # and for a service with no group-2 row its group-1 rows again as group 2; so a line
+    # is priced by one join whichever its patient's group (fallback is per service)
+    fees = fees.select(
+        f_code=fees.service_code.cast("string"),
+        f_grp=fees.insurance_group.fill_null(1).cast("int8"),
+        f_from=fees.valid_from.cast("date"),
+        f_to=fees.valid_to.cast("date"),
+        price_dkk=fees.price_dkk.cast("float64"),
+        unit=fees.unit.cast("string"),
+        daytime=fees.daytime.cast("boolean"),
+        outside_frame=fees.outside_frame.cast("boolean"),
     )
-    c = claims.left_join(
-        f,
-        [
-            claims.service_code == f.f_code,
-            claims.service_date >= f.f_from,
-            claims.service_date <= f.f_to,
-        ],
-    ).drop("f_code", "f_from", "f_to")
-    r = service_rules.rename(r_code="service_code", rule_sex="sex")
-    c = c.left_join(r, c.service_code == r.r_code).drop("r_code")
+    g1 = fees.filter(fees.f_grp == 1)
+    g2 = fees.filter(fees.f_grp == 2)
+    has_g2 = g2.select(h_code=g2.f_code).distinct()
+    fallback = g1.anti_join(has_g2, g1.f_code == has_g2.h_code)
+    fallback = fallback.mutate(f_grp=ibis.literal(2, "int8").cast("int8")).select(g1.columns)
+    f = g1.union(g2).union(fallback)
     p = patients.select(
         p_id=patients.patient_id,
         birth_year=patients.birth_year,
@@ -141,20 +138,19 @@ def priced_claims(
         listed_from=patients.listed_from,
         insurance_group=patients.insurance_group,
     )
-    c = c.left_join(p, c.patient_id == p.p_id)
-    f2 = g2.select(
-        f2_code=g2.service_code, f2_from=g2.valid_from, f2_to=g2.valid_to, price2_dkk=g2.price_dkk
-    )
+    c = claims.left_join(p, claims.patient_id == p.p_id)
+    c = c.mutate(pay_grp=ibis.ifelse(c.insurance_group == 2, 2, 1).cast("int8"))
     c = c.left_join(
-        f2,
+        f,
         [
-            c.insurance_group == 2,
-            c.service_code == f2.f2_code,
-            c.service_date >= f2.f2_from,
-            c.service_date <= f2.f2_to,
+            c.service_code == f.f_code,
+            c.pay_grp == f.f_grp,
+            c.service_date >= f.f_from,
+            c.service_date <= f.f_to,
         ],
-    ).drop("f2_code", "f2_from", "f2_to")
-    c = c.mutate(price_dkk=ibis.coalesce(c.price2_dkk, c.price_dkk)).drop("price2_dkk")
+    ).drop("f_code", "f_grp", "f_from", "f_to", "pay_grp")
+    r = service_rules.rename(r_code="service_code", rule_sex="sex")
+    c = c.left_join(r, c.service_code == r.r_code).drop("r_code")
     return c.mutate(
         amount_dkk=(c.price_dkk * c.quantity).fill_null(0.0),
         age=(c.service_date.year() - c.birth_year - 1).cast("int16"),
