@@ -344,6 +344,18 @@ class S96Inputs:
     capitation_per_year: float
     months: int
 
+    def report(self, year: int, statement_day: dt.date | None = None) -> pl.DataFrame:
+        """``ceiling_report`` on these inputs."""
+        return ceiling_report(
+            self.exposure,
+            self.accepted,
+            self.regions,
+            capitation_per_year=self.capitation_per_year,
+            year=year,
+            months=self.months,
+            statement_day=statement_day,
+        )
+
 
 def s96_inputs(
     wh: Warehouse, year: int, through: dt.date, *, summary: pl.DataFrame | None = None
@@ -373,16 +385,7 @@ def ceiling_for_year(
     ``through``. ``summary`` is a ``year_summary`` checked on the same day;
     ``statement_day`` the day the region draws up the statement (default 31 March of
     the next year)."""
-    i = s96_inputs(wh, year, through, summary=summary)
-    return ceiling_report(
-        i.exposure,
-        i.accepted,
-        i.regions,
-        capitation_per_year=i.capitation_per_year,
-        year=year,
-        months=i.months,
-        statement_day=statement_day,
-    )
+    return s96_inputs(wh, year, through, summary=summary).report(year, statement_day)
 
 
 def s96_statement(
@@ -400,15 +403,7 @@ def s96_statement(
     the clinic has no § 96 figures."""
     through = through or dt.date(year, 12, 31)
     i = s96_inputs(wh, year, through, summary=summary)
-    report = ceiling_report(
-        i.exposure,
-        i.accepted,
-        i.regions,
-        capitation_per_year=i.capitation_per_year,
-        year=year,
-        months=i.months,
-        statement_day=statement_day,
-    ).filter(pl.col("provider_number") == provider_number)
+    report = i.report(year, statement_day).filter(pl.col("provider_number") == provider_number)
     if report.is_empty():
         raise NotFoundError(f"no clinic {provider_number} in the § 96 report of {year}")
     bands = ceiling_bands(
