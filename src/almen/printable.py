@@ -12,101 +12,16 @@ from typing import Any
 
 import jinja2
 import polars as pl
-from babel.dates import format_date
-from babel.numbers import format_decimal
+
+from almen.i18n import LANGS, LOCALES, date, number, prefixed
 
 __all__ = ["LOCALES", "number", "s96_html"]
 
-LOCALES = {"da": "da_DK", "en": "en_GB"}
-
-LABELS: dict[str, dict[str, str]] = {
-    "da": {
-        "title": "§ 96-opgørelse (højestegrænse)",
-        "clinic": "Klinik",
-        "year": "Afregningsår",
-        "region": "Region",
-        "months": "Måneder opgjort",
-        "method": "Metode",
-        "standardised": "køns- og aldersstandardiseret",
-        "crude": "ustandardiseret",
-        "limit": "Grænse",
-        "patient_years": "Tilmeldte gruppe 1-sikrede (patientår)",
-        "capitation": "Basishonorar",
-        "ffs": "Ydelseshonorarer i dagtiden",
-        "ffs_year": "Ydelseshonorarer, fremskrevet til året",
-        "expenditure": "Udgift i alt",
-        "expected": "Forventet udgift efter regionens satser",
-        "per_patient": "Udgift pr. sikret",
-        "region_average": "Regionens gennemsnit pr. sikret",
-        "ratio": "Forholdstal",
-        "over": "Over grænsen",
-        "yes": "ja",
-        "no": "nej",
-        "ceiling": "Højestegrænse for ydelseshonorarer (år)",
-        "effective": "Gælder fra",
-        "statement_date": "Opgørelsesdato",
-        "bands": "Standardiseringstabel: alder og køn",
-        "age": "Alder",
-        "sex": "Køn",
-        "region_rate": "Regionens udgift pr. patientår",
-        "F": "kvinder",
-        "M": "mænd",
-        "source": "Overenskomst om almen praksis § 96 (seed 004 §5.3); fra afregningsåret "
-        "2025 køns- og aldersstandardiseret med en grænse på 20 % (seed 001).",
-        "note": "Kun egne tilmeldte gruppe 1-sikrede tæller: gruppe 2 og patienter, der er "
-        "set for en anden læge (akut eller ved forfald), er holdt ude.",
-        "dkk": "kr.",
-    },
-    "en": {
-        "title": "§ 96 statement (ceiling)",
-        "clinic": "Clinic",
-        "year": "Settlement year",
-        "region": "Region",
-        "months": "Months counted",
-        "method": "Method",
-        "standardised": "standardised by age and sex",
-        "crude": "crude",
-        "limit": "Limit",
-        "patient_years": "Listed group-1 patients (patient-years)",
-        "capitation": "Capitation",
-        "ffs": "Daytime fee-for-service",
-        "ffs_year": "Fee-for-service projected to the year",
-        "expenditure": "Expenditure",
-        "expected": "Expected at the region's rates",
-        "per_patient": "Expenditure per patient",
-        "region_average": "Region's average per patient",
-        "ratio": "Ratio",
-        "over": "At or over the limit",
-        "yes": "yes",
-        "no": "no",
-        "ceiling": "Ceiling on fee-for-service (year)",
-        "effective": "In force from",
-        "statement_date": "Statement date",
-        "bands": "Standardisation table: age and sex",
-        "age": "Age",
-        "sex": "Sex",
-        "region_rate": "Region's expenditure per patient-year",
-        "F": "women",
-        "M": "men",
-        "source": "Agreement on general practice § 96 (seed 004 §5.3); from settlement year "
-        "2025 standardised by age and sex with a 20 % limit (seed 001).",
-        "note": "Only own listed group-1 patients count: group 2 and patients seen for "
-        "another GP (acute or in the GP's absence) are left out.",
-        "dkk": "DKK",
-    },
-}
-
-
-def number(value: float | int | None, lang: str = "da", decimals: int = 0) -> str:
-    """A number as ``lang`` writes it (Danish: 1.234,5); an empty value as a dot."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "·"
-    fmt = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=fmt, locale=LOCALES[lang])
+LABELS = {lang: prefixed(lang, "s96.") for lang in LANGS}
 
 
 def _date(value: dt.date | None, lang: str) -> str:
-    return "·" if value is None else format_date(value, format="long", locale=LOCALES[lang])
+    return date(value, lang)
 
 
 @cache

@@ -14,6 +14,7 @@ from almen.access import Request, triage
 from almen.access.inbox import queue
 from almen.access.inputs import patient_facts
 from almen.config import get_settings
+from almen.i18n import code
 from almen.warehouse import Warehouse
 from almen.web import create_app
 from tests.web.conftest import PASSWORD, Site
@@ -44,7 +45,8 @@ def test_clinic_page_triages_a_request_with_the_patients_facts_from_the_records(
         want.severity,
     )
     page = u.http.get(f"/clinic/{site.clinic}").text
-    assert f"regel {want.rule_id}" in page and f'data-id="{item.id}"' in page
+    rule = code("da", "triage_rule", want.rule_id)  # the rule by its Danish name
+    assert rule != want.rule_id and f"regel {rule}" in page and f'data-id="{item.id}"' in page
     assert u.http.get(f"/clinic/{site.clinic}").text.count('id="flash"') == 0  # shown once
 
     for action, status in (("assign", "assigned"), ("complete", "done")):

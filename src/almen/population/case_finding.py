@@ -217,7 +217,8 @@ def apply_definitions(
     *,
     target_share: float | None = None,
 ) -> pl.DataFrame:
-    """The findings: one row per patient and definition met, with the reason.
+    """The findings: one row per patient and definition met, with the reason (an
+    English sentence, and the age and counts it cites).
 
     Polypharmacy: patients with at least ``min_drugs`` drugs are scored (drugs +
     conditions + 2 per risky combination, weights in the definitions) and ranked within
@@ -282,7 +283,9 @@ def apply_definitions(
             ),
         ),
     ]
-    cols = ["patient_id", "provider_number", "definition", "score", "reason"]
+    # the reason's numbers beside its English sentence, so a page can say it in Danish
+    cols = ["patient_id", "provider_number", "definition", "score", "reason", "age",
+            "n_conditions", "n_drugs", "risky_combinations"]  # fmt: skip
     return pl.concat([x.select(cols) for x in parts]).sort(
         ["provider_number", "definition", "patient_id"]
     )

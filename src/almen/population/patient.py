@@ -70,9 +70,11 @@ def patient_overview(
         raise NotFoundError("no such patient in the warehouse (check the pseudonym)")
     row = p.row(0, named=True)
     names = dict(zip(condition_codes["icpc2_code"], condition_codes["name_en"], strict=False))
+    names_da = dict(zip(condition_codes["icpc2_code"], condition_codes["name_da"], strict=False))
     conds = condition.filter(condition.patient_id == patient_id).to_polars().sort("onset_date")
     diagnoses = [
-        {"code": r["code"], "name": names.get(r["code"], r["code"]), "onset": r["onset_date"],
+        {"code": r["code"], "name": names.get(r["code"], r["code"]),
+         "name_da": names_da.get(r["code"], r["code"]), "onset": r["onset_date"],
          "diagnosed_by": r["diagnosed_by"]}
         for r in conds.iter_rows(named=True)
     ]  # fmt: skip

@@ -13,8 +13,9 @@ import polars as pl
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
-from almen import records
+from almen import i18n, records
 from almen.errors import NotFoundError, UserError
 from almen.web.api import PatientP, RequestP
 from almen.web.app import STATIC, Ctx, login_user, logout_user, rows
@@ -24,112 +25,30 @@ router = APIRouter(include_in_schema=False)
 MAX_SCENARIO_BYTES = 100_000
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
-T: dict[str, dict[str, Any]] = {
-    "da": {
-        "home": "Forside", "fees": "Honorarscenarier", "logout": "Log ud", "login": "Log ind",
-        "username": "Brugernavn", "password": "Adgangskode", "need_vs_capacity":
-        "Lægekapacitet mod behov pr. kommune (Danmark = 1)", "no_free_choice":
-        "Borgere uden frit lægevalg", "no_free_choice_total": "I alt",
-        "workforce": "Praktiserende læger frem mod 5.000 i 2035", "reach":
-        "Sandsynlighed for 5.000 i 2035", "frame": "Økonomisk ramme og udgift pr. måned",
-        "regions": "Regioner", "coverage": "Dækning: kapacitet mod behov",
-        "ooh_demand": "Lægevagt: kontakter pr. time (gns. døgn)", "distribution":
-        "Fordelingsmodellens forslag for nye kapaciteter", "limits": "Lukkegrænser",
-        "may_close_old": "Må lukke efter 1.600-reglen", "may_close_new":
-        "Må lukke efter behovsgrænsen", "clinics": "klinikker", "ooh_staffing":
-        "Lægevagt: bemanding", "clusters": "Klynger", "suppressed_note":
-        "Antal fra 0 til 7 vises ikke (·); øvrige er afrundet til nærmeste 5.", "settlement": "Afregning", "s96": "§ 96 tidlig varsling", "s96_statement": "§ 96-opgørelse til udskrift",
-        "ratio": "Forholdstal", "returned": "Returnerede ydelser", "overview": "Ydelsesoverblik",
-        "findings": "Opsporing: patienter til særlig indsats", "inbox": "Indbakke (triage)",
-        "born": "Født", "listed_with": "tilmeldt", "diagnoses": "Diagnoser", "drugs":
-        "Medicin", "efforts": "Særlige indsatser", "careplans": "Forløbsplaner", "title":
-        "Titel", "description": "Beskrivelse", "save": "Gem", "scenario_toml":
-        "Scenarie (TOML)", "budget_neutral": "Udgiftsneutralt", "compare": "Beregn",
-        "totals": "I alt", "winners": "Vindere", "losers": "Tabere", "councils": "Sundhedsråd",
-        "upload": "Upload en scenariefil (TOML) eller ret teksten:", "new_request": "Ny henvendelse", "patient": "Patient-id", "request_reason": "Årsag",
-        "text": "Tekst (valgfri)", "channel_wish": "Ønsket kanal", "any": "ingen",
-        "housebound": "Kan ikke komme til klinikken", "submit": "Visitér", "take": "Tag",
-        "done": "Færdig", "flash_ok": "Henvendelse {0} visiteret: {1}, {2} (regel {3}).",
-        "flash_not_listed": "Patienten er ikke tilmeldt klinikken.",
-        "flash_invalid": "Henvendelsen kunne ikke visiteres: ukendt årsag eller kanal.",
-    },
-    "en": {
-        "home": "Home", "fees": "Fee scenarios", "logout": "Log out", "login": "Log in",
-        "username": "User name", "password": "Password", "need_vs_capacity":
-        "GP capacity against need by municipality (Denmark = 1)", "no_free_choice":
-        "Citizens without free choice of doctor", "no_free_choice_total": "Total",
-        "workforce": "GPs towards 5,000 in 2035", "reach": "Probability of 5,000 in 2035",
-        "frame": "Budget frame and expenditure by month", "regions": "Regions",
-        "coverage": "Coverage: capacity against need", "ooh_demand":
-        "Out of hours: contacts per hour (mean day)", "distribution":
-        "The distribution model's proposal for new capacities", "limits": "Closing limits",
-        "may_close_old": "May close under the 1,600 rule", "may_close_new":
-        "May close under the need-based limit", "clinics": "clinics", "ooh_staffing":
-        "Out of hours: staffing", "clusters": "Clusters", "suppressed_note":
-        "Counts from 0 to 7 are not shown (·); others are rounded to the nearest 5.", "settlement": "Settlement", "s96_statement": "§ 96 statement to print", "s96":
-        "§ 96 early warning", "ratio": "Ratio", "returned": "Returned claims", "overview":
-        "Service overview", "findings": "Case finding: patients for special efforts",
-        "inbox": "Inbox (triage)", "born": "Born", "listed_with": "listed with",
-        "diagnoses": "Diagnoses", "drugs": "Drugs", "efforts": "Special efforts",
-        "careplans": "Care plans", "title": "Title", "description": "Description",
-        "save": "Save", "scenario_toml": "Scenario (TOML)", "budget_neutral": "Budget-neutral",
-        "compare": "Compare", "totals": "Totals", "winners": "Winners", "losers": "Losers",
-        "councils": "Health councils",
-        "upload": "Upload a scenario file (TOML) or edit the text:", "new_request": "New request", "patient": "Patient id", "request_reason": "Reason",
-        "text": "Text (optional)", "channel_wish": "Preferred channel", "any": "none",
-        "housebound": "Cannot come to the clinic", "submit": "Triage", "take": "Take",
-        "done": "Done", "flash_ok": "Request {0} triaged: {1}, {2} (rule {3}).",
-        "flash_not_listed": "The patient is not listed with this clinic.",
-        "flash_invalid": "The request could not be triaged: unknown reason or channel.",
-    },
-}  # fmt: skip
-COLS = {
-    "da": {
-        "name": "kommune", "need": "behov", "capacity": "kapacitet (FTE)", "voluntary": "frivillig",
-        "forced": "tvungen", "list_voluntary": "liste/kap. frivillig", "list_forced":
-        "liste/kap. tvungen", "provider_number": "ydernummer", "reason": "årsag", "lines":
-        "linjer", "dkk": "kr.", "listed": "tilmeldte", "capitation_dkk": "basishonorar",
-        "ffs_daytime_dkk": "ydelser dag", "ffs_ooh_dkk": "ydelser vagt", "local_dkk":
-        "lokalaftaler", "returned_lines": "returnerede linjer", "returned_dkk":
-        "returneret kr.", "total_dkk": "i alt kr.", "payment_date": "udbetales",
-        "service_code": "ydelse", "name_da": "navn", "rate_per_1000": "pr. 1.000",
-        "expected_per_1000": "forventet pr. 1.000", "deviation": "afvigelse", "severity":
-        "hastegrad", "handler": "håndteres af", "channel": "kanal", "target_at": "senest",
-        "status": "status", "site": "vagtsted", "doctor_hours": "lægetimer/uge",
-        "hours_without": "timer uden læge/uge", "max_load": "største belastning", "n": "n",
-        "x": "opfyldt", "p": "andel", "cluster_p": "klynge", "region_p": "region", "flag":
-        "signal", "base_dkk": "før kr.", "scenario_dkk": "scenarie kr.", "change_dkk":
-        "ændring kr.", "change_pct": "ændring %", "definition": "gruppe",
-    },
-    "en": {
-        "name": "municipality", "capacity": "capacity (FTE)", "capitation_dkk": "capitation",
-        "ffs_daytime_dkk": "fee-for-service day", "ffs_ooh_dkk": "fee-for-service OOH",
-        "local_dkk": "local agreements", "total_dkk": "total DKK", "name_da": "name",
-        "rate_per_1000": "per 1,000", "expected_per_1000": "expected per 1,000",
-        "doctor_hours": "doctor hours/week", "hours_without": "hours without a doctor/week",
-    },
-}  # fmt: skip
 EXAMPLE = """name = "Mere til kronikerydelser"
 [change_percent]
 "0120" = 10.0
 """
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "·"
-    if isinstance(v, bool):
-        return "✓" if v else ""
-    if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    return str(v)
+@pass_context
+def _fmt(context: Any, v: Any) -> str:
+    return i18n.fmt(v, context.get("lang", "da"))
 
 
-templates.env.filters["fmt"] = _fmt
+@pass_context
+def _code(context: Any, v: Any, kind: str) -> str:
+    return i18n.code(context.get("lang", "da"), kind, v)
+
+
+@pass_context
+def _month(context: Any, v: Any) -> str:
+    if isinstance(v, str):
+        v = dt.date.fromisoformat(v[:10])
+    return i18n.month(v, context.get("lang", "da"))
+
+
+templates.env.filters.update(fmt=_fmt, code=_code, month=_month)
 
 
 def _fig(fig: go.Figure) -> str:
@@ -143,12 +62,17 @@ def ctx(request: Request) -> Ctx:
 C = Annotated[Ctx, Depends(ctx)]
 
 
-def render(c: Ctx, name: str, title: str, **kw: Any) -> HTMLResponse:
+def lang_of(c: Ctx) -> str:
+    """The page's language: ``?lang=`` if given, else the session's, else Danish."""
     lang = c.request.query_params.get("lang") or c.request.session.get("lang") or "da"
-    lang = lang if lang in T else "da"
+    return lang if lang in i18n.LANGS else "da"
+
+
+def render(c: Ctx, name: str, title: str, **kw: Any) -> HTMLResponse:
+    lang = lang_of(c)
     if c.request.session.get("lang") != lang:
         c.request.session["lang"] = lang  # only a change rewrites the session cookie
-    t = dict(T[lang], cols=COLS[lang])
+    t = dict(i18n.prefixed(lang, "ui."), cols=i18n.prefixed(lang, "col."))
     return templates.TemplateResponse(
         c.request,
         name,
@@ -282,7 +206,33 @@ def clinic_audit_page(c: C, provider_number: str) -> HTMLResponse:
 
 
 def _lang(c: Ctx) -> str:
-    return str(c.request.session.get("lang", "da"))
+    return lang_of(c)
+
+
+def s96_why(r: dict[str, Any], limit: float, lang: str) -> str:
+    """The clinic's § 96 result in one sentence (seed 004 §5.3): method, ratio against
+    the limit and the expenditure against what it is compared with."""
+    std = r["method"] == "standardised"
+    expected = r["expected_dkk"] if std else r["region_per_patient_dkk"] * r["patient_years"]
+    return i18n.gettext(lang, "ui.s96_why").format(
+        method=i18n.code(lang, "method", r["method"]),
+        ratio=i18n.number(r["ratio"], lang, 3), cmp="≥" if r["over"] else "<",
+        limit=i18n.number(1 + limit, lang, 2), expenditure=i18n.number(r["expenditure_dkk"], lang),
+        expected=i18n.number(expected, lang),
+        basis=i18n.gettext(lang, "ui.s96_expected" if std else "ui.s96_regional"),
+    )  # fmt: skip
+
+
+def finding_reason(r: dict[str, Any], definitions: dict[str, Any], lang: str) -> str:
+    """Why a patient was found, in ``lang``, from the numbers the finding cites."""
+    d = definitions.get(r["definition"], {})
+    n = {k: i18n.number(r[k], lang) for k in ("age", "n_conditions", "n_drugs",
+                                              "risky_combinations") if r.get(k) is not None}  # fmt: skip
+    share = d.get("target_share")
+    return i18n.gettext(lang, f"ui.reason_{r['definition']}").format(
+        score=i18n.number(r.get("score"), lang, 0), months=d.get("lookback_months", ""),
+        share="" if share is None else f"{i18n.number(100 * share, lang)} %", **n,
+    )  # fmt: skip
 
 
 @router.get("/")
@@ -312,15 +262,15 @@ def national(c: C) -> HTMLResponse:
             go.Scatter(
                 x=part["year"].to_list(),
                 y=part["median"].to_list(),
-                name=f"{n} hoveduddannelsesforløb/år",
+                name=i18n.gettext(lang_of(c), "ui.reach_series").format(n),
             )
         )
     f_wf.add_hline(y=5000, line_dash="dash")
     reach = {f"{n}": float(wf.filter((pl.col("intake") == n) & (pl.col("year") == 2035))["p_reach"][0])
              for n in sorted(set(wf["intake"].to_list()))}  # fmt: skip
     fr = s.frame().filter(pl.col("area") == "Danmark")
-    f_frame = go.Figure([go.Bar(x=[str(m) for m in fr["month"]], y=fr["frame_dkk"].to_list(), name="ramme"),
-                         go.Bar(x=[str(m) for m in fr["month"]], y=fr["expenditure_dkk"].to_list(), name="udgift")])  # fmt: skip
+    f_frame = go.Figure([go.Bar(x=[str(m) for m in fr["month"]], y=fr["frame_dkk"].to_list(), name=i18n.gettext(lang_of(c), "ui.frame_series")),
+                         go.Bar(x=[str(m) for m in fr["month"]], y=fr["expenditure_dkk"].to_list(), name=i18n.gettext(lang_of(c), "ui.expenditure_series"))])  # fmt: skip
     regions = sorted(set(s.areas()["region"].to_list()))
     return render(c, "national.html", "Danmark", figs={"need": _fig(f_need), "choice": _fig(f_choice),
                   "workforce": _fig(f_wf), "frame": _fig(f_frame)}, regions=regions, reach=reach,
@@ -416,7 +366,8 @@ def cluster_page(c: C, cluster: str) -> HTMLResponse:
     fig = go.Figure()
     for k in sorted(set(shown["indicator"].to_list())):
         part = shown.filter(pl.col("indicator") == k)
-        fig.add_trace(go.Bar(x=part["provider_number"].to_list(), y=part["p"].to_list(), name=k))
+        fig.add_trace(go.Bar(x=part["provider_number"].to_list(), y=part["p"].to_list(),
+                             name=i18n.code(lang_of(c), "indicator", k)))  # fmt: skip
     return render(c, "cluster.html", f"Klynge {cluster}", indicators=parts,
                   figs={"indicators": _fig(fig)}, clinics=sorted(members["provider_number"].to_list()),
                   can_open=u.role == "national")  # fmt: skip
@@ -438,9 +389,11 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
     ceiling = None
     if not cei.is_empty():
         r = cei.row(0, named=True)
+        from almen.settlement import ceiling_rule
+
         ceiling = {
             "ratio": r.get("ratio"),
-            "why": r.get("why", ""),
+            "why": s96_why(r, ceiling_rule(s.year)[1], lang_of(c)),
             "over": bool(r["over"]),
         }
     ov = s.overview(provider_number).head(15)
@@ -450,7 +403,9 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
         mine = (
             found.filter(pl.col("provider_number") == provider_number).sort("definition").head(50)
         )
-        findings = [{"patient": f"{r['patient_id']}", "definition": r["definition"], "reason": r["reason"]}
+        defs = s.definitions()
+        findings = [{"patient": f"{r['patient_id']}", "definition": r["definition"],
+                     "reason": finding_reason(r, defs, lang_of(c))}
                     for r in mine.iter_rows(named=True)]  # fmt: skip
         audit_view(c.records, u, f"clinic page of {provider_number} (findings)", None)
         inbox = [{"id": i.id, "severity": i.severity, "handler": i.handler, "channel": i.channel,
@@ -604,6 +559,7 @@ def fees_form(
     fig = go.Figure(go.Histogram(x=pc["change_pct"].drop_nulls().to_list(), nbinsx=40))
     fig.update_layout(xaxis_title="ændring i %", yaxis_title="klinikker")
     result = {"scenario": res["scenario"], "totals": res["totals"],
-              "winners": rows(pc.tail(10).reverse()), "losers": rows(pc.head(10))}  # fmt: skip
+              "winners": rows(pc.filter(pl.col("change_dkk") > 0).tail(10).reverse()),
+              "losers": rows(pc.filter(pl.col("change_dkk") < 0).head(10))}  # fmt: skip
     return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=result,
                   figs={"fees": _fig(fig)}, error=None)  # fmt: skip

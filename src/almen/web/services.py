@@ -414,6 +414,10 @@ class Services:
 
         return self.cached(("population", self.as_of), compute)
 
+    def definitions(self) -> dict[str, Any]:
+        """The case definitions in force (``population.load_definitions``)."""
+        return population.load_definitions()
+
     def findings(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(found: patient_id, provider_number, definition, reason; counts per clinic)."""
         found, counts, _ = self._population()
