@@ -147,6 +147,11 @@ def test_inbox_through_the_api(site: Site, as_user) -> None:  # type: ignore[no-
     r = u.http.post(f"/api/clinics/{site.clinic}/inbox", json=req, headers=h)
     assert r.status_code == 201 and r.json()["severity"] == "acute"
     rid = r.json()["id"]
+    # ids as strings: a 64-bit pseudonym as a JSON number is rounded by JavaScript
+    assert isinstance(rid, str) and r.json()["patient_id"] == str(site.patient)
+    listed = u.http.get(f"/api/clinics/{site.clinic}/inbox").json()["items"]
+    assert {i["patient_id"] for i in listed} == {str(i["patient_id"]) for i in listed}
+    assert any(i["id"] == rid and i["age"] == 60 for i in listed)
     other = dict(req, patient_id=site.other_patient)
     assert (
         u.http.post(f"/api/clinics/{site.clinic}/inbox", json=other, headers=h).status_code == 403

@@ -172,3 +172,43 @@ def test_english_is_available(browser, base_url: str) -> None:  # type: ignore[n
     page.goto(f"{base_url}/national?lang=en")
     assert "Citizens without free choice" in page.content()
     page.close()
+
+
+def test_charts_speak_danish(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 item 1: axes with whole numbers and Danish separators (no "2k", "40M"),
+    Danish month names (no "Jan 2025")."""
+    import re
+
+    page = _login(browser, base_url, "nat")
+    _charts_rendered(page)
+    ticks = page.eval_on_selector_all(
+        "g.xtick text, g.ytick text, g.y2tick text", "els => els.map(e => e.textContent || '')"
+    )
+    assert ticks
+    assert [t for t in ticks if re.search(r"\d[kMGB]$", t)] == []
+    english = r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
+    assert [t for t in ticks if re.match(english, t)] == []
+    assert [t for t in ticks if re.search(r"\d,\d{3}\b", t)] == []  # no English thousands
+    assert any(re.search(r"\d\.\d{3}", t) for t in ticks)  # Danish thousands are there
+    page.close()
+
+
+def test_api_docs_work_under_the_csp(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 item 3: /docs is Swagger UI served by the app itself; it renders the
+    spec with no script from elsewhere and nothing refused by the CSP."""
+    page = browser.new_page()
+    refused: list[str] = []
+    outside: list[str] = []
+    page.on(
+        "console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None
+    )
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base_url) else None)
+    page.goto(f"{base_url}/docs")
+    page.locator(".swagger-ui .info .title").wait_for(timeout=15_000)
+    assert "almen" in page.locator(".swagger-ui .info .title").inner_text()
+    assert page.locator(".opblock").count() > 20  # the routes are listed
+    _shot(page, "api-docs")
+    assert refused == [] and outside == []
+    page.goto(f"{base_url}/redoc")
+    assert page.url.endswith("/docs")
+    page.close()

@@ -168,3 +168,18 @@ def test_fee_page_takes_an_uploaded_scenario_file(site: Site, as_user) -> None: 
     assert "larger than 100,000 bytes" in r.text
     no_csrf = u.http.post("/fees", files={"upload": ("a.toml", good.encode())})
     assert no_csrf.status_code == 403
+
+
+def test_the_inbox_shows_who_wrote_and_what(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 item 4: staff see the patient (pseudonym, age and sex), the text and
+    the codes in Danish in the inbox row."""
+    u = as_user("klinik")
+    form = {"patient_id": str(site.patient), "reason": "rash", "csrf": u.csrf,
+            "text": "Udslæt på armen siden mandag"}  # fmt: skip
+    assert u.http.post(f"/clinic/{site.clinic}/inbox", data=form).status_code == 200
+    item = _newest(site)
+    page = u.http.get(f"/clinic/{site.clinic}").text
+    row = page.split(f'data-id="{item.id}"')[1].split("</tr>")[0]
+    assert "Udslæt på armen siden mandag" in row
+    assert f"/patient/{site.patient}" in row and f"{item.age} år" in row
+    assert code("da", "triage_reason", "rash") in row and ">rash<" not in row

@@ -40,6 +40,9 @@ class InboxItem:
     target_at: dt.datetime
     status: str
     assigned_to: str | None
+    text: str = ""  # what the patient wrote (never in logs or messages)
+    age: int | None = None
+    sex: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,8 @@ def _now() -> dt.datetime:
 def _item(r: RequestRow) -> InboxItem:
     return InboxItem(
         r.id, r.provider_number, r.patient_id, r.reason, r.severity, r.handler, r.channel,
-        r.rule_id, r.received_at, r.target_at, r.status, r.assigned_to,
+        r.rule_id, r.received_at, r.target_at, r.status, r.assigned_to, r.text or "", r.age,
+        r.sex,
     )  # fmt: skip
 
 

@@ -484,7 +484,10 @@ def inbox(c: C, provider_number: str) -> dict[str, Any]:
 
 
 def _item(i: Any) -> dict[str, Any]:
+    """An inbox request as JSON: ids as strings (a 64-bit pseudonym is beyond what a
+    JavaScript number holds exactly), times as ISO text."""
     d = {k: getattr(i, k) for k in i.__slots__}
+    d["id"], d["patient_id"] = str(d["id"]), str(d["patient_id"])
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in d.items()}
 
 

@@ -351,6 +351,8 @@ def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> F
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # /docs is served by pages.py from the bundled Swagger UI (no CDN)
+        redoc_url=None,
         title="almen",
         version="0.1.0",
         description="Danish general practice: settlement, population, capacity and access. "

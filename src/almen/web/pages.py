@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import plotly.graph_objects as go
 import polars as pl
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
@@ -68,7 +68,47 @@ def lang_of(c: Ctx) -> str:
     return lang if lang in i18n.LANGS else "da"
 
 
-def render(c: Ctx, name: str, title: str, **kw: Any) -> HTMLResponse:
+PAGE_SIZE = 50
+
+
+@pass_context
+def _paged(context: Any, items: list[Any], table_id: str) -> tuple[list[Any], dict[str, Any]]:
+    """One page of a table's rows (``?<id>_page=N``, 50 a page, or ``all``) and what the
+    pager says: shown, total, page, pages. Nothing is cut without saying so."""
+    q = context["request"].query_params.get(f"{table_id}_page", "1")
+    total = len(items)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if q == "all":
+        return items, {"shown": total, "total": total, "page": "all", "pages": pages}
+    page = min(max(int(q), 1), pages) if q.isdigit() else 1
+    part = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return part, {"shown": len(part), "total": total, "page": page, "pages": pages}
+
+
+templates.env.globals["paged"] = _paged
+
+
+def _download(kw: dict[str, Any], table_id: str, form: str) -> Response:
+    """A table of the page as a file: every row (not one page), every column, the
+    same rows the page shows (``?_download=<id>&format=csv|json``)."""
+    value: Any = kw
+    for part in table_id.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if not isinstance(value, list) or (value and not isinstance(value[0], dict)):
+        raise HTTPException(404, f"no table {table_id!r} on this page")
+    name = table_id.replace(".", "-")
+    if form == "json":
+        return JSONResponse({"table": table_id, "total": len(value), "rows": value})
+    if form != "csv":
+        raise HTTPException(422, "format must be csv or json")
+    return Response(pl.DataFrame(value, infer_schema_length=None).write_csv(),
+                    media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
+
+
+def render(c: Ctx, name: str, title: str, **kw: Any) -> Response:
+    if table_id := c.request.query_params.get("_download"):
+        return _download(kw, table_id, c.request.query_params.get("format", "csv"))
     lang = lang_of(c)
     if c.request.session.get("lang") != lang:
         c.request.session["lang"] = lang  # only a change rewrites the session cookie
@@ -93,10 +133,50 @@ def plotly_js() -> Response:
                     headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
 
 
+SWAGGER_FILES = {"swagger-ui-bundle.js": "application/javascript", "swagger-ui.css": "text/css"}
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>almen API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/swagger/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/swagger/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script></body></html>
+"""
+
+
+@router.get("/docs")
+def api_docs() -> HTMLResponse:
+    """The API's interactive documentation: Swagger UI from the swagger-ui-py
+    package, served by the app itself so that it works under the app's CSP (no CDN,
+    no inline script)."""
+    return HTMLResponse(DOCS_PAGE)
+
+
+@router.get("/redoc")
+def redoc() -> Response:
+    """Redoc is not bundled (no Python package ships it); the same spec is at /docs."""
+    return RedirectResponse("/docs", status_code=307)
+
+
+@cache
+def _swagger(name: str) -> str:
+    import swagger_ui
+
+    return (Path(swagger_ui.__file__).parent / "static" / name).read_text(encoding="utf-8")
+
+
+@router.get("/static/swagger/{name}")
+def swagger_static(name: str) -> Response:
+    if name not in SWAGGER_FILES:
+        raise HTTPException(404, "not found")
+    return Response(_swagger(name), media_type=SWAGGER_FILES[name],
+                    headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+
+
 @router.get("/static/{name}")
 def static(name: str) -> Response:
     path = STATIC / name
-    if name not in ("charts.js", "style.css") or not path.exists():
+    if name not in ("charts.js", "docs.js", "style.css") or not path.exists():
         raise HTTPException(404, "not found")
     media = "application/javascript" if name.endswith(".js") else "text/css"
     return Response(path.read_text(encoding="utf-8"), media_type=media)
@@ -314,7 +394,7 @@ def region_page(c: C, region: str) -> HTMLResponse:
     clusters = sorted(set(mine["cluster"].to_list()))
     councils = sorted(set(mine["health_council"].to_list()))
     return render(c, "region.html", region, figs={"coverage": _fig(f_cov), "ooh": _fig(f_ooh)},
-                  dist=rows(dist.head(15)), new=new, staff=rows(staff), clusters=clusters,
+                  dist=rows(dist), new=new, staff=rows(staff), clusters=clusters,
                   councils=councils,
                   limits={"old": int(lim["may_close_old"].sum()), "new": int(lim["may_close_new"].sum()),
                           "n": len(lim)})  # fmt: skip
@@ -396,13 +476,11 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
             "why": s96_why(r, ceiling_rule(s.year)[1], lang_of(c)),
             "over": bool(r["over"]),
         }
-    ov = s.overview(provider_number).head(15)
+    ov = s.overview(provider_number)
     findings = inbox = None
     if u.role == "clinic":
         found, _ = s.findings()
-        mine = (
-            found.filter(pl.col("provider_number") == provider_number).sort("definition").head(50)
-        )
+        mine = found.filter(pl.col("provider_number") == provider_number).sort("definition")
         defs = s.definitions()
         findings = [{"patient": f"{r['patient_id']}", "definition": r["definition"],
                      "reason": finding_reason(r, defs, lang_of(c))}
@@ -410,7 +488,8 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
         audit_view(c.records, u, f"clinic page of {provider_number} (findings)", None)
         inbox = [{"id": i.id, "severity": i.severity, "handler": i.handler, "channel": i.channel,
                   "reason": i.reason, "target_at": i.target_at, "status": i.status,
-                  "assigned_to": i.assigned_to}
+                  "assigned_to": i.assigned_to, "patient": str(i.patient_id), "age": i.age,
+                  "sex": i.sex, "text": i.text}
                  for i in c.open_requests(provider_number)]  # fmt: skip
     from almen.access.triage import CHANNELS, REASONS
 
