@@ -145,7 +145,7 @@ DOCS_PAGE = """<!doctype html>
 
 
 @router.get("/docs")
-def api_docs() -> HTMLResponse:
+def api_docs() -> Response:
     """The API's interactive documentation: Swagger UI from the swagger-ui-py
     package, served by the app itself so that it works under the app's CSP (no CDN,
     no inline script)."""
@@ -183,7 +183,7 @@ def static(name: str) -> Response:
 
 
 @router.get("/login")
-def login_page(c: C) -> HTMLResponse:
+def login_page(c: C) -> Response:
     return render(c, "login.html", "almen", error=None)
 
 
@@ -210,7 +210,7 @@ def logout(c: C, csrf: Annotated[str, Form()] = "") -> Response:
 
 
 # -- user administration (the national role) --------------------------------------------
-def _users_page(c: Ctx, message: str = "", error: bool = False) -> HTMLResponse:
+def _users_page(c: Ctx, message: str = "", error: bool = False) -> Response:
     from almen.web.auth import ROLES, list_users
 
     return render(c, "users.html", "almen: brugere", users=list_users(c.records), roles=ROLES,
@@ -218,7 +218,7 @@ def _users_page(c: Ctx, message: str = "", error: bool = False) -> HTMLResponse:
 
 
 @router.get("/admin/users")
-def users_page(c: C) -> HTMLResponse:
+def users_page(c: C) -> Response:
     c.need_role("national")
     return _users_page(c)
 
@@ -228,7 +228,7 @@ def users_add(
     c: C, username: Annotated[str, Form(max_length=60)], role: Annotated[str, Form()],
     password: Annotated[str, Form(max_length=200)], scope: Annotated[str, Form()] = "",
     name: Annotated[str, Form(max_length=100)] = "", csrf: Annotated[str, Form()] = "",
-) -> HTMLResponse:  # fmt: skip
+) -> Response:  # fmt: skip
     from almen.web.auth import add_user
 
     c.need_role("national")
@@ -245,7 +245,7 @@ def users_add(
 def users_change(
     c: C, username: str, action: str, csrf: Annotated[str, Form()] = "",
     password: Annotated[str, Form(max_length=200)] = "",
-) -> HTMLResponse:  # fmt: skip
+) -> Response:  # fmt: skip
     """Disable, enable, remove a user or set a new password (every change ends the
     user's sessions but enable)."""
     from almen.web.auth import remove_user, set_disabled, set_password
@@ -272,7 +272,7 @@ def users_change(
 
 
 @router.get("/clinic/{provider_number}/audit")
-def clinic_audit_page(c: C, provider_number: str) -> HTMLResponse:
+def clinic_audit_page(c: C, provider_number: str) -> Response:
     """Who viewed the data of the clinic's patients, and when (the clinic's own users)."""
     from almen.web.auth import audit_views
 
@@ -324,7 +324,7 @@ def home(c: C) -> Response:
 
 
 @router.get("/national")
-def national(c: C) -> HTMLResponse:
+def national(c: C) -> Response:
     c.need_role("national")
     s = c.services
     need = s.need_by_municipality()
@@ -358,7 +358,7 @@ def national(c: C) -> HTMLResponse:
 
 
 @router.get("/region/{region}")
-def region_page(c: C, region: str) -> HTMLResponse:
+def region_page(c: C, region: str) -> Response:
     u = c.need_role("national", "region")
     if u.role == "region" and u.scope != region:
         raise HTTPException(403, "this region is outside your scope")
@@ -401,7 +401,7 @@ def region_page(c: C, region: str) -> HTMLResponse:
 
 
 @router.get("/council/{council}")
-def council_page(c: C, council: str) -> HTMLResponse:
+def council_page(c: C, council: str) -> Response:
     """A health council: coverage of its municipalities, the distribution model's
     proposal for them and the closing limits of its clinics (out of hours is planned
     per region: see the region page)."""
@@ -430,7 +430,7 @@ def council_page(c: C, council: str) -> HTMLResponse:
 
 
 @router.get("/cluster/{cluster}")
-def cluster_page(c: C, cluster: str) -> HTMLResponse:
+def cluster_page(c: C, cluster: str) -> Response:
     u = c.need_user()
     s = c.services
     members = s.areas().filter(pl.col("cluster") == cluster)
@@ -454,7 +454,7 @@ def cluster_page(c: C, cluster: str) -> HTMLResponse:
 
 
 @router.get("/clinic/{provider_number}")
-def clinic_page(c: C, provider_number: str) -> HTMLResponse:
+def clinic_page(c: C, provider_number: str) -> Response:
     u = c.need_clinic_money(provider_number)
     s = c.services
     st = s.statements().filter(pl.col("provider_number") == provider_number).sort("month")
@@ -501,7 +501,7 @@ def clinic_page(c: C, provider_number: str) -> HTMLResponse:
 
 
 @router.get("/clinic/{provider_number}/s96")
-def s96_page(c: C, provider_number: str) -> HTMLResponse:
+def s96_page(c: C, provider_number: str) -> Response:
     """The clinic's § 96 statement as a printable page (print or save as PDF), with its
     CSV and JSON beside it."""
     from almen.printable import s96_html
@@ -575,7 +575,7 @@ def inbox_action_form(
 
 
 @router.get("/clinic/{provider_number}/patient/{patient_id}")
-def patient_page(c: C, provider_number: str, patient_id: PatientP) -> HTMLResponse:
+def patient_page(c: C, provider_number: str, patient_id: PatientP) -> Response:
     c.need_clinic(provider_number)
     u = c.need_patient(patient_id)
     o = c.services.patient(patient_id)
@@ -598,7 +598,7 @@ def careplan_form(
 
 
 @router.get("/fees")
-def fees_page(c: C) -> HTMLResponse:
+def fees_page(c: C) -> Response:
     c.need_role("national", "region")
     return render(c, "fees.html", "Honorarscenarier", scenario=EXAMPLE, result=None, error=None)
 
@@ -608,7 +608,7 @@ def fees_form(
     c: C, scenario: Annotated[str, Form(max_length=100_000)] = "",
     upload: Annotated[UploadFile | None, File()] = None, csrf: Annotated[str, Form()] = "",
     budget_neutral: Annotated[str | None, Form()] = None,
-) -> HTMLResponse:  # fmt: skip
+) -> Response:  # fmt: skip
     """Compare a fee scenario: the text in the box, or an uploaded TOML file if one is
     chosen (the file then fills the box, so it can be edited and run again)."""
     c.need_role("national", "region")
