@@ -212,3 +212,52 @@ def test_api_docs_work_under_the_csp(browser, base_url: str) -> None:  # type: i
     page.goto(f"{base_url}/redoc")
     assert page.url.endswith("/docs")
     page.close()
+
+
+def _axe_pages(site: Site) -> dict[str, list[str]]:
+    return {
+        "nat": ["/national", f"/region/{site.region}", f"/council/{site.council}",
+                f"/cluster/{site.cluster}", "/fees", "/admin/users"],
+        "reg": [f"/region/{site.region}"],
+        "klynge": [f"/cluster/{site.cluster}"],
+        "klinik": [f"/clinic/{site.clinic}", f"/clinic/{site.clinic}/patient/{site.patient}",
+                   f"/clinic/{site.clinic}/s96", f"/clinic/{site.clinic}/audit"],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("user", ["nat", "reg", "klynge", "klinik"])
+def test_axe_finds_no_serious_or_critical_violation(browser, base_url: str, site: Site,
+                                                    user: str) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    """Issue 17 item 6: axe-core (from axe-playwright-python) on every page each role
+    sees, and on the login page: no violation of impact serious or critical."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    page = _login(browser, base_url, user)
+    found: dict[str, list[str]] = {}
+    paths = _axe_pages(site)[user] + (["/login"] if user == "nat" else [])
+    for path in paths:
+        page.goto(f"{base_url}{path}")
+        page.wait_for_load_state("networkidle")
+        res = axe.run(page).response
+        bad = [f"{v['id']} ({v['impact']}): {len(v['nodes'])} nodes, e.g. {v['nodes'][0]['target']}"
+               for v in res["violations"] if v["impact"] in ("serious", "critical")]  # fmt: skip
+        if bad:
+            found[path] = bad
+    assert found == {}
+    page.close()
+
+
+def test_axe_catches_a_known_violation(browser) -> None:  # type: ignore[no-untyped-def]
+    """The check above is not empty: axe reports an image without alt text and a
+    button without a name as critical."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_page()
+    page.set_content(
+        '<html lang="da"><title>t</title><main><img src="data:,"><button></button></main></html>'
+    )
+    res = Axe().run(page).response
+    critical = {v["id"] for v in res["violations"] if v["impact"] == "critical"}
+    assert {"image-alt", "button-name"} <= critical
+    page.close()
