@@ -115,7 +115,7 @@ def test_national_pages_and_a_fee_scenario(browser, base_url: str, site: Site) -
     page.click(f'a[href="/council/{site.council}"]')
     page.wait_for_load_state("networkidle")
     assert "Sundhedsråd" in page.locator("h1").inner_text()
-    assert _charts_rendered(page) == 2
+    assert _charts_rendered(page) == 3  # coverage, free choice and the map
     _shot(page, "health-council")
     page.goto(f"{base_url}/fees")
     page.click("button[type=submit]")
@@ -260,4 +260,29 @@ def test_axe_catches_a_known_violation(browser) -> None:  # type: ignore[no-unty
     res = Axe().run(page).response
     critical = {v["id"] for v in res["violations"] if v["impact"] == "critical"}
     assert {"image-alt", "button-name"} <= critical
+    page.close()
+
+
+def test_the_map_draws_every_municipality_and_clicks_through(
+    browser, base_url: str, site: Site
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 item 2: a choropleth of the shipped DAGI boundaries on the national page
+    (every municipality with data drawn, nothing fetched from elsewhere), hover values,
+    and a click through to the municipality's health council."""
+    page = _login(browser, base_url, "nat")
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base_url) else None)
+    page.goto(f"{base_url}/national")
+    areas = page.locator('div[data-figure="fig-map"] path.choroplethlocation')
+    areas.first.wait_for(timeout=15_000)
+    fig = page.eval_on_selector("script#fig-map", "e => JSON.parse(e.textContent)")
+    assert areas.count() == len(fig["data"][0]["locations"]) > 0
+    assert outside == []
+    _shot(page, "map-national")
+    box = areas.nth(areas.count() // 2).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url("**/council/**", timeout=10_000)
+    assert "Sundhedsråd" in page.locator("h1").inner_text()
+    assert page.locator('div[data-figure="fig-map"]').count() == 1
     page.close()

@@ -11,6 +11,7 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -29,6 +30,7 @@ __all__ = [
     "largest_remainder",
     "load_atc_groups",
     "load_boundaries",
+    "load_boundaries_geojson",
     "load_condition_codes",
     "load_fee_schedule",
     "load_municipalities",
@@ -261,6 +263,16 @@ def load_condition_codes() -> pl.DataFrame:
 def load_atc_groups() -> pl.DataFrame:
     """ATC prefixes of the drugs that treat each condition group."""
     return pl.read_csv(DATA_DIR / "atc_group.csv")
+
+
+@cache
+def load_boundaries_geojson() -> dict[str, Any]:
+    """The municipality boundaries as GeoJSON (simplified DAGI 2014, WGS84; each
+    feature's ``properties.code`` is the municipality code), for maps."""
+    raw: dict[str, Any] = json.loads(
+        (DATA_DIR / "municipality.geojson").read_text(encoding="utf-8")
+    )
+    return raw
 
 
 @cache

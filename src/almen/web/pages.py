@@ -55,6 +55,29 @@ def _fig(fig: go.Figure) -> str:
     return fig.to_json().replace("</", "<\\/")
 
 
+def _map(c: Ctx, need: pl.DataFrame) -> str:
+    """A municipality choropleth of capacity against need (Denmark = 1) from the shipped
+    DAGI boundaries, with citizens without free choice in the hover; a click opens the
+    municipality's health council."""
+    lang = lang_of(c)
+    hc = c.services.municipalities().select(pl.col("code").alias("area"), "health_council")
+    m = need.join(hc, on="area", how="left")
+    hover = [f"<b>{n}</b><br>{i18n.gettext(lang, 'ui.ratio')}: {i18n.number(r, lang, 2)}"
+             f"<br>{i18n.gettext(lang, 'ui.no_free_choice')}: {i18n.number(w, lang)}"
+             for n, r, w in zip(m["name"], m["relative_capacity"],
+                                m["without_free_choice"].fill_null(0), strict=True)]  # fmt: skip
+    fig = go.Figure(go.Choropleth(
+        geojson=c.services.boundaries(), featureidkey="properties.code",
+        locations=m["area"].to_list(), z=m["relative_capacity"].to_list(),
+        customdata=[f"/council/{h}" for h in m["health_council"]], text=hover,
+        hovertemplate="%{text}<extra></extra>", colorscale="RdBu", zmid=1.0,
+        marker_line_width=0.3, colorbar={"title": {"text": i18n.gettext(lang, "ui.ratio")}},
+    ))  # fmt: skip
+    fig.update_geos(fitbounds="locations", visible=False)
+    fig.update_layout(height=460, margin={"t": 10, "r": 10, "b": 10, "l": 10})
+    return _fig(fig)
+
+
 def ctx(request: Request) -> Ctx:
     return Ctx(request)
 
@@ -171,6 +194,21 @@ def swagger_static(name: str) -> Response:
         raise HTTPException(404, "not found")
     return Response(_swagger(name), media_type=SWAGGER_FILES[name],
                     headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+
+
+# Plotly's geo charts load a world base map (world_110m.json) from its CDN, which the
+# CSP refuses and the maps do not draw (geo.visible is false): the app serves an empty
+# topology under that name, and the DAGI municipalities are the map.
+EMPTY_TOPOLOGY = {"type": "Topology", "arcs": [], "objects": {
+    k: {"type": "GeometryCollection", "geometries": []}
+    for k in ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")}}  # fmt: skip
+
+
+@router.get("/static/topojson/{name}")
+def topojson(name: str) -> Response:
+    if name != "world_110m.json":
+        raise HTTPException(404, "not found")
+    return JSONResponse(EMPTY_TOPOLOGY, headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/static/{name}")
@@ -353,6 +391,7 @@ def national(c: C) -> Response:
                          go.Bar(x=[str(m) for m in fr["month"]], y=fr["expenditure_dkk"].to_list(), name=i18n.gettext(lang_of(c), "ui.expenditure_series"))])  # fmt: skip
     regions = sorted(set(s.areas()["region"].to_list()))
     return render(c, "national.html", "Danmark", figs={"need": _fig(f_need), "choice": _fig(f_choice),
+                  "map": _map(c, need),
                   "workforce": _fig(f_wf), "frame": _fig(f_frame)}, regions=regions, reach=reach,
                   no_choice=int(need["without_free_choice"].fill_null(0).sum()))  # fmt: skip
 
@@ -393,7 +432,8 @@ def region_page(c: C, region: str) -> Response:
     mine = s.areas().filter(pl.col("region") == region)
     clusters = sorted(set(mine["cluster"].to_list()))
     councils = sorted(set(mine["health_council"].to_list()))
-    return render(c, "region.html", region, figs={"coverage": _fig(f_cov), "ooh": _fig(f_ooh)},
+    return render(c, "region.html", region, figs={"coverage": _fig(f_cov), "ooh": _fig(f_ooh),
+                                                  "map": _map(c, need)},
                   dist=rows(dist), new=new, staff=rows(staff), clusters=clusters,
                   councils=councils,
                   limits={"old": int(lim["may_close_old"].sum()), "new": int(lim["may_close_new"].sum()),
@@ -424,7 +464,8 @@ def council_page(c: C, council: str) -> Response:
     )
     lim = s.limits().filter(pl.col("provider_number").is_in(members["provider_number"].to_list()))
     return render(c, "council.html", f"Sundhedsråd {council}", region=region, new=new,
-                  figs={"coverage": _fig(f_cov), "choice": _fig(f_choice)}, dist=rows(dist),
+                  figs={"coverage": _fig(f_cov), "choice": _fig(f_choice), "map": _map(c, need)},
+                  dist=rows(dist),
                   limits={"old": int(lim["may_close_old"].sum()), "new": int(lim["may_close_new"].sum()),
                           "n": len(lim)})  # fmt: skip
 

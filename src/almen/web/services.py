@@ -275,6 +275,10 @@ class Services:
 
         return self.derived(("scopes",), lambda: scopes_of(self.areas()))
 
+    def boundaries(self) -> dict[str, Any]:
+        """Municipality boundaries (GeoJSON) for the maps."""
+        return reference.load_boundaries_geojson()
+
     def municipalities(self) -> pl.DataFrame:
         return self.cached(
             ("municipalities",),

@@ -30,7 +30,13 @@ document.addEventListener("DOMContentLoaded", function () {
       layout[ax] = Object.assign({exponentformat: "none", separatethousands: true}, layout[ax] || {});
     });
     if (!layout.yaxis2 || !layout.yaxis2.overlaying) delete layout.yaxis2;
-    Plotly.newPlot(div, fig.data, layout, {displaylogo: false, responsive: true, locale: lang});
+    Plotly.newPlot(div, fig.data, layout, {displaylogo: false, responsive: true, locale: lang,
+                                                topojsonURL: "/static/topojson/"});
+    // a click on a bar or an area with a link (customdata "/...") opens it
+    div.on("plotly_click", function (ev) {
+      var to = ev.points && ev.points[0] && ev.points[0].customdata;
+      if (typeof to === "string" && to.charAt(0) === "/") window.location.href = to;
+    });
     div.setAttribute("data-rendered", "1");
   });
 });
