@@ -70,7 +70,7 @@ def _map(c: Ctx, need: pl.DataFrame) -> str:
         geojson=c.services.boundaries(), featureidkey="properties.code",
         locations=m["area"].to_list(), z=m["relative_capacity"].to_list(),
         customdata=[f"/council/{h}" for h in m["health_council"]], text=hover,
-        hovertemplate="%{text}<extra></extra>", colorscale="RdBu", zmid=1.0,
+        hovertemplate="%{text}<extra></extra>", colorscale="RdBu", zmin=0.0, zmax=2.0,
         marker_line_width=0.3, colorbar={"title": {"text": i18n.gettext(lang, "ui.ratio")}},
     ))  # fmt: skip
     fig.update_geos(fitbounds="locations", visible=False)
@@ -384,6 +384,7 @@ def national(c: C) -> Response:
             )
         )
     f_wf.add_hline(y=5000, line_dash="dash")
+    f_wf.update_xaxes(tickformat="d", separatethousands=False)  # years: 2030, not 2.030
     reach = {f"{n}": float(wf.filter((pl.col("intake") == n) & (pl.col("year") == 2035))["p_reach"][0])
              for n in sorted(set(wf["intake"].to_list()))}  # fmt: skip
     fr = s.frame().filter(pl.col("area") == "Danmark")
