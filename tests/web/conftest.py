@@ -61,6 +61,18 @@ def build_site(data: Path) -> Site:
                 other_patient)  # fmt: skip
 
 
+def role_pages(site: Site) -> dict[str, list[str]]:
+    """The pages each role's user sees (checked for Danish and by axe-core)."""
+    return {
+        "nat": ["/national", f"/region/{site.region}", f"/council/{site.council}",
+                f"/cluster/{site.cluster}", f"/clinic/{site.clinic}", "/fees", "/admin/users"],
+        "reg": [f"/region/{site.region}"],
+        "klynge": [f"/cluster/{site.cluster}"],
+        "klinik": [f"/clinic/{site.clinic}", f"/clinic/{site.clinic}/patient/{site.patient}",
+                   f"/clinic/{site.clinic}/s96", f"/clinic/{site.clinic}/audit"],
+    }  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def site(tiny_denmark: Path, tmp_path_factory: pytest.TempPathFactory) -> Site:
     data = tmp_path_factory.mktemp("web") / "data"

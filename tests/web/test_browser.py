@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from tests.web.conftest import PASSWORD, Site
+from tests.web.conftest import PASSWORD, Site, role_pages
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -218,17 +218,6 @@ def test_api_docs_work_under_the_csp(browser, base_url: str) -> None:  # type: i
     page.close()
 
 
-def _axe_pages(site: Site) -> dict[str, list[str]]:
-    return {
-        "nat": ["/national", f"/region/{site.region}", f"/council/{site.council}",
-                f"/cluster/{site.cluster}", "/fees", "/admin/users"],
-        "reg": [f"/region/{site.region}"],
-        "klynge": [f"/cluster/{site.cluster}"],
-        "klinik": [f"/clinic/{site.clinic}", f"/clinic/{site.clinic}/patient/{site.patient}",
-                   f"/clinic/{site.clinic}/s96", f"/clinic/{site.clinic}/audit"],
-    }  # fmt: skip
-
-
 @pytest.mark.parametrize("user", ["nat", "reg", "klynge", "klinik"])
 def test_axe_finds_no_serious_or_critical_violation(browser, base_url: str, site: Site,
                                                     user: str) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
@@ -239,7 +228,7 @@ def test_axe_finds_no_serious_or_critical_violation(browser, base_url: str, site
     axe = Axe()
     page = _login(browser, base_url, user)
     found: dict[str, list[str]] = {}
-    paths = _axe_pages(site)[user] + (["/login"] if user == "nat" else [])
+    paths = role_pages(site)[user] + (["/login"] if user == "nat" else [])
     for path in paths:
         page.goto(f"{base_url}{path}")
         page.wait_for_load_state("networkidle")

@@ -12,7 +12,7 @@ import pytest
 from almen import i18n, population
 from almen.access.triage import CHANNELS, HANDLERS, REASONS, SEVERITIES
 from almen.population.indicators import INDICATORS
-from tests.web.conftest import Site
+from tests.web.conftest import Site, role_pages
 
 # 177,952 or 3,969,123 (a single "1,093" is a Danish ratio with three decimals)
 ENGLISH_THOUSANDS = re.compile(r"\b\d{1,3}(?:,\d{3}){2,}\b|\b\d{2,3},\d{3}\b")
@@ -91,17 +91,6 @@ def test_both_catalogs_hold_every_message_and_every_code() -> None:
     assert sum(da[f"code.triage_reason.{r}"] != r for r in REASONS) == len(REASONS)
 
 
-def _pages(site: Site) -> dict[str, list[str]]:
-    return {
-        "nat": ["/national", f"/region/{site.region}", f"/council/{site.council}",
-                f"/cluster/{site.cluster}", f"/clinic/{site.clinic}", "/fees", "/admin/users"],
-        "reg": [f"/region/{site.region}"],
-        "klynge": [f"/cluster/{site.cluster}"],
-        "klinik": [f"/clinic/{site.clinic}", f"/clinic/{site.clinic}/patient/{site.patient}",
-                   f"/clinic/{site.clinic}/s96", f"/clinic/{site.clinic}/audit"],
-    }  # fmt: skip
-
-
 @pytest.mark.parametrize("user", ["nat", "reg", "klynge", "klinik"])
 def test_every_page_a_role_sees_reads_danish(site: Site, as_user, user: str) -> None:  # type: ignore[no-untyped-def]
     u = as_user(user)
@@ -109,7 +98,7 @@ def test_every_page_a_role_sees_reads_danish(site: Site, as_user, user: str) -> 
         u.http.post(f"/clinic/{site.clinic}/inbox", data={"patient_id": str(site.patient),
                     "reason": "chest_pain", "csrf": u.csrf})  # fmt: skip
     bad: dict[str, list[str]] = {}
-    for path in _pages(site)[user]:
+    for path in role_pages(site)[user]:
         r = u.http.get(path)
         assert r.status_code == 200, (path, r.status_code)
         if left := english_leftovers(visible(r.text)):
