@@ -36,6 +36,8 @@ __all__ = [
     "AuthEventRow",
     "CarePlan",
     "CarePlanRow",
+    "MessageRow",
+    "PortalKeyRow",
     "RequestRow",
     "ViewAuditRow",
     "WebSessionRow",
@@ -88,6 +90,33 @@ class RequestRow(Base):
     target_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     assigned_to: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    # how it arrived: "clinic" (by phone or at the desk) or a patient channel
+    # (``access.inbox.PATIENT_KINDS``) through the patient-facing API
+    source: Mapped[str] = mapped_column(String(30), default="clinic")
+    patient_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    details: Mapped[str] = mapped_column(Text, default="")  # the drug, the time, the answers
+
+
+class MessageRow(Base):
+    """A message on a request: the clinic's reply to the patient, or the patient's own."""
+
+    __tablename__ = "triage_message"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("triage_request.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    author: Mapped[str] = mapped_column(String(60))  # a user name, or "patient"
+    to_patient: Mapped[bool] = mapped_column(Boolean)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class PortalKeyRow(Base):
+    """A patient portal (an app or web page where patients sign in with MitID) allowed to
+    send requests to the patient-facing API: its name and the SHA-256 hash of its key."""
+
+    __tablename__ = "patient_portal"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class AuditRow(Base):
@@ -196,13 +225,19 @@ def _add_new_columns(engine: Engine) -> None:
     """Columns added since a store was made (``create_all`` makes only missing tables)."""
     from sqlalchemy import inspect, text
 
-    have = {c["name"] for c in inspect(engine).get_columns("web_user")}
-    added = {"disabled": "BOOLEAN NOT NULL DEFAULT FALSE",
-             "password_changed_at": "TIMESTAMP"}  # fmt: skip
+    added = {
+        "web_user": {"disabled": "BOOLEAN NOT NULL DEFAULT FALSE",
+                     "password_changed_at": "TIMESTAMP"},
+        "triage_request": {"source": "VARCHAR(30) NOT NULL DEFAULT 'clinic'",
+                           "patient_name": "VARCHAR(200)",
+                           "details": "TEXT NOT NULL DEFAULT ''"},
+    }  # fmt: skip
     with engine.begin() as con:
-        for name, decl in added.items():
-            if name not in have:
-                con.execute(text(f"ALTER TABLE web_user ADD COLUMN {name} {decl}"))
+        for table, columns in added.items():
+            have = {c["name"] for c in inspect(con).get_columns(table)}
+            for name, decl in columns.items():
+                if name not in have:
+                    con.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {decl}"))
 
 
 def _sqlite_pragmas(conn: object, _record: object) -> None:

@@ -299,6 +299,9 @@ def test_openapi_declares_the_session_and_csrf_security_schemes(fresh: Site) -> 
         for method, op in ops.items():
             if path in ("/api/login", "/api/health"):
                 assert op["security"] == []
+            elif path.startswith("/api/patient/"):  # a patient portal's key, no cookie
+                assert op["security"] == [{"portal": []}], path
+                assert schemes["portal"]["scheme"] == "bearer"
             elif method == "post":
                 assert {"session": [], "csrf": []} in op["security"], path
             else:

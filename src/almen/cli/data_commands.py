@@ -264,6 +264,49 @@ def user_remove(ctx: typer.Context, username: UserArg) -> None:
     console.print(f"user {username} removed")
 
 
+portal_app = typer.Typer(help="Patient portals that send requests to the inbox.",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(portal_app, name="portal")
+
+
+@portal_app.command("add")
+@guard
+def portal_add(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="portal name")]
+) -> None:
+    """Register a patient portal and print its key once (only its hash is kept). The
+    portal calls /api/patient/... with ``Authorization: Bearer <key>``."""
+    from almen.web.auth import add_portal
+
+    key = add_portal(_records(ctx), name)
+    console.print(f"portal {name} added; its key (shown once, keep it secret):")
+    typer.echo(key)
+
+
+@portal_app.command("list")
+@guard
+def portal_list(ctx: typer.Context, fmt: FormatOpt = "table", output: OutputOpt = None) -> None:
+    """Every patient portal and when its key was made (never the key)."""
+    from almen.web.auth import list_portals
+
+    got = pl.DataFrame(list_portals(_records(ctx)),
+                       schema={"name": pl.Utf8, "created_at": pl.Datetime})  # fmt: skip
+    if not emit(got, fmt, output):
+        render_frame(got, title=f"{len(got):,} portals")
+
+
+@portal_app.command("remove")
+@guard
+def portal_remove(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="portal name")]
+) -> None:
+    """Remove a portal: its key stops working (its requests stay in the inboxes)."""
+    from almen.web.auth import revoke_portal
+
+    revoke_portal(_records(ctx), name)
+    console.print(f"portal {name} removed; its key no longer works")
+
+
 @app.command()
 @guard
 def tables(ctx: typer.Context) -> None:

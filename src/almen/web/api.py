@@ -478,17 +478,25 @@ def inbox(c: C, provider_number: str) -> dict[str, Any]:
     """The clinic's open requests, most severe first (for patients on its list)."""
     u = c.need_role("clinic")
     c.need_clinic(provider_number)
+    from almen.access.inbox import messages
+
     items = c.open_requests(provider_number)
+    msgs = messages(c.records, [i.id for i in items])
     audit_view(c.records, u, f"inbox of {provider_number}", None)
-    return {"items": [_item(i) for i in items]}
+    return {"items": [_item(i, msgs[i.id]) for i in items]}
 
 
-def _item(i: Any) -> dict[str, Any]:
+def _iso(v: Any) -> Any:
+    return v.isoformat() if hasattr(v, "isoformat") else v
+
+
+def _item(i: Any, msgs: list[Any] | None = None) -> dict[str, Any]:
     """An inbox request as JSON: ids as strings (a 64-bit pseudonym is beyond what a
-    JavaScript number holds exactly), times as ISO text."""
-    d = {k: getattr(i, k) for k in i.__slots__}
+    JavaScript number holds exactly), times as ISO text, its messages oldest first."""
+    d = {k: _iso(getattr(i, k)) for k in i.__slots__}
     d["id"], d["patient_id"] = str(d["id"]), str(d["patient_id"])
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in d.items()}
+    d["messages"] = [{k: _iso(getattr(m, k)) for k in m.__slots__} for m in msgs or []]
+    return d
 
 
 @router.post("/clinics/{provider_number}/inbox", status_code=201)
@@ -514,29 +522,35 @@ def submit_request(
     return _item(submit(c.records, provider_number, body.patient_id, req, actor=u.username))
 
 
-@router.post("/inbox/{request_id}/{action}")
-def inbox_action(c: C, request_id: RequestP, action: str, csrf: CsrfH = None,
-                 to: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """``assign`` (to=name) or ``complete`` a request of the user's clinic."""
-    from sqlalchemy.orm import Session
+class InboxActionIn(BaseModel):
+    to: str | None = Field(None, max_length=60, description="assign: to whom (default: you)")
+    message: str | None = Field(None, max_length=2000,
+                                description="reply: the message; complete: a closing message")  # fmt: skip
 
-    from almen.access.inbox import assign, complete
-    from almen.records import RequestRow
+
+@router.post("/inbox/{request_id}/{action}")
+def inbox_action(c: C, request_id: RequestP, action: Literal["assign", "reply", "complete"],
+                 csrf: CsrfH = None, to: str | None = None,
+                 body: InboxActionIn | None = None) -> dict[str, Any]:  # fmt: skip
+    """``assign`` (to a name), ``reply`` (a message to the patient) or ``complete`` (with
+    an optional closing message) a request of the user's clinic."""
+    from almen.access.inbox import assign, complete, get, messages, reply
 
     u = c.need_role("clinic")
     c.check_csrf(csrf)
-    with Session(c.records) as s:
-        row = s.get(RequestRow, request_id)
-        owner = row.provider_number if row is not None else None
-    if owner is None:
-        raise HTTPException(404, f"no request {request_id}")
-    if owner != u.scope:
+    if get(c.records, request_id).provider_number != u.scope:
         raise HTTPException(403, "this request belongs to another clinic")
+    b = body or InboxActionIn(to=None, message=None)
     if action == "assign":
-        return _item(assign(c.records, request_id, to or u.username, actor=u.username))
-    if action == "complete":
-        return _item(complete(c.records, request_id, actor=u.username))
-    raise HTTPException(404, "action must be assign or complete")
+        item = assign(c.records, request_id, b.to or to or u.username, actor=u.username)
+    elif action == "reply":
+        if not b.message:
+            raise HTTPException(422, "a reply needs a message")
+        reply(c.records, request_id, b.message, actor=u.username)
+        item = get(c.records, request_id)
+    else:
+        item = complete(c.records, request_id, actor=u.username, message=b.message)
+    return _item(item, messages(c.records, [request_id])[request_id])
 
 
 @router.get("/ooh/plan")

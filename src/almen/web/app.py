@@ -406,9 +406,10 @@ def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> F
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))  # fmt: skip
 
-    from almen.web import api, pages
+    from almen.web import api, pages, patient_api
 
     app.include_router(api.router)
+    app.include_router(patient_api.router)
     app.include_router(pages.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -432,10 +433,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     "description": "set by POST /api/login"},
         "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
                  "description": "the csrf value that POST /api/login and GET /api/me return"},
+        "portal": {"type": "http", "scheme": "bearer",
+                   "description": "a patient portal's key (almen portal add)"},
     }  # fmt: skip
     for path, ops in doc.get("paths", {}).items():
         for method, op in ops.items():
-            if path in OPEN:
+            if path.startswith("/api/patient/"):
+                op["security"] = [{"portal": []}]
+            elif path in OPEN:
                 op["security"] = []
             elif method in ("post", "put", "patch", "delete"):
                 op["security"] = [{"session": [], "csrf": []}]

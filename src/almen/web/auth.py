@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from almen.errors import NotFoundError, ParameterError
-from almen.records import AuthEventRow, ViewAuditRow, WebSessionRow, WebUserRow
+from almen.records import AuthEventRow, PortalKeyRow, ViewAuditRow, WebSessionRow, WebUserRow
 
 __all__ = [
     "LOCK_AFTER_ADDRESS",
@@ -38,6 +38,7 @@ __all__ = [
     "MIN_PASSWORD",
     "ROLES",
     "User",
+    "add_portal",
     "add_user",
     "audit_view",
     "audit_views",
@@ -48,10 +49,13 @@ __all__ = [
     "end_session",
     "end_user_sessions",
     "get_user",
+    "list_portals",
     "list_users",
     "locked_for",
+    "portal_of",
     "record_event",
     "remove_user",
+    "revoke_portal",
     "scopes_of",
     "session_user",
     "set_disabled",
@@ -362,3 +366,44 @@ def audit_views(engine: Engine, patient_ids: list[int]) -> pl.DataFrame:
                 out["patient_id"].append(r.patient_id)
     schema = {"at": pl.Datetime, "username": pl.Utf8, "what": pl.Utf8, "patient_id": pl.Int64}
     return pl.DataFrame(out, schema=schema).sort("at", maintain_order=True)
+
+
+# -- patient portals ----------------------------------------------------------------------
+def add_portal(engine: Engine, name: str) -> str:
+    """Register a patient portal and return its key, shown once; only the key's SHA-256
+    hash is stored. The portal signs patients in (MitID) and sends their CPR number with
+    each request; almen turns it into the pseudonym at the door."""
+    name = name.strip()
+    if not name or len(name) > 60:
+        raise ParameterError("a portal needs a name of 1 to 60 characters")
+    key = "almen-portal-" + secrets.token_urlsafe(32)
+    with Session(engine) as s:
+        if s.get(PortalKeyRow, name) is not None:
+            raise ParameterError(f"there is already a portal {name!r}; revoke it first")
+        s.add(PortalKeyRow(name=name, key_hash=_hash(key), created_at=_now()))
+        s.commit()
+    return key
+
+
+def portal_of(engine: Engine, key: str) -> str | None:
+    """The portal's name if ``key`` is a live portal key, else None."""
+    with Session(engine) as s:
+        r = s.scalars(select(PortalKeyRow).where(PortalKeyRow.key_hash == _hash(key))).first()
+        return None if r is None else r.name
+
+
+def revoke_portal(engine: Engine, name: str) -> None:
+    """Remove a portal: its key stops working (its requests stay in the inboxes)."""
+    with Session(engine) as s:
+        r = s.get(PortalKeyRow, name)
+        if r is None:
+            raise NotFoundError(f"no portal {name!r}")
+        s.delete(r)
+        s.commit()
+
+
+def list_portals(engine: Engine) -> list[dict[str, object]]:
+    """Every portal: name and when its key was made (never the key)."""
+    with Session(engine) as s:
+        return [{"name": r.name, "created_at": r.created_at}
+                for r in s.scalars(select(PortalKeyRow).order_by(PortalKeyRow.name))]  # fmt: skip

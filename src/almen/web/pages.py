@@ -4,6 +4,7 @@ Plotly figures rendered by /static/plotly.min.js, which the app serves itself.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -528,11 +529,7 @@ def clinic_page(c: C, provider_number: str) -> Response:
                      "reason": finding_reason(r, defs, lang_of(c))}
                     for r in mine.iter_rows(named=True)]  # fmt: skip
         audit_view(c.records, u, f"clinic page of {provider_number} (findings)", None)
-        inbox = [{"id": i.id, "severity": i.severity, "handler": i.handler, "channel": i.channel,
-                  "reason": i.reason, "target_at": i.target_at, "status": i.status,
-                  "assigned_to": i.assigned_to, "patient": str(i.patient_id), "age": i.age,
-                  "sex": i.sex, "text": i.text}
-                 for i in c.open_requests(provider_number)]  # fmt: skip
+        inbox = _inbox(c, provider_number)
     from almen.access.triage import CHANNELS, REASONS
 
     flash = c.request.session.pop("flash", None)
@@ -540,6 +537,22 @@ def clinic_page(c: C, provider_number: str) -> Response:
                   reasons=rows(reasons), ceiling=ceiling, overview=rows(ov), findings=findings,
                   inbox=inbox, pn=provider_number, request_reasons=REASONS,
                   channels=CHANNELS, flash=flash)  # fmt: skip
+
+
+def _inbox(c: Ctx, provider_number: str) -> list[dict[str, Any]]:
+    """The clinic's open requests as the page shows them: the patient's name where the
+    request holds it (a patient portal sends it), else the pseudonym; what the patient
+    wrote and sent (the drug, the time, the answers) and the messages so far."""
+    from almen.access.inbox import messages
+
+    items = c.open_requests(provider_number)
+    msgs = messages(c.records, [i.id for i in items])
+    return [{"id": i.id, "severity": i.severity, "handler": i.handler, "channel": i.channel,
+             "reason": i.reason, "target_at": i.target_at, "status": i.status,
+             "assigned_to": i.assigned_to, "patient": str(i.patient_id), "age": i.age,
+             "sex": i.sex, "text": i.text, "source": i.source, "name": i.patient_name,
+             "details": json.loads(i.details) if i.details else {}, "messages": msgs[i.id]}
+            for i in items]  # fmt: skip
 
 
 @router.get("/clinic/{provider_number}/s96")
@@ -597,9 +610,11 @@ def inbox_form(
 def inbox_action_form(
     c: C, provider_number: str, request_id: RequestP,
     action: str, csrf: Annotated[str, Form()] = "",
+    message: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:  # fmt: skip
-    """Take a request (assign it to oneself) or mark it done."""
-    from almen.access.inbox import assign, complete
+    """Take a request (assign it to oneself), reply to the patient, or close it with an
+    optional message to the patient."""
+    from almen.access.inbox import assign, complete, reply
 
     u = c.need_role("clinic")
     c.need_clinic(provider_number)
@@ -609,10 +624,16 @@ def inbox_action_form(
         raise HTTPException(404, "no open request with that id in this clinic's inbox")
     if action == "assign":
         assign(c.records, request_id, u.username, actor=u.username)
+    elif action == "reply":
+        if not message.strip():
+            c.request.session["flash"] = "error:empty_reply"
+        else:
+            reply(c.records, request_id, message, actor=u.username)
+            c.request.session["flash"] = f"replied:{request_id}"
     elif action == "complete":
-        complete(c.records, request_id, actor=u.username)
+        complete(c.records, request_id, actor=u.username, message=message or None)
     else:
-        raise HTTPException(404, "action must be assign or complete")
+        raise HTTPException(404, "action must be assign, reply or complete")
     return RedirectResponse(f"/clinic/{provider_number}#inbox", status_code=303)
 
 
