@@ -184,3 +184,28 @@ def test_an_old_records_store_gets_the_new_inbox_columns(tmp_path: Path) -> None
     again = records.connect(tmp_path)
     cols = {c["name"] for c in inspect(again).get_columns("triage_request")}
     assert {"source", "patient_name", "details"} <= cols
+
+
+def test_portal_keys_from_the_cli(portal: Portal) -> None:
+    """`almen portal add` prints a key that works (shown once: `list` never shows it);
+    `remove` stops it; a second portal of the same name is refused with exit code 2."""
+    from typer.testing import CliRunner
+
+    from almen.cli import app as cli
+
+    env = {"ALMEN_DATA": str(portal.data)}
+    run = lambda *a: CliRunner().invoke(cli, list(a), env=env)  # noqa: E731
+    added = run("portal", "add", "Klinikkens hjemmeside")
+    assert added.exit_code == 0, added.output
+    key = added.output.strip().splitlines()[-1]
+    assert key.startswith("almen-portal-")
+    assert run("portal", "add", "Klinikkens hjemmeside").exit_code == 2
+    listed = run("portal", "list", "--format", "csv")
+    assert "Klinikkens hjemmeside" in listed.output and key not in listed.output
+    body = {"cpr": portal.cpr, **CHANNELS[0]}
+    anon = TestClient(portal.http.app)
+    ok = anon.post("/api/patient/requests", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert ok.status_code == 201
+    assert run("portal", "remove", "Klinikkens hjemmeside").exit_code == 0
+    gone = anon.post("/api/patient/requests", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert gone.status_code == 401
