@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ import polars as pl
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -159,12 +161,35 @@ def _user(app: Any, engine: Engine, name: str) -> User | None:
     return user
 
 
+def _services_of_year(request: Request) -> Services:
+    """The services of the year the user chose (``?year=``, kept in the session like the
+    language), else of the app's year; each year's are made once, on first use. A year
+    without settled statements is a 404; a remembered year that is gone is forgotten."""
+    app = request.app
+    base: Services = app.state.services
+    asked = request.query_params.get("year")
+    year = asked or request.session.get("year")
+    if not year or str(year) == str(base.year):
+        request.session.pop("year", None)
+        return base
+    if not str(year).isdigit() or int(year) not in base.years():
+        if asked:
+            raise HTTPException(404, f"no settled statements for the year {asked}")
+        request.session.pop("year", None)
+        return base
+    request.session["year"] = int(year)
+    with app.state.years_lock:
+        if int(year) not in app.state.by_year:
+            app.state.by_year[int(year)] = Services(base.settings, year=int(year))
+        return app.state.by_year[int(year)]
+
+
 class Ctx:
     """What a route needs: the services, the records store and the signed-in user."""
 
     def __init__(self, request: Request) -> None:
         self.request = request
-        self.services: Services = request.app.state.services
+        self.services: Services = _services_of_year(request)
         self.records: Engine = request.app.state.records
         token = request.session.get("sid")
         name = _session(request, self.records, str(token)) if token else None
@@ -348,6 +373,8 @@ def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> F
             services.start_warm()
         yield
         services.close()  # stops the warm-up and its queries
+        for other in app.state.by_year.values():
+            other.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -359,6 +386,8 @@ def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> F
         "Log in at /login; every route answers for the signed-in user's scope.",
     )
     app.state.services = services
+    app.state.by_year = {}  # the services of other years (``?year=``), made on first use
+    app.state.years_lock = threading.Lock()
     app.state.settings = settings
     app.state.records = records.connect(settings.data, settings.records_url)
     app.state.users = {}
@@ -381,32 +410,52 @@ def create_app(settings: Settings, *, year: int = 2025, warm: bool = False) -> F
 
     from fastapi.exceptions import RequestValidationError
 
+    from almen.web import api, pages, patient_api
+
+    def page(request: Request) -> bool:
+        """A page (answered with an error page), not the API (answered with JSON)."""
+        return not request.url.path.startswith(("/api/", "/openapi.json", "/static/"))
+
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         # where and what is wrong, never the value sent (it may be a password)
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
                    "type": e.get("type", "")} for e in exc.errors()]  # fmt: skip
+        if page(request):
+            return pages.error_page(request, 422, errors)
         return JSONResponse({"detail": errors}, status_code=422)
 
     status = {NotFoundError: 404, ParameterError: 422, InputError: 422,
               AccessDeniedError: 403, ConflictError: 409}  # fmt: skip
 
     @app.exception_handler(UserError)
-    async def user_error(request: Request, exc: UserError) -> JSONResponse:
+    async def user_error(request: Request, exc: UserError) -> Response:
         if isinstance(exc, BusyError):  # a command is writing the warehouse
-            return JSONResponse({"detail": str(exc)}, status_code=503,
-                                headers={"Retry-After": "5"})  # fmt: skip
+            busy = (pages.error_page(request, 503, str(exc)) if page(request)
+                    else JSONResponse({"detail": str(exc)}, status_code=503))  # fmt: skip
+            busy.headers["Retry-After"] = "5"
+            return busy
         code = next((c for t, c in status.items() if isinstance(exc, t)), 400)
+        if page(request):
+            return pages.error_page(request, code, str(exc))
         return JSONResponse({"detail": str(exc)}, status_code=code)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        if exc.status_code == 401 and not request.url.path.startswith("/api/"):
+    @app.exception_handler(StarletteHTTPException)  # also a path that matches no route
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 401 and page(request):
             return RedirectResponse("/login", status_code=303)
+        if page(request) and exc.status_code >= 400:
+            got = pages.error_page(request, exc.status_code, exc.detail)
+            got.headers.update(getattr(exc, "headers", None) or {})
+            return got
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))  # fmt: skip
 
-    from almen.web import api, pages, patient_api
+    @app.exception_handler(500)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        if page(request):
+            return pages.error_page(request, 500, None)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     app.include_router(api.router)
     app.include_router(patient_api.router)

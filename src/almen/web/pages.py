@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,26 +56,64 @@ def _fig(fig: go.Figure) -> str:
     return fig.to_json().replace("</", "<\\/")
 
 
+def _council_links(c: Ctx, need: pl.DataFrame) -> list[str]:
+    """Per row of ``need`` (by municipality ``area``): the link to its health council, so
+    a click on the municipality's bar opens it (``charts.js``)."""
+    hc = dict(c.services.municipalities().select("code", "health_council").iter_rows())
+    return [f"/council/{hc.get(a, '')}" for a in need["area"]]
+
+
+UNDER = 0.9  # capacity below 90 % of need: underserved on the map's third layer
+
+
 def _map(c: Ctx, need: pl.DataFrame) -> str:
-    """A municipality choropleth of capacity against need (Denmark = 1) from the shipped
-    DAGI boundaries, with citizens without free choice in the hover; a click opens the
-    municipality's health council."""
+    """A municipality choropleth from the shipped DAGI boundaries with three layers (the
+    buttons above it): capacity against need (Denmark = 1), citizens without free choice,
+    and underserved municipalities — measured (capacity below ``UNDER`` of need), on PLO's
+    2019 list of municipalities at risk (``reference.load_underserved``), or both. Every
+    value is in the hover; a click opens the municipality's health council."""
+    from almen.reference import load_underserved
+
     lang = lang_of(c)
+    g = partial(i18n.gettext, lang)
     hc = c.services.municipalities().select(pl.col("code").alias("area"), "health_council")
-    m = need.join(hc, on="area", how="left")
-    hover = [f"<b>{n}</b><br>{i18n.gettext(lang, 'ui.ratio')}: {i18n.number(r, lang, 2)}"
-             f"<br>{i18n.gettext(lang, 'ui.no_free_choice')}: {i18n.number(w, lang)}"
-             for n, r, w in zip(m["name"], m["relative_capacity"],
-                                m["without_free_choice"].fill_null(0), strict=True)]  # fmt: skip
-    fig = go.Figure(go.Choropleth(
-        geojson=c.services.boundaries(), featureidkey="properties.code",
-        locations=m["area"].to_list(), z=m["relative_capacity"].to_list(),
-        customdata=[f"/council/{h}" for h in m["health_council"]], text=hover,
-        hovertemplate="%{text}<extra></extra>", colorscale="RdBu", zmin=0.0, zmax=2.0,
-        marker_line_width=0.3, colorbar={"title": {"text": i18n.gettext(lang, "ui.ratio")}},
-    ))  # fmt: skip
+    plo = set(load_underserved()["code"].to_list())
+    m = need.join(hc, on="area", how="left").with_columns(
+        free=pl.col("without_free_choice").fill_null(0),
+        kind=(pl.col("relative_capacity") < UNDER).cast(pl.Int8)
+        + 2 * pl.col("area").is_in(list(plo)).cast(pl.Int8),
+    )
+    kinds = [g(f"ui.underserved_{k}") for k in range(4)]
+    hover = [f"<b>{n}</b><br>{g('ui.ratio')}: {i18n.number(r, lang, 2)}"
+             f"<br>{g('ui.no_free_choice')}: {i18n.number(w, lang)}<br>{kinds[k]}"
+             for n, r, w, k in zip(m["name"], m["relative_capacity"], m["free"], m["kind"],
+                                   strict=True)]  # fmt: skip
+    common = {"geojson": c.services.boundaries(), "featureidkey": "properties.code",
+              "locations": m["area"].to_list(), "text": hover, "marker_line_width": 0.3,
+              "customdata": [f"/council/{h}" for h in m["health_council"]],
+              "hovertemplate": "%{text}<extra></extra>"}  # fmt: skip
+    steps = ["#f0f0f0", "#f4a582", "#92c5de", "#b2182b"]  # neither, measured, PLO, both
+    fig = go.Figure([
+        go.Choropleth(z=m["relative_capacity"].to_list(), colorscale="RdBu", zmin=0.0, zmax=2.0,
+                      colorbar={"title": {"text": g("ui.ratio")}}, name=g("ui.map_ratio"),
+                      **common),
+        go.Choropleth(z=m["free"].to_list(), colorscale="Reds", visible=False,
+                      colorbar={"title": {"text": g("ui.no_free_choice")}},
+                      name=g("ui.no_free_choice"), **common),
+        go.Choropleth(z=m["kind"].to_list(), zmin=-0.5, zmax=3.5, visible=False,
+                      colorscale=[[b / 4, col] for i, col in enumerate(steps) for b in (i, i + 1)],
+                      colorbar={"tickvals": [0, 1, 2, 3], "ticktext": kinds},
+                      name=g("ui.map_underserved"), **common),
+    ])  # fmt: skip
+    names = [g("ui.map_ratio"), g("ui.no_free_choice"), g("ui.map_underserved")]
+    fig.update_layout(updatemenus=[{
+        "type": "buttons", "direction": "right", "x": 0, "y": 1.08, "xanchor": "left",
+        "buttons": [{"label": n, "method": "update",
+                     "args": [{"visible": [j == i for j in range(3)]}]}
+                    for i, n in enumerate(names)],
+    }])  # fmt: skip
     fig.update_geos(fitbounds="locations", visible=False)
-    fig.update_layout(height=460, margin={"t": 10, "r": 10, "b": 10, "l": 10})
+    fig.update_layout(height=480, margin={"t": 40, "r": 10, "b": 10, "l": 10})
     return _fig(fig)
 
 
@@ -130,8 +168,8 @@ def _download(kw: dict[str, Any], table_id: str, form: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
 
 
-def render(c: Ctx, name: str, title: str, **kw: Any) -> Response:
-    if table_id := c.request.query_params.get("_download"):
+def render(c: Ctx, name: str, title: str, status: int = 200, **kw: Any) -> Response:
+    if status == 200 and (table_id := c.request.query_params.get("_download")):
         return _download(kw, table_id, c.request.query_params.get("format", "csv"))
     lang = lang_of(c)
     if c.request.session.get("lang") != lang:
@@ -140,8 +178,48 @@ def render(c: Ctx, name: str, title: str, **kw: Any) -> Response:
     return templates.TemplateResponse(
         c.request,
         name,
-        {"user": c.user, "lang": lang, "t": t, "title": title, "csrf": c.csrf(), **kw},
+        {
+            "user": c.user,
+            "lang": lang,
+            "t": t,
+            "title": title,
+            "csrf": c.csrf(),
+            "year": c.services.year,
+            "years": _years(c),
+            **kw,
+        },
+        status_code=status,
     )
+
+
+def _years(c: Ctx) -> list[int]:
+    """The years a signed-in user can choose between (none before login)."""
+    if c.user is None:
+        return []
+    try:
+        return c.request.app.state.services.years()
+    except UserError:  # a busy or missing warehouse: no choice of year
+        return []
+
+
+ERRORS = (403, 404, 405, 409, 413, 422, 429, 500, 503)
+
+
+def error_page(request: Request, status: int, detail: Any) -> Response:
+    """A page's error as a page in the user's language (the API answers JSON): what
+    happened in plain words and the way on; a stale form (a CSRF token that no longer
+    matches) says to reload. The English detail is shown on English pages only (it
+    never holds a patient value)."""
+    from urllib.parse import urlsplit
+
+    c = Ctx(request)
+    key = "csrf" if "CSRF" in str(detail) else str(status if status in ERRORS else 500)
+    lang = lang_of(c)
+    ref = urlsplit(request.headers.get("referer", ""))
+    back = ref.path if ref.netloc == request.url.netloc and ref.path.startswith("/") else None
+    return render(c, "error.html", i18n.gettext(lang, f"err.{key}.title"), status=status,
+                  code=status, text=i18n.gettext(lang, f"err.{key}.text"), back=back,
+                  detail=detail if lang == "en" and isinstance(detail, str) else None)  # fmt: skip
 
 
 @cache
@@ -215,7 +293,7 @@ def topojson(name: str) -> Response:
 @router.get("/static/{name}")
 def static(name: str) -> Response:
     path = STATIC / name
-    if name not in ("charts.js", "docs.js", "style.css") or not path.exists():
+    if name not in ("charts.js", "docs.js", "layout.js", "style.css") or not path.exists():
         raise HTTPException(404, "not found")
     media = "application/javascript" if name.endswith(".js") else "text/css"
     return Response(path.read_text(encoding="utf-8"), media_type=media)
@@ -366,13 +444,20 @@ def home(c: C) -> Response:
 def national(c: C) -> Response:
     c.need_role("national")
     s = c.services
+    regions = sorted(set(s.areas()["region"].to_list()))
     need = s.need_by_municipality()
+    region = c.request.query_params.get("region") or None
+    if region is not None:  # the filter: one region's municipalities
+        if region not in regions:
+            raise HTTPException(404, f"no region {region!r}")
+        need = need.filter(pl.col("region") == region)
     ranked = need.sort("relative_capacity")
-    f_need = go.Figure(go.Bar(x=ranked["name"].to_list(), y=ranked["relative_capacity"].to_list()))
+    f_need = go.Figure(go.Bar(x=ranked["name"].to_list(), y=ranked["relative_capacity"].to_list(),
+                              customdata=_council_links(c, ranked)))  # fmt: skip
     f_need.update_layout(yaxis_title="kapacitet / behov", xaxis_tickangle=-60)
     top = need.sort("without_free_choice", descending=True).head(15)
     f_choice = go.Figure(go.Bar(x=top["without_free_choice"].to_list(), y=top["name"].to_list(),
-                                orientation="h"))  # fmt: skip
+                                orientation="h", customdata=_council_links(c, top)))  # fmt: skip
     wf = s.workforce()
     f_wf = go.Figure()
     for n in sorted(set(wf["intake"].to_list())):
@@ -391,8 +476,7 @@ def national(c: C) -> Response:
     fr = s.frame().filter(pl.col("area") == "Danmark")
     f_frame = go.Figure([go.Bar(x=[str(m) for m in fr["month"]], y=fr["frame_dkk"].to_list(), name=i18n.gettext(lang_of(c), "ui.frame_series")),
                          go.Bar(x=[str(m) for m in fr["month"]], y=fr["expenditure_dkk"].to_list(), name=i18n.gettext(lang_of(c), "ui.expenditure_series"))])  # fmt: skip
-    regions = sorted(set(s.areas()["region"].to_list()))
-    return render(c, "national.html", "Danmark", figs={"need": _fig(f_need), "choice": _fig(f_choice),
+    return render(c, "national.html", region or "Danmark", region=region, figs={"need": _fig(f_need), "choice": _fig(f_choice),
                   "map": _map(c, need),
                   "workforce": _fig(f_wf), "frame": _fig(f_frame)}, regions=regions, reach=reach,
                   no_choice=int(need["without_free_choice"].fill_null(0).sum()))  # fmt: skip
@@ -407,7 +491,8 @@ def region_page(c: C, region: str) -> Response:
     if region not in set(s.areas()["region"].to_list()):
         raise HTTPException(404, f"no region {region!r}")
     need = s.need_by_municipality().filter(pl.col("region") == region).sort("relative_capacity")
-    f_cov = go.Figure(go.Bar(x=need["name"].to_list(), y=need["relative_capacity"].to_list()))
+    f_cov = go.Figure(go.Bar(x=need["name"].to_list(), y=need["relative_capacity"].to_list(),
+                             customdata=_council_links(c, need)))  # fmt: skip
     ooh = s.ooh_plan(region)
     by_hour = ooh["demand_by_hour"]
     docs = ooh["plan"].group_by("hour").agg(pl.col("doctors").sum() / 7).sort("hour")
@@ -489,8 +574,12 @@ def cluster_page(c: C, cluster: str) -> Response:
     fig = go.Figure()
     for k in sorted(set(shown["indicator"].to_list())):
         part = shown.filter(pl.col("indicator") == k)
+        links = [
+            f"/clinic/{pn}" if u.role in ("national", "region") and pn in scope else None
+            for pn in part["provider_number"]
+        ]  # a cluster user has no clinic pages
         fig.add_trace(go.Bar(x=part["provider_number"].to_list(), y=part["p"].to_list(),
-                             name=i18n.code(lang_of(c), "indicator", k)))  # fmt: skip
+                             name=i18n.code(lang_of(c), "indicator", k), customdata=links))  # fmt: skip
     return render(c, "cluster.html", f"Klynge {cluster}", indicators=parts,
                   figs={"indicators": _fig(fig)}, clinics=sorted(members["provider_number"].to_list()),
                   can_open=u.role == "national")  # fmt: skip

@@ -318,6 +318,18 @@ class Services:
     def statements(self) -> pl.DataFrame:
         return self._settled()[0]
 
+    def years(self) -> list[int]:
+        """The years the pages can show: those with settled statements, and this one."""
+
+        def compute(wh: Warehouse) -> list[int]:
+            if not wh.has_table("settlement"):
+                return [self.year]
+            t = wh.read_table("settlement")
+            got = t.select(y=t.month.year()).distinct().to_pyarrow().column(0).to_pylist()
+            return sorted({int(y) for y in got} | {self.year})
+
+        return self.cached(("years",), compute)
+
     def returned(self) -> pl.DataFrame:
         return self._settled()[1]
 
