@@ -62,8 +62,8 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-def _login(browser, base_url: str, user: str):  # type: ignore[no-untyped-def]
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def _login(browser, base_url: str, user: str, width: int = 1280):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(f"{base_url}/login")
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", PASSWORD)
@@ -291,4 +291,75 @@ def test_the_map_draws_every_municipality_and_clicks_through(
     page.wait_for_url("**/council/**", timeout=10_000)
     assert "Sundhedsråd" in page.locator("h1").inner_text()
     assert page.locator('div[data-figure="fig-map"]').count() == 1
+    page.close()
+
+
+WIDTHS = (390, 1366)  # a phone (iPhone 12-15) and a common laptop
+
+
+@pytest.mark.parametrize("user", ["nat", "reg", "klynge", "klinik"])
+def test_every_page_of_each_role_fits_a_phone_and_a_laptop(
+    browser, base_url: str, site: Site, user: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 item 5: at 390 and 1,366 px no page scrolls sideways, no card is wider
+    than the screen, and a table either fits or scrolls inside its own box (reachable by
+    keyboard); at 390 px table rows stack as cards. A screenshot of every page of each
+    role at both widths."""
+    for width in WIDTHS:
+        page = _login(browser, base_url, user, width)
+        for path in role_pages(site)[user]:
+            page.goto(f"{base_url}{path}")
+            page.wait_for_load_state("networkidle")
+            _charts_rendered(page)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (path, width)
+            wide = page.evaluate("""() => Array.from(document.querySelectorAll('.card, main > *'))
+                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                .map(e => e.className || e.tagName)""")
+            assert wide == [], (path, width, wide)
+            clipped = page.evaluate("""() => Array.from(document.querySelectorAll('.table-wrap'))
+                .filter(w => w.scrollWidth > w.clientWidth + 1 &&
+                        (getComputedStyle(w).overflowX !== 'auto' || w.tabIndex !== 0))
+                .length""")
+            assert clipped == 0, (path, width)
+            app_page = page.locator('link[href="/static/style.css"]').count() == 1
+            if width == 390 and app_page and page.locator(".table-wrap td").count():
+                shown = page.evaluate(
+                    "getComputedStyle(document.querySelector('.table-wrap tr')).display"
+                )
+                assert shown == "block", path  # rows as cards (the printable § 96 scrolls)
+            slug = path.strip("/").replace("/", "-").replace(" ", "_") or "home"
+            _shot(page, f"{user}-{width}-{slug}")
+        page.close()
+
+
+def test_a_bar_opens_the_area_behind_it_and_the_map_switches_layers(
+    browser, base_url: str, site: Site
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 items 2 and 5: on the region page a click on a municipality's bar opens
+    its health council; the map's buttons show the free-choice and underserved layers."""
+    page = _login(browser, base_url, "reg")
+    page.goto(f"{base_url}/region/{site.region}")
+    page.wait_for_load_state("networkidle")
+    _charts_rendered(page)
+    tallest = page.locator('div[data-figure="fig-cov"] g.point path').last
+    tallest.scroll_into_view_if_needed()
+    bar = tallest.bounding_box()
+    page.mouse.move(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] * 0.7)
+    page.wait_for_timeout(100)  # Plotly's drag layer takes the click and reports the bar
+    page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] * 0.7)
+    page.wait_for_url("**/council/**", timeout=10_000)
+    assert "Sundhedsråd" in page.locator("h1").inner_text()
+    page.goto(f"{base_url}/region/{site.region}")
+    page.wait_for_load_state("networkidle")
+    _charts_rendered(page)
+    buttons = page.locator('div[data-figure="fig-map"] g.updatemenu-button')
+    assert buttons.count() == 3
+    for i in (2, 1):
+        buttons.nth(i).click()
+        page.wait_for_timeout(300)
+        visible = page.evaluate("""() => document.querySelector('div[data-figure="fig-map"]')
+            .data.map(t => t.visible !== false)""")
+        assert visible == [j == i for j in range(3)], i
+        assert page.locator('div[data-figure="fig-map"] path.choroplethlocation').count() > 0
+    _shot(page, "map-region-layers")
     page.close()

@@ -161,7 +161,7 @@ def _user(app: Any, engine: Engine, name: str) -> User | None:
     return user
 
 
-def _services_of_year(request: Request) -> Services:
+def _services_of_year(request: Request, strict: bool = True) -> Services:
     """The services of the year the user chose (``?year=``, kept in the session like the
     language), else of the app's year; each year's are made once, on first use. A year
     without settled statements is a 404; a remembered year that is gone is forgotten."""
@@ -173,7 +173,7 @@ def _services_of_year(request: Request) -> Services:
         request.session.pop("year", None)
         return base
     if not str(year).isdigit() or int(year) not in base.years():
-        if asked:
+        if asked and strict:
             raise HTTPException(404, f"no settled statements for the year {asked}")
         request.session.pop("year", None)
         return base
@@ -187,9 +187,10 @@ def _services_of_year(request: Request) -> Services:
 class Ctx:
     """What a route needs: the services, the records store and the signed-in user."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, strict: bool = True) -> None:
+        """``strict``: a ``?year=`` without statements is a 404 (not for an error page)."""
         self.request = request
-        self.services: Services = _services_of_year(request)
+        self.services: Services = _services_of_year(request, strict)
         self.records: Engine = request.app.state.records
         token = request.session.get("sid")
         name = _session(request, self.records, str(token)) if token else None

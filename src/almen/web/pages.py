@@ -212,7 +212,7 @@ def error_page(request: Request, status: int, detail: Any) -> Response:
     never holds a patient value)."""
     from urllib.parse import urlsplit
 
-    c = Ctx(request)
+    c = Ctx(request, strict=False)
     key = "csrf" if "CSRF" in str(detail) else str(status if status in ERRORS else 500)
     lang = lang_of(c)
     ref = urlsplit(request.headers.get("referer", ""))
