@@ -36,6 +36,7 @@ __all__ = [
     "AuthEventRow",
     "CarePlan",
     "CarePlanRow",
+    "FeeScenarioRow",
     "MessageRow",
     "PortalKeyRow",
     "RequestRow",
@@ -107,6 +108,19 @@ class MessageRow(Base):
     author: Mapped[str] = mapped_column(String(60))  # a user name, or "patient"
     to_patient: Mapped[bool] = mapped_column(Boolean)
     text: Mapped[str] = mapped_column(Text)
+
+
+class FeeScenarioRow(Base):
+    """A fee scenario compared on the web page, kept so its result has an address
+    (``/fees/{id}``): to page through, download and send to a colleague."""
+
+    __tablename__ = "fee_scenario"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(60), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(100))  # the file name, or "scenariet"
+    text: Mapped[str] = mapped_column(Text)
+    budget_neutral: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class PortalKeyRow(Base):

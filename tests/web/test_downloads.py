@@ -61,3 +61,40 @@ def test_the_case_finding_list_pages_and_shows_all(site: Site, as_user) -> None:
     rows = pl.DataFrame(u.http.get(path, params={"_download": "findings",
                                                  "format": "json"}).json()["rows"])  # fmt: skip
     assert sorted(rows["patient"].to_list()) == sorted(seen)
+
+
+def test_a_fee_scenario_result_has_an_address_pages_and_downloads(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    """Before: the result of POST /fees showed the top 10 winners and losers, and could
+    not be downloaded (a POST result). Now the POST redirects to /fees/<id>: every winner,
+    every loser and every clinic, paged, each table as CSV and JSON with all its rows; the
+    winners all gained and the losers all lost; another user of the role opens the link."""
+    nat = as_user("nat")
+    scenario = 'name = "Basis +10 %"\n[change_percent]\n"0120" = 10.0\n"0101" = -5.0\n'
+    r = nat.http.post("/fees", data={"csrf": nat.csrf, "scenario": scenario},
+                      follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and re.fullmatch(r"/fees/\d+#result", r.headers["location"])
+    path = r.headers["location"].split("#")[0]
+    html = nat.http.get(path).text
+    assert "Basis +10 %" in html
+    assert _table_ids(html) == {"result.winners", "result.losers", "result.clinics"}
+    got = {t: nat.http.get(path, params={"_download": t, "format": "json"}).json()
+           for t in ("result.winners", "result.losers", "result.clinics")}  # fmt: skip
+    every = got["result.clinics"]["rows"]
+    assert len(every) == got["result.clinics"]["total"] > 0
+    assert all(w["change_dkk"] > 0 for w in got["result.winners"]["rows"])
+    assert all(lo["change_dkk"] < 0 for lo in got["result.losers"]["rows"])
+    changed = sum(1 for x in every if x["change_dkk"] != 0)
+    assert got["result.winners"]["total"] + got["result.losers"]["total"] == changed
+    assert f"af {len(every)}" in html.replace(".", "")  # "50 af 1.234": nothing cut silently
+    csv_rows = list(
+        csv.DictReader(
+            io.StringIO(
+                nat.http.get(path, params={"_download": "result.clinics", "format": "csv"}).text
+            )
+        )
+    )
+    assert len(csv_rows) == len(every)
+    reg = as_user("reg").http.get(path)
+    assert reg.status_code == 200 and "Basis +10 %" in reg.text
+    assert as_user("klinik").http.get(path).status_code == 403
+    assert nat.http.get("/fees/999999").status_code == 404

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import plotly.graph_objects as go
 import polars as pl
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -781,16 +782,45 @@ def fees_form(
             return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=None,
                           error=error)  # fmt: skip
     try:
-        res = c.services.compare_fees(scenario, source=name,
-                                      budget_neutral=True if budget_neutral else None)  # fmt: skip
+        c.services.compare_fees(scenario, source=name,
+                                budget_neutral=True if budget_neutral else None)  # fmt: skip
     except UserError as exc:
         return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=None,
                       error=str(exc))  # fmt: skip
+    from sqlalchemy.orm import Session
+
+    with Session(c.records) as db:  # kept, so the result has an address
+        row = records.FeeScenarioRow(username=c.need_user().username, source=name,
+                                     text=scenario, budget_neutral=bool(budget_neutral),
+                                     created_at=dt.datetime.now().replace(microsecond=0))  # fmt: skip
+        db.add(row)
+        db.commit()
+        run = row.id
+    return RedirectResponse(f"/fees/{run}#result", status_code=303)
+
+
+@router.get("/fees/{run}")
+def fees_result(c: C, run: Annotated[int, FastPath(ge=1, le=2**31 - 1)]) -> Response:
+    """A compared fee scenario (``POST /fees`` redirects here): the change per clinic, all
+    winners and all losers (paged, 50 a page), each table as CSV or JSON, the scenario in
+    the box to edit and run again."""
+    from sqlalchemy.orm import Session
+
+    c.need_role("national", "region")
+    with Session(c.records) as db:
+        row = db.get(records.FeeScenarioRow, run)
+        got = None if row is None else (row.text, row.source, row.budget_neutral)
+    if got is None:
+        raise HTTPException(404, f"no fee scenario {run}")
+    scenario, name, neutral = got
+    res = c.services.compare_fees(scenario, source=name, budget_neutral=True if neutral else None)
     pc = res["per_clinic"].sort("change_dkk")
     fig = go.Figure(go.Histogram(x=pc["change_pct"].drop_nulls().to_list(), nbinsx=40))
-    fig.update_layout(xaxis_title="ændring i %", yaxis_title="klinikker")
-    result = {"scenario": res["scenario"], "totals": res["totals"],
-              "winners": rows(pc.filter(pl.col("change_dkk") > 0).tail(10).reverse()),
-              "losers": rows(pc.filter(pl.col("change_dkk") < 0).head(10))}  # fmt: skip
+    g = partial(i18n.gettext, lang_of(c))
+    fig.update_layout(xaxis_title=g("ui.axis_change_pct"), yaxis_title=g("ui.axis_clinics"))
+    result = {"scenario": res["scenario"], "totals": res["totals"], "run": run,
+              "winners": rows(pc.filter(pl.col("change_dkk") > 0).reverse()),
+              "losers": rows(pc.filter(pl.col("change_dkk") < 0)),
+              "clinics": rows(pc.sort("provider_number"))}  # fmt: skip
     return render(c, "fees.html", "Honorarscenarier", scenario=scenario, result=result,
                   figs={"fees": _fig(fig)}, error=None)  # fmt: skip
