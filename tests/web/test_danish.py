@@ -10,8 +10,10 @@ from html.parser import HTMLParser
 import pytest
 
 from almen import i18n, population
+from almen.access.inbox import SOURCES
 from almen.access.triage import CHANNELS, HANDLERS, REASONS, SEVERITIES
 from almen.population.indicators import INDICATORS
+from almen.web.auth import ROLES
 from tests.web.conftest import Site, role_pages
 
 # 177,952 or 3,969,123 (a single "1,093" is a Danish ratio with three decimals)
@@ -84,7 +86,8 @@ def test_both_catalogs_hold_every_message_and_every_code() -> None:
     kinds = {"triage_reason": REASONS, "severity": SEVERITIES, "handler": HANDLERS,
              "channel": CHANNELS, "indicator": tuple(INDICATORS),
              "definition": tuple(population.load_definitions()), "sex": ("F", "M"),
-             "status": ("new", "assigned", "done"), "method": ("standardised", "crude")}  # fmt: skip
+             "status": ("new", "assigned", "done"), "method": ("standardised", "crude"),
+             "source": SOURCES, "role": ROLES}  # fmt: skip
     missing = [f"code.{k}.{v}" for k, vs in kinds.items() for v in vs if f"code.{k}.{v}" not in da]
     assert missing == []
     # the Danish catalog is Danish: it translates the codes rather than repeating them
@@ -110,3 +113,25 @@ def test_every_page_a_role_sees_reads_danish(site: Site, as_user, user: str) -> 
         if left := english_leftovers(visible(r.text)):
             bad["/fees (result)"] = left
     assert bad == {}
+
+
+def test_roles_audit_entries_and_chart_titles_follow_the_language(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    """The header names the role in the page's language, the access log's entries are
+    translated (they are stored as codes), and the out-of-hours chart's axes and series
+    come from the catalog (Danish and English)."""
+    u = as_user("klinik")
+    u.http.get(f"/clinic/{site.clinic}/patient/{site.patient}")
+    audit = visible(u.http.get(f"/clinic/{site.clinic}/audit?lang=da").text)
+    assert f"(klinik: {site.clinic})" in audit and "Patientside set" in audit
+    assert "patient page" not in audit
+    en = visible(u.http.get(f"/clinic/{site.clinic}/audit?lang=en").text)
+    assert f"(clinic: {site.clinic})" in en and "Patient page viewed" in en
+    u.http.get("/?lang=da")
+    reg = as_user("reg")
+    for lang, words in (("da", ("time på døgnet", "kontakter pr. time", "læger på vagt")),
+                        ("en", ("hour of the day", "contacts per hour", "doctors on duty"))):  # fmt: skip
+        html = reg.http.get(f"/region/{site.region}?lang={lang}").text
+        fig = html[html.index('id="fig-ooh">') :]
+        fig = fig[: fig.index("</script>")].encode().decode("unicode_escape")
+        assert all(w in fig for w in words), (lang, words)
+    reg.http.get("/?lang=da")

@@ -455,7 +455,9 @@ def national(c: C) -> Response:
     ranked = need.sort("relative_capacity")
     f_need = go.Figure(go.Bar(x=ranked["name"].to_list(), y=ranked["relative_capacity"].to_list(),
                               customdata=_council_links(c, ranked)))  # fmt: skip
-    f_need.update_layout(yaxis_title="kapacitet / behov", xaxis_tickangle=-60)
+    f_need.update_layout(
+        yaxis_title=i18n.gettext(lang_of(c), "ui.axis_capacity_need"), xaxis_tickangle=-60
+    )
     top = need.sort("without_free_choice", descending=True).head(15)
     f_choice = go.Figure(go.Bar(x=top["without_free_choice"].to_list(), y=top["name"].to_list(),
                                 orientation="h", customdata=_council_links(c, top)))  # fmt: skip
@@ -497,13 +499,14 @@ def region_page(c: C, region: str) -> Response:
     ooh = s.ooh_plan(region)
     by_hour = ooh["demand_by_hour"]
     docs = ooh["plan"].group_by("hour").agg(pl.col("doctors").sum() / 7).sort("hour")
+    g = partial(i18n.gettext, lang_of(c))
     f_ooh = go.Figure([
-        go.Bar(x=by_hour["hour"].to_list(), y=by_hour["mean"].to_list(), name="kontakter"),
-        go.Scatter(x=docs["hour"].to_list(), y=docs["doctors"].to_list(), name="læger på vagt",
-                   yaxis="y2"),
+        go.Bar(x=by_hour["hour"].to_list(), y=by_hour["mean"].to_list(), name=g("ui.axis_contacts")),
+        go.Scatter(x=docs["hour"].to_list(), y=docs["doctors"].to_list(),
+                   name=g("ui.axis_doctors_on_duty"), yaxis="y2"),
     ])  # fmt: skip
-    f_ooh.update_layout(xaxis_title="time", yaxis_title="kontakter pr. time",
-                        yaxis2={"overlaying": "y", "side": "right", "title": "læger"})  # fmt: skip
+    f_ooh.update_layout(xaxis_title=g("ui.axis_hour"), yaxis_title=g("ui.axis_contacts_per_hour"),
+                        yaxis2={"overlaying": "y", "side": "right", "title": g("ui.axis_doctors")})  # fmt: skip
     new = max(1, round(100 * s.gp_share()))  # 100 nationally, scaled to the warehouse
     dist = s.distribution(new).filter(pl.col("region") == region).sort("voluntary", descending=True)
     lim = s.limits().filter(pl.col("provider_number").is_in(list(c.scope_clinics())))
