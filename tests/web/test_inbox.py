@@ -18,6 +18,7 @@ from almen.config import get_settings
 from almen.ingest.pseudonymise import load_key, pseudonymise
 from almen.warehouse import Warehouse
 from almen.web import create_app
+from almen.web import models
 from almen.web.auth import add_portal
 from tests.web.conftest import PASSWORD, Site
 
@@ -88,6 +89,7 @@ def test_each_patient_channel_arrives_in_the_clinics_inbox_triaged(portal: Porta
                              json={"cpr": portal.cpr, "name": "Karen Jensen", **body})  # fmt: skip
         assert r.status_code == 201, r.text
         got = r.json()
+        models.PatientRequest.model_validate(got)  # as the spec declares
         assert got["kind"] == body["kind"] and got["clinic"] == portal.site.clinic
         assert isinstance(got["id"], str) and portal.cpr not in r.text
         ids[body["kind"]] = got["id"]
@@ -137,12 +139,14 @@ def test_staff_reply_and_close_with_a_message_the_patient_reads(portal: Portal) 
     w = portal.http.post(f"/api/patient/requests/{rid}/messages",
                          json={"cpr": portal.cpr, "text": "Billedet er sendt."})  # fmt: skip
     assert w.status_code == 201, w.text
+    models.PatientMessage.model_validate(w.json())
     h = {"X-CSRF-Token": portal.csrf}
     done = portal.clinic.post(f"/api/inbox/{rid}/complete", headers=h,
                               json={"message": "Det er eksem; køb en fed creme."})  # fmt: skip
     assert done.status_code == 200 and done.json()["status"] == "done"
     assert [m["to_patient"] for m in done.json()["messages"]] == [True, False, True]
     mine = portal.http.post("/api/patient/requests/mine", json={"cpr": portal.cpr}).json()
+    models.PatientRequests.model_validate(mine)
     it = next(i for i in mine["items"] if i["id"] == rid)
     assert it["status"] == "done"
     assert [(m["from"], m["text"]) for m in it["messages"]] == [

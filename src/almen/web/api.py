@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from almen import records
 from almen.errors import NotFoundError
 from almen.export import MEDIA_TYPES, Result, to_bytes
+from almen.web import models as out
 from almen.web.app import Ctx, clean, login_user, logout_user, rows
 from almen.web.auth import audit_view, audit_views
 
@@ -71,14 +72,14 @@ class Login(BaseModel):
     password: str = Field(min_length=1, max_length=200)
 
 
-@router.post("/login")
+@router.post("/login", response_model=None, responses=out.answers(out.Login, 200))
 def login(c: C, body: Login) -> dict[str, Any]:
     """Log in; sets the session cookie and returns the CSRF token for later calls."""
     user = login_user(c.request, c.records, body.username, body.password)
     return {"user": user.username, "role": user.role, "scope": user.scope, "csrf": c.csrf()}
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=None, responses=out.answers(out.LoggedOut, 200))
 def logout(c: C, csrf: CsrfH = None) -> dict[str, Any]:
     """End the session on the server (a saved cookie no longer works)."""
     c.check_csrf(csrf)
@@ -86,7 +87,7 @@ def logout(c: C, csrf: CsrfH = None) -> dict[str, Any]:
     return {"logged_out": True}
 
 
-@router.get("/me")
+@router.get("/me", response_model=None, responses=out.answers(out.Me, 200))
 def me(c: C) -> dict[str, Any]:
     u = c.need_user()
     return {"user": u.username, "role": u.role, "scope": u.scope, "name": u.name, "csrf": c.csrf()}
@@ -101,7 +102,7 @@ class NewUser(BaseModel):
     name: str = Field("", max_length=100)
 
 
-@router.get("/users")
+@router.get("/users", response_model=None, responses=out.answers(out.Users, 200))
 def users(c: C) -> dict[str, Any]:
     """Every user (never a password hash): national role only."""
     from almen.web.auth import list_users
@@ -110,7 +111,7 @@ def users(c: C) -> dict[str, Any]:
     return {"users": [{k: clean(v) for k, v in u.items()} for u in list_users(c.records)]}
 
 
-@router.post("/users")
+@router.post("/users", response_model=None, responses=out.answers(out.UserSaved, 200))
 def user_save(c: C, body: NewUser, csrf: CsrfH = None) -> dict[str, Any]:
     """Add or replace a user; the scope must exist in the warehouse and the password
     follow the rules (12 characters or more, not a common password)."""
@@ -123,7 +124,9 @@ def user_save(c: C, body: NewUser, csrf: CsrfH = None) -> dict[str, Any]:
     return {"user": u.username, "role": u.role, "scope": u.scope}
 
 
-@router.post("/users/{username}/{action}")
+@router.post(
+    "/users/{username}/{action}", response_model=None, responses=out.answers(out.UserChanged, 200)
+)
 def user_change(
     c: C, username: str, action: Literal["disable", "enable"], csrf: CsrfH = None
 ) -> dict[str, Any]:
@@ -137,7 +140,7 @@ def user_change(
     return {"user": username, "disabled": action == "disable"}
 
 
-@router.get("/health")
+@router.get("/health", response_model=None, responses=out.answers(out.Health, 200))
 def health(c: C) -> dict[str, Any]:
     """Whether the app is up and right (no login needed; names, timings and counts
     only, no data): ``ok`` only when no part failed to load, the results are from the
@@ -159,7 +162,7 @@ def health(c: C) -> dict[str, Any]:
 
 
 # -- clinics and settlement -------------------------------------------------------------
-@router.get("/clinics")
+@router.get("/clinics", response_model=None, responses=out.answers(out.Clinics, 200))
 def clinics(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
     """The clinics in the user's scope with their cluster, municipality and region."""
     scope = c.scope_clinics()
@@ -167,7 +170,11 @@ def clinics(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
     return paged(areas.sort("provider_number"), page, size)
 
 
-@router.get("/clinics/{provider_number}/settlement", response_model=None)
+@router.get(
+    "/clinics/{provider_number}/settlement",
+    response_model=None,
+    responses=out.answers(out.ClinicsSettlement, 200),
+)
 def settlement(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] | Response:
     """The clinic's monthly statements of the year (capitation, fee-for-service, local,
     returned, total, payment date); ``format`` gives them as a file."""
@@ -184,7 +191,11 @@ def settlement(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any
     }
 
 
-@router.get("/clinics/{provider_number}/dashboard")
+@router.get(
+    "/clinics/{provider_number}/dashboard",
+    response_model=None,
+    responses=out.answers(out.ClinicsDashboard, 200),
+)
 def dashboard(c: C, provider_number: str) -> Response:
     """What the clinic page shows at a glance: the latest month's statement, returned
     claims by reason, the § 96 figures and the sizes of the case-finding groups
@@ -216,7 +227,11 @@ def dashboard(c: C, provider_number: str) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.get("/clinics/{provider_number}/returned", response_model=None)
+@router.get(
+    "/clinics/{provider_number}/returned",
+    response_model=None,
+    responses=out.answers(out.ClinicsReturned, 200),
+)
 def returned(
     c: C, provider_number: str, page: PageQ = 1, size: SizeQ = 100, fmt: FormatQ = None
 ) -> dict[str, Any] | Response:
@@ -231,7 +246,11 @@ def returned(
     return paged(r.sort("claim_id"), page, size)
 
 
-@router.get("/clinics/{provider_number}/ceiling")
+@router.get(
+    "/clinics/{provider_number}/ceiling",
+    response_model=None,
+    responses=out.answers(out.ClinicsCeiling, 200),
+)
 def ceiling(c: C, provider_number: str,
             through_month: Annotated[int, Query(ge=1, le=12)] = 12) -> dict[str, Any]:  # fmt: skip
     """§ 96: the clinic's daytime expenditure per listed patient against its region,
@@ -243,7 +262,11 @@ def ceiling(c: C, provider_number: str,
     return rows(rep)[0]
 
 
-@router.get("/clinics/{provider_number}/s96-statement", response_model=None)
+@router.get(
+    "/clinics/{provider_number}/s96-statement",
+    response_model=None,
+    responses=out.answers(out.ClinicsS96Statement, 200),
+)
 def s96_statement(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] | Response:
     """The clinic's § 96 statement as the region draws it up: ratio, region average,
     ceiling and its date, and the standardisation table by age band and sex (the
@@ -260,7 +283,11 @@ def s96_statement(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, 
     return {"statement": rows(report)[0], "bands": rows(bands)}
 
 
-@router.get("/clinics/{provider_number}/overview", response_model=None)
+@router.get(
+    "/clinics/{provider_number}/overview",
+    response_model=None,
+    responses=out.answers(out.ClinicsOverview, 200),
+)
 def overview(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] | Response:
     """The service overview: each service per 1,000 listed against the region's."""
     c.need_clinic_money(provider_number)
@@ -271,14 +298,14 @@ def overview(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] 
     return {"services": rows(ov)}
 
 
-@router.get("/frame")
+@router.get("/frame", response_model=None, responses=out.answers(out.Frame, 200))
 def frame(c: C) -> dict[str, Any]:
     """The budget frame month by month (Denmark and regions; a region user its own)."""
     c.need_role("national", "region")
     return {"months": rows(c.own_region(c.services.frame(), "area"))}
 
 
-@router.post("/fees/compare")
+@router.post("/fees/compare", response_model=None, responses=out.answers(out.FeesCompare, 200))
 def fees_compare(
     c: C,
     csrf: CsrfH = None,
@@ -296,7 +323,11 @@ def fees_compare(
 
 
 # -- population -------------------------------------------------------------------------
-@router.get("/clinics/{provider_number}/findings")
+@router.get(
+    "/clinics/{provider_number}/findings",
+    response_model=None,
+    responses=out.answers(out.ClinicsFindings, 200),
+)
 def clinic_findings(
     c: C, provider_number: str, page: PageQ = 1, size: SizeQ = 100
 ) -> dict[str, Any]:
@@ -322,7 +353,7 @@ def _published_counts(c: Ctx, provider_number: str) -> pl.DataFrame:
                       count="patients")  # fmt: skip
 
 
-@router.get("/findings")
+@router.get("/findings", response_model=None, responses=out.answers(out.Findings, 200))
 def findings_by_area(
     c: C,
     by: Annotated[str, Query(pattern="^(cluster|municipality|health_council|region)$")] = "region",
@@ -337,7 +368,7 @@ def findings_by_area(
     return {"by": by, "rows": rows(agg)}
 
 
-@router.get("/indicators")
+@router.get("/indicators", response_model=None, responses=out.answers(out.Indicators, 200))
 def indicators(c: C, cluster: str | None = None, region: str | None = None) -> dict[str, Any]:
     """Quality indicators per clinic against the cluster and the region, with funnel
     limits; counts below 5, and cells that would reveal them, are null."""
@@ -355,7 +386,9 @@ def indicators(c: C, cluster: str | None = None, region: str | None = None) -> d
     return {key: value, "rows": rows(res.sort("indicator", "provider_number"))}
 
 
-@router.get("/patients/{patient_id}")
+@router.get(
+    "/patients/{patient_id}", response_model=None, responses=out.answers(out.FhirBundle, 200)
+)
 def patient(c: C, patient_id: PatientP) -> dict[str, Any]:
     """The patient overview as a FHIR R4B Bundle (clinic users, own list; audited)."""
     from almen.population.patient import fhir_bundle
@@ -374,7 +407,11 @@ class CarePlanIn(BaseModel):
     status: str = Field(default="active", pattern="^(draft|active|completed|revoked)$")
 
 
-@router.get("/clinics/{provider_number}/audit", response_model=None)
+@router.get(
+    "/clinics/{provider_number}/audit",
+    response_model=None,
+    responses=out.answers(out.ClinicsAudit, 200),
+)
 def clinic_audit(
     c: C, provider_number: str, page: PageQ = 1, size: SizeQ = 100, fmt: FormatQ = None
 ) -> dict[str, Any] | Response:
@@ -390,7 +427,11 @@ def clinic_audit(
     return paged(log.sort("at", descending=True, maintain_order=True), page, size)
 
 
-@router.get("/patients/{patient_id}/audit", response_model=None)
+@router.get(
+    "/patients/{patient_id}/audit",
+    response_model=None,
+    responses=out.answers(out.PatientsAudit, 200),
+)
 def patient_audit(c: C, patient_id: PatientP, fmt: FormatQ = None) -> dict[str, Any] | Response:
     """Every view of one patient's data (what a patient may ask the clinic for), as
     JSON or a file."""
@@ -402,7 +443,11 @@ def patient_audit(c: C, patient_id: PatientP, fmt: FormatQ = None) -> dict[str, 
     return {"patient_id": str(patient_id), "views": rows(log)}
 
 
-@router.get("/patients/{patient_id}/careplans")
+@router.get(
+    "/patients/{patient_id}/careplans",
+    response_model=None,
+    responses=out.answers(out.PatientsCareplans, 200),
+)
 def careplans(c: C, patient_id: PatientP) -> dict[str, Any]:
     u = c.need_patient(patient_id)
     audit_view(c.records, u, "care plans", patient_id)
@@ -414,7 +459,12 @@ def _plan(p: records.CarePlan) -> dict[str, Any]:
             "created_at": p.created_at.isoformat()}  # fmt: skip
 
 
-@router.post("/patients/{patient_id}/careplans", status_code=201)
+@router.post(
+    "/patients/{patient_id}/careplans",
+    status_code=201,
+    response_model=None,
+    responses=out.answers(out.CarePlan, 201),
+)
 def add_careplan(
     c: C, patient_id: PatientP, body: CarePlanIn, csrf: CsrfH = None
 ) -> dict[str, Any]:
@@ -426,7 +476,7 @@ def add_careplan(
 
 
 # -- capacity ---------------------------------------------------------------------------
-@router.get("/capacity/need")
+@router.get("/capacity/need", response_model=None, responses=out.answers(out.CapacityNeed, 200))
 def need(c: C) -> dict[str, Any]:
     """Per municipality: need index, need-weighted residents, FTE, capacity relative to
     Denmark, citizens without free choice and listed with region or tender clinics."""
@@ -434,7 +484,9 @@ def need(c: C) -> dict[str, Any]:
     return {"rows": rows(c.own_region(c.services.need_by_municipality()))}
 
 
-@router.get("/capacity/workforce")
+@router.get(
+    "/capacity/workforce", response_model=None, responses=out.answers(out.CapacityWorkforce, 200)
+)
 def workforce(c: C, intake: Annotated[list[int] | None, Query()] = None) -> dict[str, Any]:
     """GPs year by year to 2035 (Monte Carlo, 2,000 runs) under each intake."""
     c.need_role("national", "region")
@@ -444,7 +496,9 @@ def workforce(c: C, intake: Annotated[list[int] | None, Query()] = None) -> dict
     return {"rows": rows(c.services.workforce(intakes))}
 
 
-@router.get("/capacity/distribute")
+@router.get(
+    "/capacity/distribute", response_model=None, responses=out.answers(out.CapacityDistribute, 200)
+)
 def distribution(c: C, new: Annotated[int, Query(ge=0, le=5000)] = 100) -> dict[str, Any]:
     """Where ``new`` capacities go (HiGHS), voluntary and forced side by side."""
     c.need_role("national", "region")
@@ -452,7 +506,7 @@ def distribution(c: C, new: Annotated[int, Query(ge=0, le=5000)] = 100) -> dict[
     return {"new": new, "rows": rows(t.sort("voluntary", descending=True))}
 
 
-@router.get("/capacity/limits")
+@router.get("/capacity/limits", response_model=None, responses=out.answers(out.CapacityLimits, 200))
 def limits(c: C, page: PageQ = 1, size: SizeQ = 100) -> dict[str, Any]:
     """Closing limits per clinic in scope: the old 1,600 per doctor and the need-based."""
     c.need_role("national", "region")
@@ -473,7 +527,11 @@ class RequestIn(BaseModel):
     preferred_channel: str | None = None
 
 
-@router.get("/clinics/{provider_number}/inbox")
+@router.get(
+    "/clinics/{provider_number}/inbox",
+    response_model=None,
+    responses=out.answers(out.ClinicsInbox, 200),
+)
 def inbox(c: C, provider_number: str) -> dict[str, Any]:
     """The clinic's open requests, most severe first (for patients on its list)."""
     u = c.need_role("clinic")
@@ -499,7 +557,12 @@ def _item(i: Any, msgs: list[Any] | None = None) -> dict[str, Any]:
     return d
 
 
-@router.post("/clinics/{provider_number}/inbox", status_code=201)
+@router.post(
+    "/clinics/{provider_number}/inbox",
+    status_code=201,
+    response_model=None,
+    responses=out.answers(out.InboxItem, 201),
+)
 def submit_request(
     c: C, provider_number: str, body: RequestIn, csrf: CsrfH = None
 ) -> dict[str, Any]:
@@ -528,7 +591,9 @@ class InboxActionIn(BaseModel):
                                 description="reply: the message; complete: a closing message")  # fmt: skip
 
 
-@router.post("/inbox/{request_id}/{action}")
+@router.post(
+    "/inbox/{request_id}/{action}", response_model=None, responses=out.answers(out.InboxItem, 200)
+)
 def inbox_action(c: C, request_id: RequestP, action: Literal["assign", "reply", "complete"],
                  csrf: CsrfH = None, to: str | None = None,
                  body: InboxActionIn | None = None) -> dict[str, Any]:  # fmt: skip
@@ -553,7 +618,7 @@ def inbox_action(c: C, request_id: RequestP, action: Literal["assign", "reply", 
     return _item(item, messages(c.records, [request_id])[request_id])
 
 
-@router.get("/ooh/plan")
+@router.get("/ooh/plan", response_model=None, responses=out.answers(out.OohPlan, 200))
 def ooh_plan(c: C, region: str) -> dict[str, Any]:
     """Out-of-hours staffing per site and hour, the phone line, demand by hour."""
     u = c.need_role("national", "region")

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
+from almen.web import models as out
 from almen.web.app import Ctx
 
 __all__ = ["router"]
@@ -118,7 +119,12 @@ def _public(item: Any, msgs: list[Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.post("/requests", status_code=201)
+@router.post(
+    "/requests",
+    status_code=201,
+    response_model=None,
+    responses=out.answers(out.PatientRequest, 201),
+)
 def send_request(p: P, body: PatientRequestIn) -> dict[str, Any]:
     """A patient's e-consultation, booking request, prescription renewal or questionnaire:
     triaged with the patient's age, sex and flags from the records and put in the inbox
@@ -139,7 +145,7 @@ def send_request(p: P, body: PatientRequestIn) -> dict[str, Any]:
     return _public(item, [])
 
 
-@router.post("/requests/mine")
+@router.post("/requests/mine", response_model=None, responses=out.answers(out.PatientRequests, 200))
 def my_requests(p: P, body: PatientIn) -> dict[str, Any]:
     """The patient's own requests, newest first, with the clinic's replies (a POST, so the
     CPR number travels in the body and never in a URL or a log)."""
@@ -151,7 +157,12 @@ def my_requests(p: P, body: PatientIn) -> dict[str, Any]:
     return {"items": [_public(i, msgs[i.id]) for i in items]}
 
 
-@router.post("/requests/{request_id}/messages", status_code=201)
+@router.post(
+    "/requests/{request_id}/messages",
+    status_code=201,
+    response_model=None,
+    responses=out.answers(out.PatientMessage, 201),
+)
 def write_back(
     p: P,
     request_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
