@@ -17,8 +17,7 @@ from almen import records
 from almen.config import get_settings
 from almen.ingest.pseudonymise import load_key, pseudonymise
 from almen.warehouse import Warehouse
-from almen.web import create_app
-from almen.web import models
+from almen.web import create_app, models
 from almen.web.auth import add_portal
 from tests.web.conftest import PASSWORD, Site
 
