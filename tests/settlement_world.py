@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from almen import settlement
 from almen.warehouse import Warehouse
 
 D = dt.date
+AS_OF = D(2026, 1, 31)  # the settlement run: after the year, so every month is closed
 LISTED_LONG_AGO = dt.date(2020, 1, 1)
 FEES = [
     # code, price, unit, daytime, outside_frame
@@ -168,3 +170,26 @@ class World:
                 ),
             )
         return path
+
+
+def check_world(wh: Warehouse, year: int = 2025, through: int = 12) -> object:
+    """The year's claims checked by the settlement rules, January to ``through``."""
+    return settlement.check_year(
+        wh.read_table("claim"),
+        wh.read_table("fee_schedule"),
+        wh.read_table("patient"),
+        settlement.load_service_rules(),
+        year=year,
+        through_month=through,
+        as_of=AS_OF,
+    )
+
+
+def accepted_in_year(lines: object, year: int = 2025, end: dt.date | None = None) -> object:
+    """The accepted lines (or a claim summary) by group, from 1 January to ``end``
+    (default 31 December)."""
+    return settlement.accepted_by_group(
+        lines,  # type: ignore[arg-type]
+        start=D(year, 1, 1),
+        end=end or D(year, 12, 31),
+    )

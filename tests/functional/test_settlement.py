@@ -16,21 +16,7 @@ import pytest
 from almen import settlement
 from almen.reference import fee_schedule_for_year
 from almen.warehouse import Warehouse
-from tests.settlement_world import D, World
-
-AS_OF = D(2026, 1, 31)
-
-
-def _checked(wh: Warehouse, year: int = 2025, through: int = 12) -> object:
-    return settlement.check_year(
-        wh.read_table("claim"),
-        wh.read_table("fee_schedule"),
-        wh.read_table("patient"),
-        settlement.load_service_rules(),
-        year=year,
-        through_month=through,
-        as_of=AS_OF,
-    )
+from tests.settlement_world import D, World, accepted_in_year, check_world
 
 
 def _fees(wh: Warehouse, year: int = 2025) -> pl.DataFrame:
@@ -40,7 +26,7 @@ def _fees(wh: Warehouse, year: int = 2025) -> pl.DataFrame:
 
 
 def _rules(wh: Warehouse) -> dict[int, str]:
-    checked = _checked(wh)
+    checked = check_world(wh)
     out = settlement.returned_lines(checked, settlement.load_return_rules())  # type: ignore[arg-type]
     return dict(zip(out["claim_id"].to_list(), out["rule"].to_list(), strict=True))
 
@@ -79,7 +65,7 @@ def test_monthly_statement_matches_hand_computation(march_world: Path) -> None:
     total = 400 + 230 + 330 + 75 = 1,035, paid 15 April 2025
     """
     with Warehouse.connect(march_world) as wh:
-        checked = _checked(wh, through=3)
+        checked = check_world(wh, through=3)
         expo = settlement.exposure(wh.read_table("patient"), 2025)
         stmt = settlement.monthly_statement(
             expo, settlement.monthly_claims(checked), _fees(wh), year=2025, months=[2, 3]
@@ -117,7 +103,7 @@ def test_each_returned_line_carries_its_rule(march_world: Path) -> None:
 
 def test_returned_lines_have_reasons_in_danish_and_english(march_world: Path) -> None:
     with Warehouse.connect(march_world) as wh:
-        out = settlement.returned_lines(_checked(wh), settlement.load_return_rules())  # type: ignore[arg-type]
+        out = settlement.returned_lines(check_world(wh), settlement.load_return_rules())  # type: ignore[arg-type]
     assert out["reason_da"].null_count() == 0
     assert out["reason_en"].null_count() == 0
     dup = out.filter(pl.col("rule") == "duplicate").to_dicts()[0]
@@ -181,12 +167,8 @@ def test_future_service_date_comes_back(tmp_path: Path) -> None:
 
 def _ceiling(path: Path, year: int = 2025) -> dict[str, dict[str, object]]:
     with Warehouse.connect(path) as wh:
-        checked = _checked(wh, year=year)
-        accepted = settlement.accepted_by_group(
-            checked,  # type: ignore[arg-type]
-            start=D(year, 1, 1),
-            end=D(year, 12, 31),
-        )
+        checked = check_world(wh, year=year)
+        accepted = accepted_in_year(checked, year)
         rep = settlement.ceiling_report(
             settlement.exposure(wh.read_table("patient"), year),
             accepted,
@@ -315,12 +297,8 @@ def test_service_overview_by_hand(crude_world: Path) -> None:
     which is D's whole excess ratio (1.30 − 1) since its capitation is as expected.
     """
     with Warehouse.connect(crude_world) as wh:
-        checked = _checked(wh)
-        accepted = settlement.accepted_by_group(
-            settlement.claim_summary(checked, by_service=True),  # type: ignore[arg-type]
-            start=D(2025, 1, 1),
-            end=D(2025, 12, 31),
-        )
+        checked = check_world(wh)
+        accepted = accepted_in_year(settlement.claim_summary(checked, by_service=True))
         expo = settlement.exposure(wh.read_table("patient"), 2025)
         regions = settlement.clinic_regions(
             wh.read_table("clinic"), wh.read_table("municipality"), 2025
@@ -341,7 +319,7 @@ def test_budget_frame_by_hand(crude_world: Path) -> None:
     expenditure 36,000; difference +28,000.
     """
     with Warehouse.connect(crude_world) as wh:
-        checked = _checked(wh)
+        checked = check_world(wh)
         rep = settlement.frame_report(
             settlement.exposure(wh.read_table("patient"), 2025),
             settlement.monthly_claims(checked),  # type: ignore[arg-type]

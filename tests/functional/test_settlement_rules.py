@@ -19,32 +19,18 @@ import pytest
 
 from almen import settlement
 from almen.warehouse import Warehouse
-from tests.settlement_world import D, World
-
-AS_OF = D(2026, 1, 31)
-
-
-def _checked(wh: Warehouse, through: int = 12) -> object:
-    return settlement.check_year(
-        wh.read_table("claim"),
-        wh.read_table("fee_schedule"),
-        wh.read_table("patient"),
-        settlement.load_service_rules(),
-        year=2025,
-        through_month=through,
-        as_of=AS_OF,
-    )
+from tests.settlement_world import AS_OF, D, World, accepted_in_year, check_world
 
 
 def _lines(wh: Warehouse) -> dict[int, dict[str, object]]:
-    checked = _checked(wh).to_polars()  # type: ignore[attr-defined]
+    checked = check_world(wh).to_polars()  # type: ignore[attr-defined]
     return {r["claim_id"]: r for r in checked.to_dicts()}
 
 
 def _statement(wh: Warehouse, months: list[int]) -> pl.DataFrame:
     fees = pl.from_arrow(wh.read_table("fee_schedule").to_pyarrow())
     assert isinstance(fees, pl.DataFrame)
-    checked = _checked(wh, through=max(months))
+    checked = check_world(wh, through=max(months))
     expo = settlement.exposure(wh.read_table("patient"), 2025)
     return settlement.monthly_statement(
         expo,
@@ -97,11 +83,7 @@ def test_cover_for_another_gp_is_paid_and_kept_out_of_s96(tmp_path: Path) -> Non
     with Warehouse.connect(w.write(tmp_path / "w")) as wh:
         lines = _lines(wh)
         stmt = _statement(wh, [3])
-        accepted = settlement.accepted_by_group(
-            _checked(wh),  # type: ignore[arg-type]
-            start=D(2025, 1, 1),
-            end=D(2025, 12, 31),
-        )
+        accepted = accepted_in_year(check_world(wh))
     assert [lines[i]["rule"] for i in (1, 2, 3, 4)] == [None, "not_listed", "not_listed", None]
     assert [lines[i]["covered"] for i in (1, 2, 3, 4)] == [True, False, False, False]
     r = stmt.filter(pl.col("provider_number") == "100001").to_dicts()[0]
@@ -127,11 +109,7 @@ def test_group2_is_priced_from_its_own_fees_and_kept_out_of_s96(tmp_path: Path) 
     with Warehouse.connect(w.write(tmp_path / "w")) as wh:
         lines = _lines(wh)
         stmt = _statement(wh, [3])
-        accepted = settlement.accepted_by_group(
-            _checked(wh),  # type: ignore[arg-type]
-            start=D(2025, 1, 1),
-            end=D(2025, 12, 31),
-        )
+        accepted = accepted_in_year(check_world(wh))
     assert [lines[i]["amount_dkk"] for i in (1, 2, 3)] == [200.0, 260.0, 30.0]
     r = stmt.to_dicts()[0]
     assert r["ffs_daytime_dkk"] == pytest.approx(200.0)
@@ -173,7 +151,7 @@ def test_a_claimed_amount_that_is_not_the_price_is_flagged_not_repriced(tmp_path
     w.claim("100001", 1, "0201", D(2025, 3, 4))  # 3: no amount
     w.claim("100001", 99, "0101", D(2025, 3, 5), claimed=10.0)  # 4: returned, flagged
     with Warehouse.connect(w.write(tmp_path / "w")) as wh:
-        checked = _checked(wh, through=3)
+        checked = check_world(wh, through=3)
         flagged = settlement.flagged_lines(checked)  # type: ignore[arg-type]
         stmt = _statement(wh, [3])
     assert flagged["claim_id"].to_list() == [1, 4]
@@ -217,12 +195,8 @@ def test_early_warning_ceiling_is_annualised(tmp_path: Path, months: int) -> Non
     annualised ceiling 11,040; unannualised it would be 11,040 × months / 12."""
     path = _steady_world(tmp_path)
     with Warehouse.connect(path) as wh:
-        checked = _checked(wh, through=months)
-        accepted = settlement.accepted_by_group(
-            checked,  # type: ignore[arg-type]
-            start=D(2025, 1, 1),
-            end=D(2025, months, 28),
-        )
+        checked = check_world(wh, through=months)
+        accepted = accepted_in_year(checked, end=D(2025, months, 28))
         rep = settlement.ceiling_report(
             settlement.exposure(wh.read_table("patient"), 2025),
             accepted,
@@ -249,11 +223,7 @@ def test_s96_standardisation_table_sums_to_the_report(tmp_path: Path) -> None:
     for pid in range(1, 41, 3):
         w.claim("A" if pid % 2 else "B", pid, "0101", D(2025, 4, 1 + pid % 20))
     with Warehouse.connect(w.write(tmp_path / "w")) as wh:
-        accepted = settlement.accepted_by_group(
-            _checked(wh),  # type: ignore[arg-type]
-            start=D(2025, 1, 1),
-            end=D(2025, 12, 31),
-        )
+        accepted = accepted_in_year(check_world(wh))
         expo = settlement.exposure(wh.read_table("patient"), 2025)
     regions = pl.DataFrame({"provider_number": ["A", "B"], "region": ["R", "R"]})
     rep = settlement.ceiling_report(
@@ -373,8 +343,8 @@ def test_service_pattern_against_comparators_by_hand(tmp_path: Path) -> None:
             if c == "A":
                 w.claim(c, pid, "0101", D(2025, 4, 3))
     with Warehouse.connect(w.write(tmp_path / "w")) as wh:
-        summary = settlement.claim_summary(_checked(wh), by_service=True)  # type: ignore[arg-type]
-        accepted = settlement.accepted_by_group(summary, start=D(2025, 1, 1), end=D(2025, 12, 31))
+        summary = settlement.claim_summary(check_world(wh), by_service=True)  # type: ignore[arg-type]
+        accepted = accepted_in_year(summary)
         expo = settlement.exposure(wh.read_table("patient"), 2025)
     everyone = pl.DataFrame({"provider_number": ["A", *peers], "group": ["R"] * 6})
     few = pl.DataFrame({"provider_number": ["A", "P1", "P2"], "group": ["c"] * 3})
