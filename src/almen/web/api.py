@@ -249,7 +249,7 @@ def returned(
 @router.get(
     "/clinics/{provider_number}/ceiling",
     response_model=None,
-    responses=out.answers(out.ClinicsCeiling, 200),
+    responses=out.answers(out.S96Ceiling, 200),
 )
 def ceiling(c: C, provider_number: str,
             through_month: Annotated[int, Query(ge=1, le=12)] = 12) -> dict[str, Any]:  # fmt: skip

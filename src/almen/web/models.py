@@ -183,26 +183,6 @@ class ClinicsSettlement(Out):
     months: list[ClinicsSettlementMonth]
 
 
-class ClinicsDashboardLatestMonth(Out):
-    run_id: str
-    provider_number: str
-    month: str
-    listed: int
-    capitation_dkk: float
-    ffs_daytime_dkk: float
-    ffs_ooh_dkk: float
-    local_dkk: float
-    mileage_km: float
-    returned_lines: int
-    returned_dkk: float
-    total_dkk: float
-    payment_date: str
-    ffs_group2_dkk: float
-    cover_dkk: float
-    mileage_dkk: float
-    flagged_lines: int
-
-
 class ClinicsDashboardReturnedByReasonRow(Out):
     rule: str | None = None
     reason_da: str | None = None
@@ -211,7 +191,7 @@ class ClinicsDashboardReturnedByReasonRow(Out):
     dkk: float | None = None
 
 
-class ClinicsDashboardS96(Out):
+class S96Ceiling(Out):
     provider_number: str
     region: str
     patient_years: float
@@ -228,7 +208,7 @@ class ClinicsDashboardS96(Out):
     over: bool
     limit: float
     method: str
-    ceiling_ffs_dkk: str | None = None
+    ceiling_ffs_dkk: float | None = None
     ffs_year_dkk: float
     months: int
     statement_date: str
@@ -236,7 +216,7 @@ class ClinicsDashboardS96(Out):
     why: str
 
 
-class ClinicsDashboardCaseFindingRow(Out):
+class FindingsCount(Out):
     provider_number: str | None = None
     list_size: int | None = None
     definition: str | None = None
@@ -245,11 +225,11 @@ class ClinicsDashboardCaseFindingRow(Out):
 
 class ClinicsDashboard(Out):
     provider_number: str
-    latest_month: ClinicsDashboardLatestMonth
+    latest_month: ClinicsSettlementMonth | None = None
     year_total_dkk: float
     returned_by_reason: list[ClinicsDashboardReturnedByReasonRow]
-    s96: ClinicsDashboardS96
-    case_finding: list[ClinicsDashboardCaseFindingRow]
+    s96: S96Ceiling | None = None
+    case_finding: list[FindingsCount]
 
 
 class ClinicsReturnedItem(Out):
@@ -275,56 +255,6 @@ class ClinicsReturned(Out):
     total: int
 
 
-class ClinicsCeiling(Out):
-    provider_number: str
-    region: str
-    patient_years: float
-    capitation_dkk: float
-    ffs_dkk: float
-    expenditure_dkk: float
-    expected_dkk: float
-    region_per_patient_dkk: float
-    per_patient_dkk: float
-    crude_ratio: float
-    standardised_ratio: float
-    ratio: float
-    average_per_patient_dkk: float
-    over: bool
-    limit: float
-    method: str
-    ceiling_ffs_dkk: str | None = None
-    ffs_year_dkk: float
-    months: int
-    statement_date: str
-    effective_from: str | None = None
-    why: str
-
-
-class ClinicsS96StatementStatement(Out):
-    provider_number: str
-    region: str
-    patient_years: float
-    capitation_dkk: float
-    ffs_dkk: float
-    expenditure_dkk: float
-    expected_dkk: float
-    region_per_patient_dkk: float
-    per_patient_dkk: float
-    crude_ratio: float
-    standardised_ratio: float
-    ratio: float
-    average_per_patient_dkk: float
-    over: bool
-    limit: float
-    method: str
-    ceiling_ffs_dkk: str | None = None
-    ffs_year_dkk: float
-    months: int
-    statement_date: str
-    effective_from: str | None = None
-    why: str
-
-
 class ClinicsS96StatementBandsRow(Out):
     age_band: int | None = None
     sex: str | None = None
@@ -337,7 +267,7 @@ class ClinicsS96StatementBandsRow(Out):
 
 
 class ClinicsS96Statement(Out):
-    statement: ClinicsS96StatementStatement
+    statement: S96Ceiling
     bands: list[ClinicsS96StatementBandsRow]
 
 
@@ -383,19 +313,10 @@ class ClinicsFindingsItem(Out):
     reason: str | None = None
 
 
-class ClinicsFindingsCount(Out):
-    """What others than the clinic get: its published counts (small ones suppressed)."""
-
-    provider_number: str | None = None
-    list_size: int | None = None
-    definition: str | None = None
-    count: int | None = None
-
-
 class ClinicsFindings(Out):
     """The clinic's own user: its patients (pseudonyms); everyone else: counts."""
 
-    items: list[ClinicsFindingsItem] | list[ClinicsFindingsCount]
+    items: list[ClinicsFindingsItem] | list[FindingsCount]
     page: int
     size: int
     total: int
@@ -446,7 +367,7 @@ class Indicators(Out):
     rows: list[IndicatorsRow]
 
 
-class ClinicsAuditItem(Out):
+class PatientView(Out):
     at: str | None = None
     username: str | None = None
     what: str | None = None
@@ -454,22 +375,15 @@ class ClinicsAuditItem(Out):
 
 
 class ClinicsAudit(Out):
-    items: list[ClinicsAuditItem]
+    items: list[PatientView]
     page: int
     size: int
     total: int
 
 
-class PatientsAuditViewsRow(Out):
-    at: str | None = None
-    username: str | None = None
-    what: str | None = None
-    patient_id: str | None = None
-
-
 class PatientsAudit(Out):
     patient_id: str
-    views: list[PatientsAuditViewsRow]
+    views: list[PatientView]
 
 
 class PatientsCareplans(Out):
