@@ -262,13 +262,20 @@ OOH_CONTACT = _t(
 CALIBRATION = _t(
     "calibration",
     "one measure of a synthetic run",
-    "What the synthetic generator made beside the public figure it aims at.",
+    "What the synthetic generator made beside a public figure: the targets it was tuned to "
+    "(kind target) and, apart, public figures it was never tuned to (kind held_out), each "
+    "with a tolerance band; injected claim errors are kind injected.",
     ("measure",),
     C("measure", "string", "what is measured"),
-    C("generated", "float64", "value in the generated data"),
+    C("generated", "float64", "value in the generated data", nullable=True),
     C("target", "float64", "public figure scaled to the run", nullable=True),
     C("unit", "string", "unit"),
     C("source", "string", "where the target comes from"),
+    C("kind", "string", "target, held_out or injected"),
+    C("low", "float64", "held out: lower end of the band, scaled to the run", nullable=True),
+    C("high", "float64", "held out: upper end of the band, scaled to the run", nullable=True),
+    C("year", "int32", "held out: the year of the public figure", nullable=True),
+    C("inside", "bool", "held out: the generated value is inside the band", nullable=True),
 )
 
 REJECT = _t(

@@ -110,7 +110,7 @@ def render_counts(counts: dict[str, int], *, title: str) -> None:
 
 
 def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
+    if value is None or value != value:  # none, or NaN
         return "—"
     if unit.startswith("share"):
         return f"{value:.1%}"
@@ -120,15 +120,34 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def render_calibration(cal: pl.DataFrame) -> None:
-    """What the generator made beside the public figure it aims at, both on each line."""
-    table = Table(title="Calibration: generated beside the public figure (scaled to the run)")
+    """The two parts of the calibration table, apart: the targets the generator was tuned
+    to, and the held-out public figures it was never tuned to, each with its band and
+    whether the generated value falls inside."""
+    kind = cal["kind"] if "kind" in cal.columns else pl.Series(["target"] * len(cal))
+    targets, held = cal.filter(kind != "held_out"), cal.filter(kind == "held_out")
+    table = Table(
+        title="Targets (tuned to): generated beside the public figure (scaled to the run)"
+    )
     for col, justify in (("measure", "left"), ("generated", "right"), ("target", "right"),
                          ("ratio", "right"), ("source", "left")):  # fmt: skip
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for r in cal.iter_rows(named=True):
+    for r in targets.iter_rows(named=True):
         ratio = "" if not r["target"] else f"{r['generated'] / r['target']:.2f}"
         table.add_row(r["measure"], _fmt(r["generated"], r["unit"]), _fmt(r["target"], r["unit"]),
                       ratio, r["source"])  # fmt: skip
+    console.print(table)
+    if held.is_empty():
+        return
+    inside = int(held["inside"].sum())
+    table = Table(title=f"Held out (never tuned to): {inside} of {len(held)} inside their band")
+    for col, justify in (("measure", "left"), ("generated", "right"), ("public", "right"),
+                         ("band", "right"), ("inside", "center"), ("year", "right"),
+                         ("source", "left")):  # fmt: skip
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in held.iter_rows(named=True):
+        band = f"{_fmt(r['low'], r['unit'])}-{_fmt(r['high'], r['unit'])}"
+        table.add_row(r["measure"], _fmt(r["generated"], r["unit"]), _fmt(r["target"], r["unit"]),
+                      band, "yes" if r["inside"] else "NO", str(r["year"]), r["source"])  # fmt: skip
     console.print(table)
 
 

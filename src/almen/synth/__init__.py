@@ -34,6 +34,7 @@ from almen.synth.claims import (
 )
 from almen.synth.clinics import generate_clinics, list_patients
 from almen.synth.geography import place_residents
+from almen.synth.holdout import held_out_rows
 from almen.synth.morbidity import generate_conditions, generate_medications
 from almen.synth.ooh import KINDS, Sites, generate_ooh, out_of_hours_rates
 from almen.synth.people import generate_persons, scaled_cell_counts
@@ -539,6 +540,9 @@ def write_denmark(
             for name in ("reject", "ingest_log"):
                 wh.create_empty(name)
             claim_index.build(wh)
+            held = held_out_rows(wh, params.year, params.scale)  # measured on the result
+            wh.append_table("calibration", held.to_arrow())
+            counts["calibration"] += len(held)
             wh.con.raw_sql("CHECKPOINT")
         os.replace(tmp, data_dir / WAREHOUSE_FILE)
     finally:

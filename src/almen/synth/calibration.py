@@ -116,8 +116,10 @@ DENSITY_NOTE = "; depends on clinic density: compare at scale 1"
 
 
 def calibration_table(generated: dict[str, float], scale: float) -> pl.DataFrame:
-    """One row per measure: generated value, target scaled to the run, unit and source
-    (noting, below scale 1, the measures that depend on clinic density)."""
+    """The targets: one row per measure, generated value, target scaled to the run, unit
+    and source (noting, below scale 1, the measures that depend on clinic density); kind
+    ``target`` (``injected`` for the claim errors put in on purpose). The held-out rows
+    are added from the finished warehouse (``synth.holdout``)."""
     rows = []
     for name, (target, unit, source, scales) in TARGETS.items():
         if name not in generated:
@@ -125,7 +127,8 @@ def calibration_table(generated: dict[str, float], scale: float) -> pl.DataFrame
         t = None if target is None else (target * scale if scales else float(target))
         if name in DENSITY_DEPENDENT and scale < 1:
             source += DENSITY_NOTE
-        rows.append((name, float(generated[name]), t, unit, source))
+        kind = "injected" if name.startswith("claims_injected_") else "target"
+        rows.append((name, float(generated[name]), t, unit, source, kind))
     return pl.DataFrame(
         rows,
         schema={
@@ -134,8 +137,14 @@ def calibration_table(generated: dict[str, float], scale: float) -> pl.DataFrame
             "target": pl.Float64,
             "unit": pl.Utf8,
             "source": pl.Utf8,
+            "kind": pl.Utf8,
         },
         orient="row",
+    ).with_columns(
+        low=pl.lit(None, pl.Float64),
+        high=pl.lit(None, pl.Float64),
+        year=pl.lit(None, pl.Int32),
+        inside=pl.lit(None, pl.Boolean),
     )
 
 

@@ -1,0 +1,156 @@
+"""Held-out checks of synthetic Denmark: public figures the generator was never tuned to.
+
+The calibration table (``synth.calibration.TARGETS``) holds the targets: figures the
+generator's parameters were set from. The figures here are not used anywhere in the
+generator (``reference/data/synth_holdout.csv``: value, a tolerance band, unit, year and
+source from ``shared/research/danish-facts.md``); they are measured on the finished
+warehouse, the way an analyst would measure them on real data, and set beside their
+band. Never move a held-out figure into the targets to make it pass: a figure outside its
+band is a finding about the generator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from almen.reference import CONTACT_CODES, load_municipalities
+from almen.warehouse import Warehouse
+
+__all__ = ["HOLDOUT_FILE", "held_out_rows", "load_held_out", "measure"]
+
+HOLDOUT_FILE = Path(__file__).resolve().parents[1] / "reference" / "data" / "synth_holdout.csv"
+SIX_CHRONIC = ("R95", "L88", "L95", "T89", "T90", "K77", "R96")  # KOL, RA, osteoporosis,
+# type 1 and 2 diabetes, heart failure, asthma: SSI's six diseases (2015)
+# ICPC-2 angina, infarction, other ischaemic heart disease, heart failure, atrial
+# fibrillation and other heart disease (K74-K79), stroke and TIA (K89-K92): the heart and
+# vessel diseases the Danish Heart Foundation counts, without high blood pressure
+HEART = r"^K(7[4-9]|89|9[0-2])$"
+CLOSED_FOUR = ("0240", "0253", "0187", "0390")  # Egedal, Greve, Vallensbæk, Vordingborg
+
+
+def load_held_out() -> pl.DataFrame:
+    """The held-out figures: measure, value, low, high, unit, year, scales, source."""
+    return pl.read_csv(HOLDOUT_FILE, schema_overrides={"scales": pl.Boolean, "year": pl.Int32})
+
+
+def _share(mask: pl.Series) -> float:
+    return float(mask.mean()) if len(mask) else float("nan")  # type: ignore[arg-type]
+
+
+def measure(wh: Warehouse, year: int) -> dict[str, float]:
+    """Every held-out measure, from the warehouse tables of ``year``."""
+    region_of = dict(load_municipalities().select("code", "region").iter_rows())
+    doctors = wh.read_table("doctor").to_polars()
+    clinics = (
+        wh.read_table("clinic")
+        .to_polars()
+        .with_columns(region=pl.col("municipality").replace_strict(region_of, default=None))
+    )
+    persons = wh.read_table("patient").to_polars().with_columns(age=year - pl.col("birth_year"))
+    c = wh.read_table("claim")
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    contacts = (
+        c.filter(c.service_code.isin(list(CONTACT_CODES)), c.service_date.between(start, end))
+        .select("patient_id", "service_code")
+        .to_polars()
+        .join(persons.select("patient_id", "age", "sex", "municipality"), on="patient_id")
+    )
+    out: dict[str, float] = {}
+
+    gp_age = year - doctors["birth_year"]
+    out["gp_share_aged_65_plus"] = _share(gp_age >= 65)
+    out["gp_share_aged_50_plus"] = _share(gp_age >= 50)
+    out["gp_share_women"] = _share(doctors["sex"] == "F")
+    gps = doctors.with_columns(age=year - pl.col("birth_year")).join(
+        clinics.select("provider_number", "form", "region"), on="provider_number"
+    )
+    solo = pl.col("form") == "solo"
+    out["gp_share_solo"] = _share(gps.select(solo).to_series())
+    out["gp_share_solo_syddanmark"] = _share(
+        gps.filter(pl.col("region") == "Region Syddanmark").select(solo).to_series()
+    )
+    out["gp_share_solo_under_45"] = _share(gps.filter(pl.col("age") < 45).select(solo).to_series())
+
+    own = clinics.filter(~pl.col("form").is_in(["region", "tender"]))
+    for region in ("hovedstaden", "midtjylland"):
+        part = own.filter(pl.col("region").str.to_lowercase() == f"region {region}")
+        out[f"share_open_practices_{region}"] = _share(~part["closed_to_new"])
+    for name, code in (("kobenhavn", "0101"), ("aarhus", "0751"), ("aalborg", "0851")):
+        out[f"share_closed_{name}"] = _share(
+            own.filter(pl.col("municipality") == code)["closed_to_new"]
+        )
+    four = own.filter(pl.col("municipality").is_in(CLOSED_FOUR))["closed_to_new"]
+    out["share_closed_egedal_greve_vallensbaek_vordingborg"] = _share(four)
+
+    public = clinics.filter(pl.col("form").is_in(["region", "tender"]))
+    listed = persons.join(public.select("provider_number", "region"), on="provider_number")
+    for region in ("nordjylland", "sjaelland", "syddanmark", "midtjylland", "hovedstaden"):
+        name = {"sjaelland": "sjælland"}.get(region, region)
+        out[f"region_or_tender_listed_{region}"] = float(
+            (listed["region"].str.to_lowercase() == f"region {name}").sum()
+        )
+
+    for name, code in (("kobenhavn", "0101"), ("egedal", "0240"), ("langeland", "0482")):
+        residents = int((persons["municipality"] == code).sum())
+        n = int((contacts["municipality"] == code).sum())
+        out[f"contacts_per_person_{name}"] = n / residents if residents else float("nan")
+    mid = persons.filter(pl.col("age").is_between(30, 59))
+    seen = set(contacts["patient_id"].unique().to_list())
+    for sex, word in (("F", "women"), ("M", "men")):
+        ids = mid.filter(pl.col("sex") == sex)["patient_id"]
+        out[f"share_with_contact_{word}_30_59"] = _share(ids.is_in(list(seen)))
+    c_mid = contacts.filter(pl.col("age").is_between(30, 59))
+    out["women_share_of_contacts_30_59"] = _share(c_mid["sex"] == "F")
+    women = int((mid["sex"] == "F").sum())
+    out["contacts_per_woman_30_59"] = int((c_mid["sex"] == "F").sum()) / max(women, 1)
+    men = int((mid["sex"] == "M").sum())
+    out["contacts_per_man_30_59"] = int((c_mid["sex"] == "M").sum()) / max(men, 1)
+    e = contacts.filter(pl.col("service_code").is_in(["0105", "0127"]))
+    phone = contacts.filter(pl.col("service_code").is_in(["0201", "0204"]))
+    out["share_with_phone_consultation"] = phone["patient_id"].n_unique() / max(len(persons), 1)
+    out["e_consultation_share_aged_80_plus"] = _share(e["age"] >= 80)
+
+    cond = wh.read_table("condition").to_polars()
+    old = persons.filter(pl.col("age") >= 85)["patient_id"]
+    chronic = set(cond.filter(pl.col("code").is_in(SIX_CHRONIC))["patient_id"].to_list())
+    out["share_85_plus_with_chronic_disease"] = _share(old.is_in(list(chronic)))
+    heart = set(cond.filter(pl.col("code").str.contains(HEART))["patient_id"])
+    out["share_65_plus_with_cardiovascular_disease"] = _share(
+        persons.filter(pl.col("age") >= 65)["patient_id"].is_in(list(heart))
+    )
+    med = wh.read_table("medication").to_polars()
+    active = med.filter(
+        pl.col("atc").str.starts_with("C")
+        & (pl.col("start_date") <= end)
+        & (pl.col("end_date").is_null() | (pl.col("end_date") >= start))
+    )
+    users = set(active["patient_id"].to_list())
+    out["cardiovascular_drug_users_35_plus"] = _share(
+        persons.filter(pl.col("age") >= 35)["patient_id"].is_in(list(users))
+    )
+
+    ooh = wh.read_table("ooh_contact").to_polars().filter(pl.col("region") == "Region Hovedstaden")
+    out["ooh_consultation_share_hovedstaden"] = _share(ooh["kind"] == "consultation")
+    return out
+
+
+def held_out_rows(wh: Warehouse, year: int, scale: float) -> pl.DataFrame:
+    """The held-out part of the calibration table: measure, generated, target (the public
+    figure, scaled to the run when it is a count), low, high, inside, unit, year, source,
+    kind ("held_out")."""
+    got = measure(wh, year)
+    ho = load_held_out()
+    k = pl.when(pl.col("scales")).then(pl.lit(scale)).otherwise(pl.lit(1.0))
+    return ho.with_columns(
+        generated=pl.col("measure")
+        .replace_strict(got, default=None, return_dtype=pl.Float64)
+        .fill_nan(None),  # nothing to measure (no clinic of that kind in a small run)
+        target=pl.col("value") * k, low=pl.col("low") * k, high=pl.col("high") * k,
+    ).with_columns(
+        inside=pl.col("generated").is_between(pl.col("low"), pl.col("high")).fill_null(False),
+        kind=pl.lit("held_out"),
+    ).select("measure", "generated", "target", "unit", "source", "kind", "low", "high",
+             "year", "inside")  # fmt: skip
