@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import ibis
 import polars as pl
 
 from almen.reference import CONTACT_CODES, load_municipalities
@@ -40,8 +41,16 @@ def _share(mask: pl.Series) -> float:
     return float(mask.mean()) if len(mask) else float("nan")  # type: ignore[arg-type]
 
 
+def _ratio(part: ibis.Table, whole: ibis.Table) -> float:
+    """How many rows of ``part`` per row of ``whole`` (NaN when ``whole`` is empty)."""
+    n = int(whole.count().execute())
+    return int(part.count().execute()) / n if n else float("nan")
+
+
 def measure(wh: Warehouse, year: int) -> dict[str, float]:
-    """Every held-out measure, from the warehouse tables of ``year``."""
+    """Every held-out measure, from the warehouse tables of ``year``. Clinics and doctors
+    are read whole (thousands of rows); person and claim measures are counted in the
+    database, so no patient-level table is pulled into memory."""
     region_of = dict(load_municipalities().select("code", "region").iter_rows())
     doctors = wh.read_table("doctor").to_polars()
     clinics = (
@@ -49,15 +58,13 @@ def measure(wh: Warehouse, year: int) -> dict[str, float]:
         .to_polars()
         .with_columns(region=pl.col("municipality").replace_strict(region_of, default=None))
     )
-    persons = wh.read_table("patient").to_polars().with_columns(age=year - pl.col("birth_year"))
+    pt = wh.read_table("patient")
+    people = pt.select("patient_id", "sex", "municipality", "provider_number",
+                       age=year - pt.birth_year)  # fmt: skip
     c = wh.read_table("claim")
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    contacts = (
-        c.filter(c.service_code.isin(list(CONTACT_CODES)), c.service_date.between(start, end))
-        .select("patient_id", "service_code")
-        .to_polars()
-        .join(persons.select("patient_id", "age", "sex", "municipality"), on="patient_id")
-    )
+    lines = c.filter(c.service_code.isin(list(CONTACT_CODES)), c.service_date.between(start, end))
+    contacts = lines.select("patient_id", "service_code").join(people, "patient_id")
     out: dict[str, float] = {}
 
     gp_age = year - doctors["birth_year"]
@@ -86,54 +93,62 @@ def measure(wh: Warehouse, year: int) -> dict[str, float]:
     out["share_closed_egedal_greve_vallensbaek_vordingborg"] = _share(four)
 
     public = clinics.filter(pl.col("form").is_in(["region", "tender"]))
-    listed = persons.join(public.select("provider_number", "region"), on="provider_number")
+    on_public = people.filter(people.provider_number.isin(public["provider_number"].to_list()))
+    by_clinic = dict(
+        on_public.group_by("provider_number").aggregate(n=on_public.count()).to_polars().iter_rows()
+    )
     for region in ("nordjylland", "sjaelland", "syddanmark", "midtjylland", "hovedstaden"):
         name = {"sjaelland": "sjælland"}.get(region, region)
+        mine = public.filter(pl.col("region").str.to_lowercase() == f"region {name}")
         out[f"region_or_tender_listed_{region}"] = float(
-            (listed["region"].str.to_lowercase() == f"region {name}").sum()
+            sum(by_clinic.get(pn, 0) for pn in mine["provider_number"])
         )
 
     for name, code in (("kobenhavn", "0101"), ("egedal", "0240"), ("langeland", "0482")):
-        residents = int((persons["municipality"] == code).sum())
-        n = int((contacts["municipality"] == code).sum())
-        out[f"contacts_per_person_{name}"] = n / residents if residents else float("nan")
-    mid = persons.filter(pl.col("age").is_between(30, 59))
-    seen = set(contacts["patient_id"].unique().to_list())
-    for sex, word in (("F", "women"), ("M", "men")):
-        ids = mid.filter(pl.col("sex") == sex)["patient_id"]
-        out[f"share_with_contact_{word}_30_59"] = _share(ids.is_in(list(seen)))
-    c_mid = contacts.filter(pl.col("age").is_between(30, 59))
-    out["women_share_of_contacts_30_59"] = _share(c_mid["sex"] == "F")
-    women = int((mid["sex"] == "F").sum())
-    out["contacts_per_woman_30_59"] = int((c_mid["sex"] == "F").sum()) / max(women, 1)
-    men = int((mid["sex"] == "M").sum())
-    out["contacts_per_man_30_59"] = int((c_mid["sex"] == "M").sum()) / max(men, 1)
-    e = contacts.filter(pl.col("service_code").is_in(["0105", "0127"]))
-    phone = contacts.filter(pl.col("service_code").is_in(["0201", "0204"]))
-    out["share_with_phone_consultation"] = phone["patient_id"].n_unique() / max(len(persons), 1)
-    out["e_consultation_share_aged_80_plus"] = _share(e["age"] >= 80)
+        out[f"contacts_per_person_{name}"] = _ratio(
+            contacts.filter(contacts.municipality == code),
+            people.filter(people.municipality == code),
+        )
+    mid = people.filter(people.age.between(30, 59))
+    mid_contacts = contacts.filter(contacts.age.between(30, 59))
+    seen = mid_contacts.select("patient_id", "sex").distinct()
+    for sex, many, one in (("F", "women", "woman"), ("M", "men", "man")):
+        group = mid.filter(mid.sex == sex)
+        out[f"share_with_contact_{many}_30_59"] = _ratio(seen.filter(seen.sex == sex), group)
+        out[f"contacts_per_{one}_30_59"] = _ratio(
+            mid_contacts.filter(mid_contacts.sex == sex), group
+        )
+    out["women_share_of_contacts_30_59"] = _ratio(
+        mid_contacts.filter(mid_contacts.sex == "F"), mid_contacts
+    )
+    phone = contacts.filter(contacts.service_code.isin(["0201", "0204"]))
+    out["share_with_phone_consultation"] = _ratio(phone.select("patient_id").distinct(), people)
+    e = contacts.filter(contacts.service_code.isin(["0105", "0127"]))
+    out["e_consultation_share_aged_80_plus"] = _ratio(e.filter(e.age >= 80), e)
 
-    cond = wh.read_table("condition").to_polars()
-    old = persons.filter(pl.col("age") >= 85)["patient_id"]
-    chronic = set(cond.filter(pl.col("code").is_in(SIX_CHRONIC))["patient_id"].to_list())
-    out["share_85_plus_with_chronic_disease"] = _share(old.is_in(list(chronic)))
-    heart = set(cond.filter(pl.col("code").str.contains(HEART))["patient_id"])
-    out["share_65_plus_with_cardiovascular_disease"] = _share(
-        persons.filter(pl.col("age") >= 65)["patient_id"].is_in(list(heart))
+    cond = wh.read_table("condition")
+    chronic = cond.filter(cond.code.isin(list(SIX_CHRONIC))).select("patient_id").distinct()
+    old = people.filter(people.age >= 85)
+    out["share_85_plus_with_chronic_disease"] = _ratio(old.semi_join(chronic, "patient_id"), old)
+    heart = cond.filter(cond.code.re_search(HEART)).select("patient_id").distinct()
+    aged = people.filter(people.age >= 65)
+    out["share_65_plus_with_cardiovascular_disease"] = _ratio(
+        aged.semi_join(heart, "patient_id"), aged
     )
-    med = wh.read_table("medication").to_polars()
-    active = med.filter(
-        pl.col("atc").str.starts_with("C")
-        & (pl.col("start_date") <= end)
-        & (pl.col("end_date").is_null() | (pl.col("end_date") >= start))
-    )
-    users = set(active["patient_id"].to_list())
-    out["cardiovascular_drug_users_35_plus"] = _share(
-        persons.filter(pl.col("age") >= 35)["patient_id"].is_in(list(users))
-    )
+    med = wh.read_table("medication")
+    users = med.filter(
+        med.atc.startswith("C"),
+        med.start_date <= end,
+        med.end_date.isnull() | (med.end_date >= start),
+    ).select("patient_id").distinct()  # fmt: skip
+    adults = people.filter(people.age >= 35)
+    out["cardiovascular_drug_users_35_plus"] = _ratio(adults.semi_join(users, "patient_id"), adults)
 
-    ooh = wh.read_table("ooh_contact").to_polars().filter(pl.col("region") == "Region Hovedstaden")
-    out["ooh_consultation_share_hovedstaden"] = _share(ooh["kind"] == "consultation")
+    ooh = wh.read_table("ooh_contact")
+    region_h = ooh.filter(ooh.region == "Region Hovedstaden")
+    out["ooh_consultation_share_hovedstaden"] = _ratio(
+        region_h.filter(region_h.kind == "consultation"), region_h
+    )
     return out
 
 
