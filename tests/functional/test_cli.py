@@ -55,11 +55,15 @@ def test_synth_rejects_data_dir_when_unwritable(call_cli: Cli, tmp_path: Path) -
 
 
 def test_synth_writes_warehouse_and_prints_calibration(call_cli: Cli, tmp_path: Path) -> None:
-    """`almen synth` at scale 0.01 shows progress, row counts and the calibration lines."""
+    """`almen synth` at scale 0.01 shows progress, row counts and the calibration table's
+    two parts: the targets and, apart, the held-out figures with their bands."""
     result = call_cli("--data", str(tmp_path / "d"), "synth", "--scale", "0.01", "--seed", "3")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "d" / WAREHOUSE_FILE).exists()
-    assert "Calibration" in result.stdout and "contacts_per_person" in result.stdout
+    out = result.stdout
+    assert "Targets (tuned to)" in out and "contacts_per_person" in out
+    assert "Held out (never tuned to)" in out and "of 31 inside their band" in out
+    assert out.index("Targets (tuned to)") < out.index("Held out (never tuned to)")
 
 
 def test_demo_builds_data_when_missing_then_reuses_it(call_cli: Cli, tmp_path: Path) -> None:
