@@ -23,7 +23,6 @@ from almen.warehouse import Warehouse
 # stays true, and when any other figure leaves its band. Never move one into the targets.
 KNOWN_OUTSIDE = {
     "gp_share_solo_syddanmark",
-    "gp_share_solo_under_45",
     "share_closed_egedal_greve_vallensbaek_vordingborg",
     "region_or_tender_listed_nordjylland",
     "region_or_tender_listed_sjaelland",
@@ -119,4 +118,20 @@ def test_held_out_figures_stay_in_their_bands_at_scale_0_1(tmp_path: Path) -> No
     outside = set(held.filter(~pl.col("inside"))["measure"].to_list())
     assert outside - KNOWN_OUTSIDE == set(), "left their band"
     assert KNOWN_OUTSIDE - outside == set(), "now inside: take them off KNOWN_OUTSIDE"
-    assert len(held) - len(outside) >= 18
+    assert len(held) - len(outside) >= 19
+
+
+def test_solo_practice_is_more_common_among_older_gps(tiny_denmark: Path) -> None:
+    """Issue 18 item 3 (in part): solo owners are older than the other owners, with the
+    owners' mean age unchanged; the held-out share of GPs under 45 in solo practice (14 %,
+    2017) is the check, not this."""
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        d = wh.read_table("doctor").to_polars()
+        c = wh.read_table("clinic").to_polars()
+    owners = d.filter(pl.col("role") == "owner").join(c.select("provider_number", "form"),
+                                                       on="provider_number")  # fmt: skip
+    age = 2025 - pl.col("birth_year").cast(pl.Int32)
+    solo = owners.filter(pl.col("form") == "solo").select(age.mean()).item()
+    other = owners.filter(pl.col("form") != "solo").select(age.mean()).item()
+    assert solo - other > 3
+    assert 50 <= owners.select(age.mean()).item() <= 56

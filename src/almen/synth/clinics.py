@@ -152,6 +152,13 @@ def generate_clinics(
         rng.normal(P.EMPLOYED_AGE_MEAN, P.EMPLOYED_AGE_SD, n_d),
         rng.normal(P.OWNER_AGE_MEAN, P.OWNER_AGE_SD, n_d),
     )
+    # solo practice more common among older GPs: owners of solo clinics older, the other
+    # owners younger by as much, so the owners' mean age stays (SOLO_AGE_SHIFT, assumption)
+    solo_owner = (np.array(c_form, dtype=object)[clinic_of] == "solo") & ~is_emp
+    owners = ~is_emp
+    s = float(solo_owner[owners].mean()) if owners.any() else 0.0
+    age = age + np.where(solo_owner, P.SOLO_AGE_SHIFT * (1 - s), 0.0)
+    age = age - np.where(owners & ~solo_owner, P.SOLO_AGE_SHIFT * s, 0.0)
     age = np.clip(np.round(age), P.DOCTOR_AGE_MIN, P.DOCTOR_AGE_MAX).astype(np.int16)
     p_female = 1.0 / (1.0 + np.exp((age - 56.0) / 6.0)) * 0.45 + 0.25
     female = rng.random(n_d) < p_female
