@@ -135,3 +135,23 @@ def test_solo_practice_is_more_common_among_older_gps(tiny_denmark: Path) -> Non
     other = owners.filter(pl.col("form") != "solo").select(age.mean()).item()
     assert solo - other > 3
     assert 50 <= owners.select(age.mean()).item() <= 56
+
+
+def test_christmas_eve_and_new_years_eve_are_out_of_hours_days(tiny_denmark: Path) -> None:
+    """Issue 18 item 5 (in part): on 24 and 31 December clinics are closed and the
+    lægevagt runs in daytime as on a public holiday (they are not public holidays in the
+    `holidays` package); an ordinary weekday has no daytime out-of-hours contacts."""
+    con = duckdb.connect(str(tiny_denmark / "warehouse.duckdb"), read_only=True)
+
+    def daytime_ooh(day: str) -> int:
+        return con.sql(f"""select count(*) from ooh_contact where cast(start_time as date) =
+                           date '{day}' and hour(start_time) between 9 and 14""").fetchone()[0]  # type: ignore[index]
+
+    sundays = [daytime_ooh(d) for d in ("2025-12-07", "2025-12-14", "2025-12-21")]
+    for day in ("2025-12-24", "2025-12-31"):
+        assert daytime_ooh(day) >= 0.5 * sum(sundays) / 3 > 0, day
+        consultations = con.sql(f"""select count(*) from claim where service_date = date '{day}'
+                                    and service_code = '0101'""").fetchone()[0]  # type: ignore[index]
+        assert consultations == 0, day
+    assert daytime_ooh("2025-12-17") == 0  # a Wednesday
+    con.close()

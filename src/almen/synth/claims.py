@@ -6,10 +6,10 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 
-import holidays
 import numpy as np
 
 from almen.synth import params as P
+from almen.synth.days import closed_days
 
 __all__ = [
     "CHRONIC_FEES",
@@ -127,15 +127,11 @@ def clinic_day_weights(year: int) -> tuple[np.ndarray, np.ndarray]:
     knowledge of Danish practice; no published daily profile was found.
     """
     days = _year_days(year)
-    dk_holidays = holidays.country_holidays("DK", years=year)
+    closed = closed_days(year)
     w = np.zeros(len(days))
     for i, d in enumerate(days):
         date = EPOCH + dt.timedelta(days=int(d))
-        if (
-            date.weekday() >= 5
-            or date in dk_holidays
-            or (date.month == 12 and date.day in (24, 31))
-        ):
+        if date.weekday() >= 5 or date in closed:
             continue
         weekday = (1.3, 1.05, 1.0, 0.95, 0.8)[date.weekday()]
         season = 1.0 + 0.12 * np.cos(2 * np.pi * (date.timetuple().tm_yday - 20) / 365.0)

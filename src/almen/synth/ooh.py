@@ -6,10 +6,10 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 
-import holidays
 import numpy as np
 from scipy.spatial import cKDTree
 
+from almen.synth.days import closed_days
 from almen.synth.geography import to_km
 
 __all__ = ["KINDS", "OohContacts", "Sites", "generate_ooh"]
@@ -69,7 +69,7 @@ def out_of_hours_rates(age: np.ndarray, per_person: float) -> np.ndarray:
 def _day_table(year: int) -> tuple[np.ndarray, np.ndarray]:
     start = dt.date(year, 1, 1)
     n = (dt.date(year + 1, 1, 1) - start).days
-    dk = holidays.country_holidays("DK", years=year)
+    dk = closed_days(year)  # public holidays, Christmas Eve and New Year's Eve
     days = np.arange((start - EPOCH).days, (start - EPOCH).days + n, dtype=np.int64)
     off = np.array(
         [
