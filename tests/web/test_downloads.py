@@ -63,11 +63,23 @@ def test_the_case_finding_list_pages_and_shows_all(site: Site, as_user) -> None:
     assert sorted(rows["patient"].to_list()) == sorted(seen)
 
 
-def test_a_fee_scenario_result_has_an_address_pages_and_downloads(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_fee_scenario_result_has_an_address_pages_and_downloads(
+    site: Site, as_user, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """Before: the result of POST /fees showed the top 10 winners and losers, and could
     not be downloaded (a POST result). Now the POST redirects to /fees/<id>: every winner,
     every loser and every clinic, paged, each table as CSV and JSON with all its rows; the
     winners all gained and the losers all lost; another user of the role opens the link."""
+    from almen.settlement import readers
+
+    runs: list[int] = []
+    real = readers.compare_fees
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(readers, "compare_fees", counted)
     nat = as_user("nat")
     scenario = 'name = "Basis +10 %"\n[change_percent]\n"0120" = 10.0\n"0101" = -5.0\n'
     r = nat.http.post("/fees", data={"csrf": nat.csrf, "scenario": scenario},
@@ -98,3 +110,4 @@ def test_a_fee_scenario_result_has_an_address_pages_and_downloads(site: Site, as
     assert reg.status_code == 200 and "Basis +10 %" in reg.text
     assert as_user("klinik").http.get(path).status_code == 403
     assert nat.http.get("/fees/999999").status_code == 404
+    assert len(runs) == 1  # pages and downloads reuse the compared result

@@ -399,18 +399,25 @@ class Services:
         self, scenario_text: str, *, source: str = "scenario", budget_neutral: bool | None = None
     ) -> dict[str, Any]:
         """A fee scenario (TOML text; ``source`` names it in error messages) against the
-        year's activity: totals and the clinics by change (not cached: each differs)."""
+        year's activity: totals and the clinics by change, cached by the scenario's text
+        so a saved result's pages and downloads do not compute it again."""
+        import hashlib
+
         from almen.settlement import readers
         from almen.tomlfile import parse_toml
 
-        scenario = parse_toml(scenario_text, source)
+        scenario = parse_toml(scenario_text, source)  # errors before anything is cached
         summary = self.summary()
-        with self.reading() as wh:
+        digest = hashlib.sha256(scenario_text.encode("utf-8")).hexdigest()
+
+        def compute(wh: Warehouse) -> dict[str, Any]:
             res = readers.compare_fees(wh, scenario, year=self.year,
                                        budget_neutral=budget_neutral,
                                        summary=summary)  # fmt: skip
-        return {"scenario": getattr(res.scenario, "name", "scenario"), "totals": res.totals,
-                "per_clinic": res.per_clinic}  # fmt: skip
+            return {"scenario": getattr(res.scenario, "name", "scenario"), "totals": res.totals,
+                    "per_clinic": res.per_clinic}  # fmt: skip
+
+        return self.cached(("compare_fees", self.year, digest, budget_neutral), compute)
 
     # -- population -------------------------------------------------------------------
     def _population(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
