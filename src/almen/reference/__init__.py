@@ -34,6 +34,8 @@ __all__ = [
     "load_condition_codes",
     "load_fee_schedule",
     "load_municipalities",
+    "load_municipality_age_sex_2020",
+    "load_municipality_income",
     "load_municipality_totals",
     "load_national_population",
     "load_underserved",
@@ -131,60 +133,88 @@ def load_national_population(year: int) -> pl.DataFrame:
 
 
 @cache
+def load_municipality_age_sex_2020() -> pl.DataFrame:
+    """Residents by municipality × single year of age (100+ as 100) × sex on 1 January
+    2020 (Statistics Denmark FOLK1A 2020K1; Christiansø left out)."""
+    return pl.read_csv(
+        DATA_DIR / "municipality_population_2020.csv",
+        schema_overrides={"code": pl.Utf8, "age": pl.Int16, "persons": pl.Int64},
+    )
+
+
+@cache
+def load_municipality_income() -> pl.DataFrame:
+    """Average disposable income per person by municipality, 2023 (Statistics Denmark
+    INDKP101, as copied by a public project; see docs/data-sources.md)."""
+    return pl.read_csv(
+        DATA_DIR / "municipality_income_2023.csv",
+        schema_overrides={"code": pl.Utf8, "disposable_income_dkk": pl.Int64},
+    )
+
+
+@cache
 def load_municipality_totals(year: int) -> pl.DataFrame:
-    """Municipality totals: the shipped 2025 estimates rescaled to the national total of ``year``."""
+    """Municipality totals for ``year``, rescaled to the national total of ``year``.
+
+    The shares come from the counted 2020 totals (FOLK1A) up to 2020, from the shipped
+    2025 estimates from 2025, and by linear interpolation between the two in between.
+    """
     est = pl.read_csv(
         DATA_DIR / "municipality_population_2025.csv", schema_overrides={"code": pl.Utf8}
+    ).sort("code")
+    counted = (
+        load_municipality_age_sex_2020().group_by("code").agg(pl.col("persons").sum()).sort("code")
     )
+    if counted["code"].to_list() != est["code"].to_list():
+        raise ValueError("the 2020 count and the 2025 estimates name different municipalities")
+    w = min(max((year - 2020) / 5.0, 0.0), 1.0)
+    a = counted["persons"].to_numpy().astype(np.float64)
+    b = est["persons_estimate"].to_numpy().astype(np.float64)
+    share = (1 - w) * a / a.sum() + w * b / b.sum()
     national = int(load_national_population(year)["persons"].sum())
-    counts = largest_remainder(est["persons_estimate"].to_numpy(), national)
+    counts = largest_remainder(share, national)
     return est.select("code").with_columns(pl.Series("persons", counts, dtype=pl.Int64))
-
-
-# Age tilt by density (see docs/data-sources.md, "Population by municipality × age × sex").
-# Log-odds shift per unit of standardised log density, by age band. No public per-municipality
-# age table was reachable, so these reproduce the known pattern (cities younger, rural areas
-# older) rather than measured values: København comes out with about 11-12 % aged 65+
-# against 20 % nationally.
-DENSITY_TILT = (
-    (0, 19, -0.05),
-    (20, 29, 0.30),
-    (30, 39, 0.15),
-    (40, 64, -0.02),
-    (65, 79, -0.17),
-    (80, AGE_MAX, -0.12),
-)
 
 
 @cache
 def derive_population(year: int) -> pl.DataFrame:
     """Municipality × age × sex residents for ``year``, derived (basis 'derived').
 
-    Method: a seed table national(age, sex) × exp(tilt(age) × density_z(municipality)) is
-    fitted by iterative proportional fitting to two margins, the municipality totals
-    (estimates) and the national age × sex counts (sourced), then integerised per
-    municipality by largest remainder so that municipality totals are exact.
+    Method: the counted table of 1 January 2020 (FOLK1A, municipality × single year of
+    age × sex) is the seed; it is fitted by iterative proportional fitting to the two
+    margins of ``year``, the municipality totals and the national age × sex counts
+    (sourced), then integerised per municipality by largest remainder so that municipality
+    totals are exact. For 2020 the margins are nearly the seed's own, so the result is
+    FOLK1A 2020 to within the national single-year split.
     """
-    muni = load_municipalities().select("code", "area_km2")
+    muni = load_municipalities().select("code").sort("code")
     totals = load_municipality_totals(year)
-    muni = muni.join(totals, on="code")
+    muni = muni.join(totals, on="code", maintain_order="left")
     national = load_national_population(year).sort(["sex", "age"])
-    density = np.log(muni["persons"].to_numpy() / muni["area_km2"].to_numpy())
-    z = (density - density.mean()) / density.std()
-    ages = national["age"].to_numpy()
-    tilt = np.zeros(len(ages))
-    for lo, hi, beta in DENSITY_TILT:
-        tilt[(ages >= lo) & (ages <= hi)] = beta
+    seed = (
+        load_municipality_age_sex_2020()
+        .with_columns(pl.col("age").clip(upper_bound=AGE_MAX))
+        .group_by(["code", "sex", "age"])
+        .agg(pl.col("persons").sum())
+    )
+    grid = (
+        muni.select("code")
+        .join(national.select("sex", "age"), how="cross")
+        .join(seed, on=["code", "sex", "age"], how="left")
+        .fill_null(0)
+    )
+    n_m, n_c = len(muni), len(national)
+    # half a person in every cell, so a margin can reach an age the seed lacks there
+    m = grid["persons"].to_numpy().astype(np.float64).reshape(n_m, n_c) + 0.5
     col_target = national["persons"].to_numpy().astype(np.float64)
     row_target = muni["persons"].to_numpy().astype(np.float64)
-    m = col_target[None, :] * np.exp(z[:, None] * tilt[None, :])
     for _ in range(50):
         m *= (row_target / m.sum(axis=1))[:, None]
         m *= (col_target / m.sum(axis=0))[None, :]
     counts = np.vstack(
         [largest_remainder(m[i], int(row_target[i])) for i in range(len(row_target))]
     )
-    n_m, n_c = counts.shape
+    ages = national["age"].to_numpy()
     return pl.DataFrame(
         {
             "municipality": np.repeat(muni["code"].to_numpy(), n_c),

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from almen import claim_index, reference
 from almen.errors import ParameterError
+from almen.synth import area
 from almen.synth import params as P
 from almen.synth.calibration import calibration_table, citizens_without_free_choice
 from almen.synth.claims import (
@@ -240,7 +241,20 @@ def generate_denmark(
     )
 
     step("conditions")
-    morb = generate_conditions(persons.age, persons.female, year, _rng(seed, 6))
+    # area deprivation (income) shifts need beyond age and sex, national margins kept
+    muni_pop = population.group_by("municipality").agg(pl.col("persons").sum())
+    dep = area.deprivation_by_municipality(
+        reference.load_municipality_income(), muni_pop.rename({"municipality": "code"})
+    )
+    dep_of_muni = dict(zip(dep["code"].to_list(), dep["deprivation"].to_list(), strict=True))
+    person_dep = np.array([dep_of_muni.get(c, 0.0) for c in codes])[persons.muni]
+
+    def need(gradient: float) -> np.ndarray:
+        return area.raked_factor(person_dep, persons.age, persons.female, gradient)
+
+    morb = generate_conditions(
+        persons.age, persons.female, year, _rng(seed, 6), area=need(area.CONDITION_GRADIENT)
+    )
     yield (
         "condition",
         pa.table(
@@ -273,7 +287,11 @@ def generate_denmark(
     region_of_muni = munis["region"].to_numpy()
     person_region = region_of_muni[persons.muni]
     rates = contact_rates(
-        persons.age, persons.female, morb.n_chronic, P.CONTACTS_AT_SCALE_1 * scale
+        persons.age,
+        persons.female,
+        morb.n_chronic,
+        P.CONTACTS_AT_SCALE_1 * scale,
+        area=need(area.CONTACT_GRADIENT),
     )
     provider_of = np.where(listed, listing.clinic, listing.nearest).astype(np.int32)
     # practice style: clinics differ in how much they do for the same patients (mean 1)
@@ -335,7 +353,9 @@ def generate_denmark(
 
     # --- out of hours ---------------------------------------------------------------
     sites = _ooh_sites(munis, pop_full_by_code)
-    ooh_rates = out_of_hours_rates(persons.age, P.OOH_CONTACTS_PER_PERSON)
+    ooh_rates = out_of_hours_rates(
+        persons.age, P.OOH_CONTACTS_PER_PERSON, area=need(area.OOH_GRADIENT)
+    )
     clinic_region = region_of_muni[clinics.muni]
     contact_offset = 0
     ooh_by_region: dict[str, int] = {}

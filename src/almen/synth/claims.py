@@ -145,12 +145,16 @@ def clinic_day_weights(year: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def contact_rates(
-    age: np.ndarray, female: np.ndarray, n_chronic: np.ndarray, target_total: float
+    age: np.ndarray,
+    female: np.ndarray,
+    n_chronic: np.ndarray,
+    target_total: float,
+    area: np.ndarray | None = None,
 ) -> np.ndarray:
     """Expected contacts per person (before the person's own random frailty).
 
-    rate = base(age, sex) × exp(0.22 × number of chronic conditions), scaled so the
-    expected national total is ``target_total``.
+    rate = base(age, sex) × exp(0.22 × number of chronic conditions) × area factor (1
+    when ``area`` is None), scaled so the expected national total is ``target_total``.
     """
     base = np.where(
         female,
@@ -158,6 +162,8 @@ def contact_rates(
         np.interp(age, RATE_AGE_KNOTS, RATE_MALE),
     )
     rate = base * np.exp(P.MORBIDITY_CONTACT_FACTOR * n_chronic)
+    if area is not None:
+        rate = rate * area
     return rate * (target_total / rate.sum())
 
 

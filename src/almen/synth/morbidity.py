@@ -122,9 +122,17 @@ def _prevalence(spec: ConditionSpec, age: np.ndarray, female: np.ndarray) -> np.
 
 
 def generate_conditions(
-    age: np.ndarray, female: np.ndarray, year: int, rng: np.random.Generator
+    age: np.ndarray,
+    female: np.ndarray,
+    year: int,
+    rng: np.random.Generator,
+    area: np.ndarray | None = None,
 ) -> Morbidity:
-    """Condition rows with onset dates and who diagnosed them (see module docstring)."""
+    """Condition rows with onset dates and who diagnosed them (see module docstring).
+
+    ``area`` is a per-person factor on every prevalence that averages 1 within each age
+    × sex cell (``synth.area.raked_factor``): the area's deprivation, national age × sex
+    prevalences kept."""
     n = len(age)
     somatic = rng.standard_normal(n).astype(np.float32)
     mental = (0.3 * somatic + np.sqrt(1 - 0.3**2) * rng.standard_normal(n)).astype(np.float32)
@@ -133,6 +141,8 @@ def generate_conditions(
     persons, codes, onsets, bys = [], [], [], []
     for spec in CONDITIONS:
         p = _prevalence(spec, age, female)
+        if area is not None:
+            p = np.minimum(p * area, 0.95)
         z = somatic if spec.factor == "somatic" else mental
         threshold = ndtri(np.clip(1.0 - p, 1e-12, 1 - 1e-12))
         liability = spec.rho * z + np.sqrt(1 - spec.rho**2) * rng.standard_normal(

@@ -59,9 +59,14 @@ class OohContacts:
     minutes: np.ndarray  # int16
 
 
-def out_of_hours_rates(age: np.ndarray, per_person: float) -> np.ndarray:
-    """Expected out-of-hours contacts per person, averaging ``per_person``."""
+def out_of_hours_rates(
+    age: np.ndarray, per_person: float, area: np.ndarray | None = None
+) -> np.ndarray:
+    """Expected out-of-hours contacts per person, averaging ``per_person``; ``area`` is a
+    per-person factor (the area's deprivation, ``synth.area.raked_factor``)."""
     r = np.interp(age, AGE_KNOTS, AGE_RATE)
+    if area is not None:
+        r = r * area
     return r * (per_person * len(age) / r.sum())
 
 
