@@ -48,7 +48,7 @@ CHANNEL_MIX = np.array(
 )
 PROCEDURE_CODES = ("2104", "2105", "2108", "2109", "2111", "2112", "2113", "2117", "2119")
 TIME_BANDS = ("day", "evening", "ooh")
-OPTIONAL_CODES = ("2151", "K001", "K002")
+OPTIONAL_CODES = ("2151", "K001", "K002", "F101", "F201", "F301")
 # conditions with a yearly control (0120), by the morbidity flag and its ICPC-2 code on
 # the claim line; the chronic-care fee replaces the control of type 2 diabetes and COPD
 CONTROL_CONDITIONS = (
@@ -257,6 +257,7 @@ def generate_claims(
     autumn = np.array([(EPOCH + dt.timedelta(days=int(d))).month >= 10 for d in days])
     w_autumn = np.where(autumn, w, 0.0)
     yearly(a >= 65, 0.55, "L002", days, w_autumn / w_autumn.sum())
+    _preventive(parts, persons, a, f, codes, days, w, rng)
     if "2151" in codes.index:  # before Aftale25: instruction in clinical forms, chronic care
         yearly(chronic_care, 0.5, "2151", days, w)
 
@@ -269,6 +270,66 @@ def generate_claims(
                rng.choice(days, size=len(t_who), p=w), np.zeros(len(t_who), dtype=np.int8))
     )  # fmt: skip
     return _concat(parts)
+
+
+def in_year_share(age_on_1_january: np.ndarray, at_age_years: float) -> np.ndarray:
+    """The chance that a child aged ``age_on_1_january`` (birth day uniform over its birth
+    year) reaches the age ``at_age_years`` in this calendar year: max(0, 1 − |t − (a + 1)|).
+    Worked example: a child aged 0 on 1 January reaches 5 months (t = 0.42) this year with
+    chance 0.42 (born after 1 August last year) and 15 months (t = 1.25) with 0.75."""
+    return np.maximum(0.0, 1.0 - np.abs(at_age_years - (age_on_1_january + 1.0)))
+
+
+def _preventive(
+    parts: list[Claims],
+    persons: np.ndarray,
+    a: np.ndarray,
+    f: np.ndarray,
+    codes: ClaimCodes,
+    days: np.ndarray,
+    w: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """Child examinations (F101), childhood vaccinations (F301) and pregnancy
+    examinations (F201) under the prophylaxis agreement, where the schedule has them.
+
+    A scheduled event at age t happens this year with ``in_year_share`` × participation;
+    pregnancies are as many as the children aged 0 among ``persons`` (last year's births
+    as this year's), their mothers drawn among women 18-45 by an age curve."""
+    young = np.flatnonzero(a <= 13)
+
+    def schedule(code: str, events: tuple[tuple[float, int], ...], take: float) -> None:
+        if code not in codes.index:
+            return
+        for t, lines in events:
+            p = in_year_share(a[young].astype(np.float64), t) * take
+            hit = young[rng.random(len(young)) < p]
+            who = np.repeat(persons[hit], lines)
+            parts.append(
+                Claims(who, np.full(len(who), codes[code], dtype=np.int16),
+                       np.repeat(rng.choice(days, size=len(hit), p=w), lines),
+                       np.zeros(len(who), dtype=np.int8))
+            )  # fmt: skip
+
+    schedule("F101", P.CHILD_EXAMINATIONS, P.CHILD_EXAMINATION_TAKE_UP)
+    schedule("F301", P.CHILD_VACCINATIONS, P.CHILD_VACCINATION_TAKE_UP)
+    if "F201" not in codes.index:
+        return
+    births = int((a == 0).sum())
+    women = np.flatnonzero(f & (a >= 18) & (a <= 45))
+    if births == 0 or len(women) == 0:
+        return
+    mu, sd = P.MOTHER_AGE_MEAN, P.MOTHER_AGE_SD
+    weight = np.exp(-0.5 * ((a[women] - mu) / sd) ** 2)
+    mothers = rng.choice(women, size=min(births, len(women)), replace=False,
+                         p=weight / weight.sum())  # fmt: skip
+    n_exams = rng.binomial(P.PREGNANCY_EXAMINATIONS, P.PREGNANCY_EXAMINATION_TAKE_UP,
+                           len(mothers))  # fmt: skip
+    who = np.repeat(persons[mothers], n_exams)
+    parts.append(
+        Claims(who, np.full(len(who), codes["F201"], dtype=np.int16),
+               rng.choice(days, size=len(who), p=w), np.zeros(len(who), dtype=np.int8))
+    )  # fmt: skip
 
 
 def _concat(parts: list[Claims]) -> Claims:

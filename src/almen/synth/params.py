@@ -97,3 +97,20 @@ CLAIM_ERRORS = {
     "duplicate": 0.001,  # the same line sent twice
     "per_year": 0.02,  # an annual control sent twice for the same condition
 }
+
+# --- prevention under the prophylaxis agreement (issue 18 item 5) ------------------------
+# child examinations at the GP: 5 weeks, 5 months and 1, 2, 3, 4 and 5 years (Sundhedsstyrelsen,
+# "Vejledning om forebyggende sundhedsydelser til børn og unge"); (age in years, lines)
+CHILD_EXAMINATIONS = ((5 / 52, 1), (5 / 12, 1), (1.0, 1), (2.0, 1), (3.0, 1), (4.0, 1), (5.0, 1))
+CHILD_EXAMINATION_TAKE_UP = 0.90  # assumption: share of children seen at each examination
+# childhood vaccination programme (Statens Serum Institut): DiTeKiPol/Hib/HepB with
+# pneumococcal vaccine at 3, 5 and 12 months (two injections, two lines), MMR at 15 months
+# and 4 years, the DiTeKiPol booster at 5 years, HPV at 12 years in two doses
+CHILD_VACCINATIONS = ((0.25, 2), (5 / 12, 2), (1.0, 2), (1.25, 1), (4.0, 1), (5.0, 1),
+                      (12.0, 1), (12.5, 1))  # fmt: skip
+CHILD_VACCINATION_TAKE_UP = 0.92  # assumption: coverage about 90-96 % in SSI's reports
+# pregnancy: three examinations at the GP (weeks 6-10, 25 and 32; Sundhedsstyrelsen,
+# "Anbefalinger for svangreomsorgen"); mothers' ages ~ N(31, 5) within 18-45 (assumption)
+PREGNANCY_EXAMINATIONS = 3
+PREGNANCY_EXAMINATION_TAKE_UP = 0.95  # assumption
+MOTHER_AGE_MEAN, MOTHER_AGE_SD = 31.0, 5.0
