@@ -92,6 +92,16 @@ def measure(wh: Warehouse, year: int) -> dict[str, float]:
     four = own.filter(pl.col("municipality").is_in(CLOSED_FOUR))["closed_to_new"]
     out["share_closed_egedal_greve_vallensbaek_vordingborg"] = _share(four)
 
+    listed = people.filter(people.provider_number.notnull())
+    per_clinic = dict(
+        listed.group_by("provider_number").aggregate(n=listed.count()).to_polars().iter_rows()
+    )
+    for region in ("nordjylland", "syddanmark"):
+        mine = gps.filter(pl.col("region") == f"Region {region.capitalize()}")
+        pns = set(mine["provider_number"].to_list())
+        patients = sum(per_clinic.get(pn, 0) for pn in pns)
+        out[f"listed_per_gp_{region}"] = patients / len(mine) if len(mine) else float("nan")
+
     public = clinics.filter(pl.col("form").is_in(["region", "tender"]))
     on_public = people.filter(people.provider_number.isin(public["provider_number"].to_list()))
     by_clinic = dict(
