@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import polars as pl
-
 from almen import population
 from almen.population.indicators import funnel, indicator_counts
 from almen.warehouse import Warehouse
@@ -35,8 +33,7 @@ def run(data: Path) -> dict[str, float]:
         area = population.clinic_areas(wh)
         population.published(counts, area)  # every level, audited together
         t1 = time.perf_counter()
-        poly = found.filter(pl.col("definition") == "polypharmacy")["patient_id"]
-        ind = indicator_counts(feats, poly, wh.read_table("condition"), as_of=AS_OF)
+        ind = indicator_counts(feats, defs)
         funnel(ind, area.select("provider_number", "cluster", "region"))
         times["indicators"] = time.perf_counter() - t1
     times["total"] = time.perf_counter() - t0

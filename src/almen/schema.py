@@ -169,6 +169,25 @@ CONDITION = _t(
     C("code", "string", "ICPC-2 code, e.g. 'T90'"),
     C("onset_date", "date", "date of diagnosis"),
     C("diagnosed_by", "string", "gp, hospital or psychiatry (secondary care)"),
+    C(
+        "end_date",
+        "date",
+        "date the condition ended (resolved); empty while it lasts",
+        nullable=True,
+    ),
+)
+
+LAB_RESULT = _t(
+    "lab_result",
+    "one laboratory result (NPU)",
+    "Lab results where a practice system exports them, e.g. HbA1c; read by the case "
+    "definitions' last_lab variables. Optional: without it those variables are empty.",
+    ("patient_id", "code", "sample_date"),
+    C("patient_id", "int64", "patient pseudonym"),
+    C("code", "string", "NPU code of the analysis, e.g. 'NPU27300' (HbA1c, mmol/mol)"),
+    C("sample_date", "date", "date the sample was taken"),
+    C("value", "float64", "the result in the analysis' unit"),
+    C("unit", "string", "unit of the value, e.g. 'mmol/mol'", nullable=True),
 )
 
 MEDICATION = _t(
@@ -456,6 +475,7 @@ TABLES: dict[str, Table] = {
         LISTING,
         CONDITION,
         MEDICATION,
+        LAB_RESULT,
         CLAIM,
         FEE_SCHEDULE,
         OOH_CONTACT,

@@ -31,7 +31,7 @@ def plant(data: Path) -> tuple[str, str]:
         con.execute(f"DELETE FROM condition WHERE code = ? AND patient_id IN ({mine})",
                     [ID_CODE, first])  # fmt: skip
         con.execute(
-            f"INSERT INTO condition SELECT patient_id, ?, DATE '2020-01-01', 'gp' "
+            f"INSERT INTO condition SELECT patient_id, ?, DATE '2020-01-01', 'gp', NULL "
             f"FROM ({mine} ORDER BY patient_id LIMIT 2)", [ID_CODE, first])  # fmt: skip
         con.execute(f"DELETE FROM claim WHERE service_code = '0121' AND patient_id IN ({mine})",
                     [second])  # fmt: skip

@@ -52,8 +52,7 @@ def _true_counts(data: Path, day: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
         feats = population.warehouse_features(wh, as_of=day, definitions=defs)
         area = population.clinic_areas(wh)
         found = population.apply_definitions(feats, defs)
-        poly = found.filter(pl.col("definition") == "polypharmacy")["patient_id"]
-        ind = indicator_counts(feats, poly, wh.read_table("condition"), as_of=day)
+        ind = indicator_counts(feats, defs)
     counts = population.clinic_counts(found, feats)
     ind = ind.group_by("provider_number", "indicator").agg(pl.col("n").sum(), pl.col("x").sum())
     return counts.join(area, on="provider_number"), ind

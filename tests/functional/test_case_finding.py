@@ -11,12 +11,15 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from almen import population, reference
+from almen import population
 from almen.warehouse import Warehouse
 from tests.settlement_world import D, World
 
 AS_OF = D(2025, 12, 31)
 C = "100001"
+# hypertension, COPD, knee arthrosis, heart failure, atrial fibrillation: five of the 36
+# deficits of efi_deficits.csv, an index of 5 / 36 = 0.14, "mild" (above 0.12)
+FRAIL = ("K86", "R95", "L90", "K77", "K78")
 
 
 def _world(tmp_path: Path) -> Path:
@@ -34,14 +37,18 @@ def _world(tmp_path: Path) -> Path:
         (3, "P85", "gp"),  # intellectual disability: inside
         (5, "T90", "gp"),  # diabetes, no contact in 12 months: rarely in contact
         (6, "T90", "gp"),  # diabetes, a contact in January: outside
-        (7, "K86", "gp"), (7, "R95", "hospital"),  # 75, two conditions: frail
-        (8, "K86", "gp"), (8, "R95", "hospital"),  # 73: outside by age
-        (9, "K86", "gp"), (9, "R95", "hospital"),  # 84 but visited this year: outside
+        *[(p, c, "gp") for p in (7, 8, 9) for c in FRAIL],  # five eFI deficits: mild
+        (10, "K86", "gp"), (10, "R95", "gp"), (10, "L90", "gp"), (10, "K77", "gp"),  # four: fit
+        (11, "K86", "gp"), (11, "T90", "gp"),  # two conditions (drugs below)
+        (12, "K86", "gp"),  # one condition
+        (13, "K86", "gp"), (13, "T90", "gp"),
+        (14, "K86", "gp"), (14, "T90", "gp"),
     ]  # fmt: skip
     meds = (
-        [(11, f"A0{i}XX01") for i in range(6)]  # 6 drugs: score 6
-        + [(12, a) for a in ("N05AA01", "N06AB01", "C07AB02", "C08CA01", "B01AC06")]  # 5 + 2
-        + [(13, f"A0{i}XX01") for i in range(4)]  # 4 drugs: score 4, just outside the cut
+        [(11, f"A0{i}XX01") for i in range(6)]  # 6 drugs, 2 conditions: inside
+        + [(12, a) for a in ("N05AA01", "N06AB01", "C07AB02", "C08CA01", "B01AC06")]  # 1 cond.
+        + [(13, f"A0{i}XX01") for i in range(4)]  # 4 drugs: just outside
+        + [(14, f"A0{i}XX01") for i in range(5)]  # 5 drugs, 2 conditions: just inside
     )
     with Warehouse.connect(path) as wh:
         wh.write_table(
@@ -78,11 +85,10 @@ def found(tmp_path: Path) -> dict[str, set[int]]:
             wh.read_table("condition"),
             wh.read_table("medication"),
             wh.read_table("claim"),
-            reference.load_condition_codes(),
             as_of=AS_OF,
             definitions=defs,
         )
-    out = population.apply_definitions(feats, defs, target_share=0.1)  # 20 listed → top 2
+    out = population.apply_definitions(feats, defs)
     return {
         d: set(out.filter(out["definition"] == d)["patient_id"].to_list())
         for d in population.DEFINITIONS
@@ -98,9 +104,10 @@ def test_intellectual_disability(found: dict[str, set[int]]) -> None:
     assert found["intellectual_disability"] == {3}
 
 
-def test_polypharmacy_is_the_top_of_the_list_by_score(found: dict[str, set[int]]) -> None:
-    """Scores: 12 → 5 drugs + 2 for N05 with N06 = 7; 11 → 6; 13 → 4 (cut after two)."""
-    assert found["polypharmacy"] == {11, 12}
+def test_polypharmacy_by_the_objective_rule(found: dict[str, set[int]]) -> None:
+    """Seed 002 §2.3: ≥ 5 drugs and ≥ 2 chronic conditions. 11 (6 drugs, 2) and 14 (5, 2)
+    are inside; 12 (5 drugs, risky pairs, but 1 condition) and 13 (4 drugs) outside."""
+    assert found["polypharmacy"] == {11, 14}
 
 
 def test_chronically_ill_rarely_in_contact(found: dict[str, set[int]]) -> None:
@@ -109,9 +116,25 @@ def test_chronically_ill_rarely_in_contact(found: dict[str, set[int]]) -> None:
 
 
 def test_frail_elderly_for_a_preventive_home_visit(found: dict[str, set[int]]) -> None:
+    """Seed 002 §2, §8.2: 75+ with a frailty index above fit and no preventive visit."""
     assert 7 in found["frail_elderly"]  # born 1949: 75 on 31 Dec 2025 by the birth-year rule
     assert 8 not in found["frail_elderly"]  # 73
     assert 9 not in found["frail_elderly"]  # visited in June
+    assert 10 not in found["frail_elderly"]  # born 1970 and four deficits
+
+
+def test_frailty_index_counts_deficits_and_bands_them(tmp_path: Path) -> None:
+    """eFI manner (Clegg 2016): deficits present / 36, fit ≤ 0.12 < mild ≤ 0.24."""
+    defs = population.load_definitions()
+    assert defs.frailty is not None and len(defs.frailty.deficits) == 36
+    with Warehouse.connect(_world(tmp_path)) as wh:
+        f = population.warehouse_features(wh, as_of=AS_OF, definitions=defs)
+    by = {r["patient_id"]: r for r in f.iter_rows(named=True)}
+    assert by[7]["efi_deficits"] == 5 and by[7]["efi"] == pytest.approx(5 / 36)
+    assert by[7]["frailty"] == "mild"
+    assert by[10]["efi_deficits"] == 4 and by[10]["frailty"] == "fit"
+    # 12 has five drugs: the polypharmacy deficit, beside hypertension
+    assert by[12]["efi_deficits"] == 2
 
 
 def test_findings_for_an_unknown_clinic_exit_2(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]
@@ -151,9 +174,13 @@ def test_aggregates_by_area_show_no_count_from_0_to_7(tiny_denmark: Path) -> Non
 
 
 def test_funnel_limits_by_hand() -> None:
-    """Spiegelhalter funnel, two clinics of 100 with 50 and 70 met: p0 = 120 / 200 = 0.6;
-    z = (0.5 − 0.6) / √(0.24 / 100) = −2.04 and +2.04; winsorising two values changes
-    nothing, so φ = 4.17; the 95 % limits are 0.6 ± 1.96 √(4.17 × 0.24 / 100)."""
+    """Funnel on the arcsine square-root scale (FunnelPlotR's "PR"), two clinics of 100
+    with 50 and 70 met: p0 = 0.6, target asin √0.6, s = 1 / (2 √100) = 0.05; z-scores
+    winsorised at the 10th/90th percentile, φ = mean z², and with w = 1 / s² = 400 each
+    τ² = (2 φ − 1) / (800 − 400); limits sin²(target ± 1.96 √(s² + τ²))."""
+    import math
+
+    import numpy as np
     import polars as pl
 
     from almen.population.indicators import funnel
@@ -165,12 +192,46 @@ def test_funnel_limits_by_hand() -> None:
         {"provider_number": ["A", "B"], "cluster": ["c", "c"], "region": ["r", "r"]}
     )
     out = {r["provider_number"]: r for r in funnel(counts, area).to_dicts()}
-    z = 0.1 / (0.24 / 100) ** 0.5
-    assert out["A"]["phi"] == pytest.approx(z * z, rel=1e-6)
-    half = 1.959964 * (z * z * 0.24 / 100) ** 0.5
-    assert out["A"]["lower95"] == pytest.approx(0.6 - half, rel=1e-6)
+    t = math.asin(math.sqrt(0.6))
+    z = np.array([(math.asin(math.sqrt(0.5)) - t) / 0.05, (math.asin(math.sqrt(0.7)) - t) / 0.05])
+    lo, hi = np.quantile(z, [0.1, 0.9])
+    phi = float(np.mean(np.clip(z, lo, hi) ** 2))
+    tau2 = (2 * phi - 1) / (800 - 400)
+    assert out["A"]["phi"] == pytest.approx(phi, rel=1e-9)
+    assert out["A"]["tau2"] == pytest.approx(tau2, rel=1e-9)
+    assert out["A"]["lower95"] == pytest.approx(
+        math.sin(t - 1.959964 * math.sqrt(0.05**2 + tau2)) ** 2, rel=1e-9
+    )
     assert out["A"]["cluster_p"] == pytest.approx(0.6)
-    assert out["A"]["flag"] == ""  # overdispersion absorbs a spread both clinics share
+    assert out["A"]["flag"] == ""  # the spread between clinics absorbs a difference both share
+
+
+# BCG vaccine trials (Colditz et al. 1994; metafor's dat.bcg): tpos, tneg, cpos, cneg
+BCG = [(4, 119, 11, 128), (6, 300, 29, 274), (3, 228, 11, 209), (62, 13536, 248, 12619),
+       (33, 5036, 47, 5761), (180, 1361, 372, 1079), (8, 2537, 10, 619),
+       (505, 87886, 499, 87892), (29, 7470, 45, 7232), (17, 1699, 65, 1600),
+       (186, 50448, 141, 27197), (5, 2493, 3, 2338), (27, 16886, 29, 17825)]  # fmt: skip
+
+
+def test_dersimonian_laird_reproduces_the_published_bcg_example() -> None:
+    """The τ² estimator of the funnel is DerSimonian and Laird's: on the 13 BCG trials
+    (log risk ratios) metafor's rma(method="DL") and Stata's metan report Q = 152.2330,
+    τ² = 0.3088 and a pooled log RR of −0.7141 (metafor's tests against metan)."""
+    import numpy as np
+
+    from almen.population.indicators import dl_tau2
+
+    a, b, c, d = (np.array(col, dtype=float) for col in zip(*BCG, strict=True))
+    y = np.log((a / (a + b)) / (c / (c + d)))
+    v = 1 / a - 1 / (a + b) + 1 / c - 1 / (c + d)
+    w = 1 / v
+    fixed = (w * y).sum() / w.sum()
+    z, s = (y - fixed) / np.sqrt(v), np.sqrt(v)
+    phi, tau2 = dl_tau2(z, s, winsorise=None)
+    assert len(BCG) * phi == pytest.approx(152.2330, abs=5e-4)
+    assert tau2 == pytest.approx(0.3088, abs=5e-5)
+    ws = 1 / (v + tau2)
+    assert (ws * y).sum() / ws.sum() == pytest.approx(-0.7141, abs=5e-5)
 
 
 def test_indicators_for_a_cluster_and_an_unknown_one(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ import pytest
 from almen import i18n, population
 from almen.access.inbox import SOURCES
 from almen.access.triage import CHANNELS, HANDLERS, REASONS, SEVERITIES
-from almen.population.indicators import INDICATORS
+from almen.population.definitions import FRAILTY_BANDS
 from almen.web.auth import ROLES
 from tests.web.conftest import Site, role_pages
 
@@ -84,8 +84,9 @@ def test_both_catalogs_hold_every_message_and_every_code() -> None:
     assert set(da) == set(en), set(da) ^ set(en)
     assert all(v.strip() for v in [*da.values(), *en.values()])
     kinds = {"triage_reason": REASONS, "severity": SEVERITIES, "handler": HANDLERS,
-             "channel": CHANNELS, "indicator": tuple(INDICATORS),
-             "definition": tuple(population.load_definitions()), "sex": ("F", "M"),
+             "channel": CHANNELS, "indicator": tuple(population.load_definitions().indicators),
+             "definition": population.load_definitions().group_names, "sex": ("F", "M"),
+             "frailty": FRAILTY_BANDS,
              "status": ("new", "assigned", "done"), "method": ("standardised", "crude"),
              "source": SOURCES, "role": ROLES}  # fmt: skip
     missing = [f"code.{k}.{v}" for k, vs in kinds.items() for v in vs if f"code.{k}.{v}" not in da]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated
 
 import polars as pl
@@ -22,18 +23,34 @@ AsOfOpt = Annotated[
 ]
 
 
+DefinitionsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--definitions",
+        help="case definitions file (TOML, docs/case-finding.md); default: the shipped one",
+    ),
+]
+
+
 def _as_of(wh: Warehouse, text: str | None) -> dt.date:
-    """``--as-of``, or the warehouse's last data date (printed on stderr), or today."""
+    """``--as-of`` (an impossible date exits 2), or the warehouse's last data date
+    (printed on stderr). A warehouse without claims or diagnoses has no such date: then
+    ``--as-of`` is required rather than today's date being assumed."""
     if text:
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            raise ParameterError(f"--as-of must be a date YYYY-MM-DD, not {text!r}") from None
+            raise ParameterError(f"--as-of must be a real date YYYY-MM-DD, not {text!r}") from None
     day = wh.last_data_date()
     if day is None:
-        return dt.date.today()
+        raise ParameterError("the warehouse holds no claims or diagnoses to date the "
+                             "analysis by; give --as-of YYYY-MM-DD")  # fmt: skip
     status.print(f"as of {day} (the warehouse's last data date; --as-of to change)")
     return day
+
+
+def _definitions(path: Path | None) -> population.Definitions:
+    return population.load_definitions(path.resolve() if path else None)
 
 
 @app.command()
@@ -44,10 +61,7 @@ def findings(
         str | None, typer.Option("--clinic", help="one clinic's patients; default all clinics")
     ] = None,
     as_of: AsOfOpt = None,
-    cut: Annotated[
-        float | None,
-        typer.Option(help="polypharmacy group as a share of each list (default 0.04)"),
-    ] = None,
+    definitions: DefinitionsOpt = None,
     show: Annotated[int, typer.Option(help="patients to list per definition")] = 10,
     by: Annotated[
         str | None,
@@ -67,9 +81,7 @@ def findings(
     """
     if by is not None and by not in population.LEVELS:
         raise ParameterError(f"--by must be one of {', '.join(population.LEVELS)}")
-    if cut is not None and not 0 < cut < 1:
-        raise ParameterError(f"--cut must be between 0 and 1, not {cut}")
-    defs = population.load_definitions()
+    defs = _definitions(definitions)
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         day = _as_of(wh, as_of)
         if clinic is not None:
@@ -80,9 +92,13 @@ def findings(
             wh, as_of=day, definitions=defs, provider_number=clinic
         )
         area = population.clinic_areas(wh) if clinic is None else None
-    found = population.apply_definitions(feats, defs, target_share=cut)
-    counts = population.clinic_counts(found, feats)
-    meta = {"as_of": day, "clinic": clinic, "by": by}
+    found = population.apply_definitions(feats, defs)
+    counts = population.clinic_counts(found, feats, defs.group_names)
+    meta = {"as_of": day, "clinic": clinic, "by": by, "definitions": str(defs.path),
+            "definitions_version": defs.version}  # fmt: skip
+    # the seed's expected shares are checked, not imposed: a warning, on stderr
+    for line in population.share_warnings(population.group_shares(counts, defs)):
+        status.print(f"[yellow]warning[/]: {line}")
     if clinic is not None:
         # a clinic's own patients stay in the clinic: the file is the clinic's
         parts = {"counts": counts, "patients": found}
@@ -93,42 +109,48 @@ def findings(
         level = by or "national"
         long = population.publishable(counts, area, level)
         if not emit(Result({"areas": long}, meta), fmt, output):
-            _render_areas(long, level)
+            _render_areas(long, level, defs.group_names)
 
 
-def _render_areas(long: pl.DataFrame, by: str) -> None:
+def _render_areas(long: pl.DataFrame, by: str, groups: tuple[str, ...]) -> None:
     wide = long.pivot(on="definition", index=["area", "list_size"], values="patients")
     t = Table(title=f"Special-effort groups by {by} (0-7 hidden: ·; others rounded to 5)")
     t.add_column(by)
     t.add_column("listed", justify="right")
-    for d in population.DEFINITIONS:
+    for d in groups:
         t.add_column(d.replace("_", " "), justify="right")
     for r in wide.sort("area").iter_rows(named=True):
         t.add_row(
             str(r["area"]),
             "·" if r["list_size"] is None else f"{r['list_size']:,}",
-            *["·" if r[d] is None else f"{r[d]:,}" for d in population.DEFINITIONS],
+            *["·" if r.get(d) is None else f"{r[d]:,}" for d in groups],
         )
     console.print(t)
 
 
 def _render_clinic(
-    clinic: str, found: pl.DataFrame, counts: pl.DataFrame, defs: dict, show: int
+    clinic: str,
+    found: pl.DataFrame,
+    counts: pl.DataFrame,
+    defs: population.Definitions,
+    show: int,
 ) -> None:
     row = counts.to_dicts()[0] if len(counts) else {"list_size": 0}
     t = Table(title=f"Clinic {clinic}: {row['list_size']:,} listed (counts stay in the clinic)")
     for col in ("group", "patients", "share of list"):
         t.add_column(col, justify="left" if col == "group" else "right")
-    for d in population.DEFINITIONS:
+    for d in defs.group_names:
         n = int(row.get(d, 0))
         share = n / row["list_size"] if row["list_size"] else 0.0
-        t.add_row(defs[d]["name_en"], f"{n:,}", f"{share:.1%}")
+        t.add_row(defs[d].name_en, f"{n:,}", f"{share:.1%}")
     console.print(t)
-    for d in population.DEFINITIONS:
+    for d in defs.group_names:
         part = found.filter(pl.col("definition") == d).head(show)
         if part.is_empty():
             continue
-        console.print(f"[bold]{defs[d]['name_en']}[/] (first {len(part)}):")
+        console.print(f"[bold]{defs[d].name_en}[/] (first {len(part)} of "
+                      f"{found.filter(pl.col('definition') == d).height}; --show for more, "
+                      f"--format csv for all):")  # fmt: skip
         for r in part.iter_rows(named=True):
             console.print(f"  patient {r['patient_id']}: {r['reason']}")
 
@@ -139,42 +161,104 @@ def indicators(
     ctx: typer.Context,
     cluster: Annotated[str | None, typer.Option("--cluster", help="a quality cluster")] = None,
     region: Annotated[str | None, typer.Option("--region", help="a region")] = None,
+    clinic: Annotated[
+        str | None,
+        typer.Option("--clinic", help="one clinic: with --missing, its own patients"),
+    ] = None,
+    missing: Annotated[
+        str | None,
+        typer.Option("--missing", help="an indicator: the clinic's patients who miss it"),
+    ] = None,
+    months: Annotated[
+        int,
+        typer.Option(
+            "--months",
+            min=1,
+            max=60,
+            help="a measure over time: the indicator at each of this many month ends, "
+            "with the deciles across clinics",
+        ),
+    ] = 1,
+    window: Annotated[
+        int,
+        typer.Option(
+            "--window",
+            help="claim look-back of each measure in months: 12 "
+            "(rolling year, default) or 1 (monthly)",
+        ),
+    ] = 12,
     as_of: AsOfOpt = None,
+    definitions: DefinitionsOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
-    """Quality indicators by clinic beside the cluster and region, with funnel limits.
+    """Quality indicators by clinic beside the cluster and region, with funnel limits
+    (additive random effects, DerSimonian-Laird) and, with --months, over time with the
+    deciles across clinics.
 
-    Every count is published (0-7 hidden, the rest rounded to 5), and the shares and
-    limits are computed from the published counts (docs/disclosure.md).
+    Every count is published (0-7 hidden, the rest rounded to 5), and the shares, limits
+    and deciles are computed from the published counts (docs/disclosure.md). --missing
+    lists a clinic's own patients (pseudonyms) who miss an indicator: for the clinic.
     """
-    from almen.population.indicators import INDICATORS, funnel, indicator_counts
+    from almen.population import indicators as ind
 
-    if (cluster is None) == (region is None):
-        raise ParameterError("give one of --cluster or --region")
-    defs = population.load_definitions()
+    if missing is not None:
+        if clinic is None:
+            raise ParameterError("--missing needs --clinic: a clinic's own patients")
+    elif (cluster is None) == (region is None):
+        raise ParameterError("give one of --cluster or --region (or --clinic with --missing)")
+    if window not in (1, 12):
+        raise ParameterError(f"--window must be 12 (rolling year) or 1 (monthly), not {window}")
+    defs = _definitions(definitions)
+    if missing is not None and missing not in defs.indicators:
+        raise ParameterError(f"--missing: no indicator {missing!r}; one of "
+                             f"{', '.join(defs.indicators)}")  # fmt: skip
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         day = _as_of(wh, as_of)
+        if missing is not None:
+            c = wh.read_table("clinic")
+            if c.filter(c.provider_number == clinic).count().to_pyarrow().as_py() == 0:
+                raise NotFoundError(f"no clinic {clinic} in the warehouse")
+            feats = population.warehouse_features(wh, as_of=day, definitions=defs,
+                                                  provider_number=clinic, wanted=[missing])  # fmt: skip
+            who = ind.missing_patients(feats, defs, missing)
+            meta = {"as_of": day, "clinic": clinic, "indicator": missing}
+            if not emit(Result({"patients": who}, meta), fmt, output):
+                t = Table(title=f"Clinic {clinic}: {who.height:,} patients miss {missing} "
+                                f"({defs.indicators[missing].name_en}); counts stay in the clinic")  # fmt: skip
+                for col in ("patient", "age", "sex"):
+                    t.add_column(col, justify="right" if col == "age" else "left")
+                for r in who.iter_rows(named=True):
+                    t.add_row(str(r["patient_id"]), str(r["age"]), r["sex"])
+                console.print(t)
+            return
         area = population.clinic_areas(wh).select("provider_number", "cluster", "region")
         key, value = ("cluster", cluster) if cluster is not None else ("region", region)
         if value not in set(area[key].to_list()):
             raise NotFoundError(f"no {key} {value!r} in the warehouse")
-        feats = population.warehouse_features(wh, as_of=day, definitions=defs)
-        poly = population.apply_definitions(feats, defs).filter(
-            pl.col("definition") == "polypharmacy"
-        )["patient_id"]
-        counts = indicator_counts(feats, poly, wh.read_table("condition"), as_of=day)
-    res = funnel(counts, area).filter(pl.col(key) == value)
-    if emit(Result({"indicators": res}, {"as_of": day, key: value}), fmt, output):
+        wanted = list(defs.indicators)
+        days = ind.month_ends(day, months)
+        res = ind.indicator_series(
+            lambda d: population.warehouse_features(
+                wh, as_of=d, definitions=defs, wanted=wanted, claim_months=window),
+            defs, days, area,
+        )  # fmt: skip
+    tenths = ind.deciles(res)
+    res = res.filter(pl.col(key) == value)
+    info: dict[str, object] = {"as_of": day, key: value, "months": months, "window_months": window,
+            "definitions": str(defs.path), "definitions_version": defs.version}  # fmt: skip
+    if emit(Result({"indicators": res, "deciles": tenths}, info), fmt, output):
         return
-    for ind, text in INDICATORS.items():
-        part = res.filter(pl.col("indicator") == ind).sort("provider_number")
+    last = res.filter(pl.col("as_of") == day)
+    for name, spec in defs.indicators.items():
+        part = last.filter(pl.col("indicator") == name).sort("provider_number")
         if part.is_empty():
             continue
         first = part.row(0, named=True)
         t = Table(
-            title=f"{ind}: {text}. {key} {_pct(first[f'{key}_p'])}, region "
-            f"{_pct(first['region_p'])}, Denmark {_pct(first['p0'])} (0-7 hidden: ·)"
+            title=f"{name}: {spec.name_en}. {key} {_pct(first[f'{key}_p'])}, region "
+            f"{_pct(first['region_p'])}, Denmark {_pct(first['p0'])}; τ² "
+            f"{first['tau2']:.4f} (0-7 hidden: ·)"
         )
         for col in ("clinic", "n", "share", "std.", "95 % limits", "99.8 % limits", "flag"):
             t.add_column(col, justify="left" if col in ("clinic", "flag") else "right")
@@ -189,6 +273,14 @@ def indicators(
                 r["flag"] or "",
             )
         console.print(t)
+    if months > 1:
+        t = Table(title="Deciles of the clinics' shares across Denmark, by month")
+        for col in ("as of", "indicator", "clinics", "10 %", "50 %", "90 %", "Denmark"):
+            t.add_column(col, justify="left" if col in ("as of", "indicator") else "right")
+        for r in tenths.iter_rows(named=True):
+            t.add_row(str(r["as_of"]), r["indicator"], f"{r['clinics']:,}", _pct(r["p10"]),
+                      _pct(r["p50"]), _pct(r["p90"]), _pct(r["p0"]))  # fmt: skip
+        console.print(t)
 
 
 def _pct(value: float | None) -> str:
@@ -202,8 +294,10 @@ def patient_cmd(
     patient_id: Annotated[int, typer.Argument(help="patient pseudonym (patient_id)")],
     fhir: Annotated[bool, typer.Option("--fhir", help="print a FHIR R4 (R4B) Bundle")] = False,
     as_of: AsOfOpt = None,
+    definitions: DefinitionsOpt = None,
 ) -> None:
-    """The patient overview (seed 002 §8.2): diagnoses, drugs, contacts, efforts, care plan."""
+    """The patient overview (seed 002 §8.2) as known on the as-of date: diagnoses, drugs,
+    contacts, efforts, care plan."""
     from almen import records
     from almen.population.patient import fhir_bundle, patient_overview
 
@@ -217,7 +311,7 @@ def patient_cmd(
             wh.read_table("medication"),
             wh.read_table("claim"),
             reference.load_condition_codes(),
-            population.load_definitions(),
+            _definitions(definitions),
             as_of=day,
         )
     o.care_plans = records.care_plans(

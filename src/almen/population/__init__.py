@@ -12,25 +12,29 @@ from almen.population.case_finding import (
     apply_definitions,
     clinic_areas,
     clinic_counts,
+    group_shares,
     load_definitions,
     patient_features,
-    polypharmacy_share_check,
     publishable,
     published,
+    share_warnings,
     warehouse_features,
 )
+from almen.population.definitions import Definitions
 
 __all__ = [
     "DEFINITIONS",
     "LEVELS",
+    "Definitions",
     "aggregate",
     "apply_definitions",
     "clinic_areas",
     "clinic_counts",
+    "group_shares",
     "load_definitions",
     "patient_features",
-    "polypharmacy_share_check",
     "publishable",
     "published",
+    "share_warnings",
     "warehouse_features",
 ]

@@ -3,97 +3,125 @@
 Seed 002 §7 (quality clusters and their data) and §8.2 (the patient overview aggregated
 to cluster level); seed 003 ("Kvalitetsudvikling": clusters reducing unwanted variation).
 
-Each indicator is a proportion x / n per clinic. Beside it: the cluster's and the
-region's pooled value. Control limits around the national proportion p0 follow the funnel
-plot of Spiegelhalter (2005, Stat Med 24:1185) with a multiplicative overdispersion
-factor φ: limits p0 ± z √(φ p0 (1 − p0) / n), where φ is the mean squared z-score of the
-clinics after winsorising the z-scores at the 10th and 90th percentiles (φ is not allowed
-below 1). A clinic outside the 99.8 % limits differs by more than chance.
+Each indicator is a proportion x / n per clinic, defined in the case definitions file
+(``[indicators.NAME]``: a denominator and a numerator over the same variables and groups
+as case finding). Beside it: the cluster's and the region's pooled value. Control limits
+around the national proportion p0 are those of a funnel plot (Spiegelhalter 2005, Stat Med
+24:1185) on the arcsine square-root scale, with an additive random-effects
+overdispersion τ² estimated by DerSimonian and Laird's method of moments as in
+Spiegelhalter's "Handling over-dispersion of performance indicators" (Qual Saf Health Care
+2005;14:347) and FunnelPlotR: z-scores winsorised at the 10th and 90th percentiles,
+φ = mean z², τ² = max(0, (I φ − (I − 1)) / (Σ w − Σ w² / Σ w)), w = 1 / s². A clinic
+outside the 99.8 % limits differs by more than chance and by more than the spread
+between clinics.
 
-The record data hold no HbA1c values or medication reviews, so proxies are used and
-named in docs/case-finding.md: a blood sample (2101) for the HbA1c, the yearly control
-(0120) for the medication review.
+Where the record data hold no HbA1c values or medication reviews, proxies are used and
+named in the definitions: a blood sample (2101) for the HbA1c, the yearly control (0120)
+for the medication review.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 
-import ibis
+import numpy as np
 import polars as pl
 
-__all__ = ["INDICATORS", "funnel", "indicator_counts"]
+from almen.population import definitions as grammar
+from almen.population.definitions import Definitions
 
-# indicator: (name, denominator, numerator), evaluated by ``indicator_counts``
-INDICATORS = {
-    "diabetes_control": "diabetes patients with a yearly control (0120) and a blood sample (2101, for HbA1c) in 12 months",
-    "copd_control": "COPD patients with a yearly control (0120) in 12 months",
-    "polypharmacy_review": "patients in the polypharmacy group with a yearly control (0120, for a medication review) in 12 months",
-    "preventive_visit": "frail elderly (75+, 2+ conditions or 5+ drugs) with a preventive home visit (0121) in 12 months",
-}
+__all__ = [
+    "deciles",
+    "dl_tau2",
+    "funnel",
+    "indicator_counts",
+    "indicator_series",
+    "missing_patients",
+]  # fmt: skip
+
 Z95, Z998 = 1.959964, 3.090232
 
 
-def indicator_counts(
-    features: pl.DataFrame,
-    polypharmacy_ids: pl.Series,
-    condition: ibis.Table,
-    *,
-    as_of: dt.date,
-) -> pl.DataFrame:
-    """Per clinic, indicator, age band and sex: n (denominator) and x (numerator).
+def _flags(features: pl.DataFrame, definitions: Definitions) -> pl.DataFrame:
+    """``features`` with the groups and, per indicator, ``<name>__den`` and ``<name>__num``."""
+    f = grammar.evaluate_groups(definitions, features)
+    cols = []
+    for ind in definitions.indicators.values():
+        try:
+            den = grammar.compile_expression(ind.denominator, definitions.names).fill_null(False)
+            num = grammar.compile_expression(ind.numerator, definitions.names).fill_null(False)
+            f.select(den, num)
+        except pl.exceptions.ColumnNotFoundError:
+            continue  # an indicator whose variables were not computed
+        cols += [den.alias(f"{ind.name}__den"), (den & num).alias(f"{ind.name}__num")]
+    return f.with_columns(cols)
 
-    ``features`` from ``case_finding.patient_features`` (listed patients, with their
-    yearly controls, blood samples and preventive visits in the 12-month look-back, so
-    the claims are read once); diabetes and COPD from the condition table (T89/T90, R95).
-    """
-    c = condition.filter(condition.onset_date <= as_of)
-    cond = (
-        c.group_by("patient_id")
-        .aggregate(
-            diabetes=c.code.isin(["T89", "T90"]).any(),
-            copd=(c.code == "R95").any(),
-        )
-        .to_polars()
-    )
-    f = (
-        features.select(
-            "patient_id",
-            "provider_number",
-            "age",
-            "n_conditions",
-            "n_drugs",
-            had_0120=pl.col("yearly_controls") > 0,
-            had_2101=pl.col("blood_samples") > 0,
-            had_0121=pl.col("preventive_visits") > 0,
-        )
-        .join(cond, on="patient_id", how="left")
-        .with_columns(
-            pl.col("diabetes", "copd").fill_null(False),
-            poly=pl.col("patient_id").is_in(polypharmacy_ids.implode()),
-        )
-    )
-    frail = (pl.col("age") >= 75) & ((pl.col("n_conditions") >= 2) | (pl.col("n_drugs") >= 5))
-    specs = {
-        "diabetes_control": (pl.col("diabetes"), pl.col("had_0120") & pl.col("had_2101")),
-        "copd_control": (pl.col("copd"), pl.col("had_0120")),
-        "polypharmacy_review": (pl.col("poly"), pl.col("had_0120")),
-        "preventive_visit": (frail, pl.col("had_0121")),
-    }
-    f = f.join(features.select("patient_id", "sex"), on="patient_id", how="left").with_columns(
+
+def indicator_counts(features: pl.DataFrame, definitions: Definitions) -> pl.DataFrame:
+    """Per clinic, indicator, age band and sex: n (denominator) and x (numerator), from
+    the definitions' indicators over ``features`` (``case_finding.patient_features``)."""
+    f = _flags(features, definitions).with_columns(
         age_band=(pl.col("age").clip(0, 85) // 10 * 10).cast(pl.Int16)
     )
     parts = []
-    for name, (den, num) in specs.items():
-        parts.append(
-            f.filter(den)
+    for name in definitions.indicators:
+        if f"{name}__den" not in f.columns:
+            continue
+        part = (
+            f.filter(pl.col(f"{name}__den"))
             .group_by("provider_number", "age_band", "sex")
-            .agg(n=pl.len(), x=num.sum())
+            .agg(n=pl.len(), x=pl.col(f"{name}__num").sum())
             .with_columns(indicator=pl.lit(name))
         )
+        parts.append(part)
+    if not parts:
+        return pl.DataFrame(schema={"provider_number": pl.Utf8, "indicator": pl.Utf8,
+                                    "age_band": pl.Int16, "sex": pl.Utf8, "n": pl.UInt32,
+                                    "x": pl.UInt32})  # fmt: skip
     return pl.concat(parts).select("provider_number", "indicator", "age_band", "sex", "n", "x")
+
+
+def missing_patients(
+    features: pl.DataFrame, definitions: Definitions, indicator: str
+) -> pl.DataFrame:
+    """The patients in an indicator's denominator who miss its numerator (for the
+    clinic's own drill-down: patient_id, provider_number, age, sex)."""
+    if indicator not in definitions.indicators:
+        raise KeyError(indicator)
+    f = _flags(features, definitions)
+    if f"{indicator}__den" not in f.columns:
+        return f.head(0).select("patient_id", "provider_number", "age", "sex")
+    return (
+        f.filter(pl.col(f"{indicator}__den") & ~pl.col(f"{indicator}__num"))
+        .select("patient_id", "provider_number", "age", "sex")
+        .sort("provider_number", "patient_id")
+    )
+
+
+def dl_tau2(z: np.ndarray, s: np.ndarray, *, winsorise: float | None = 0.1) -> tuple[float, float]:
+    """(φ, τ²): the overdispersion ratio and the additive between-unit variance from
+    z-scores ``z`` and standard errors ``s`` (Spiegelhalter 2005; DerSimonian-Laird).
+
+    φ = mean of the z-scores squared, after winsorising them at ``winsorise`` and 1 −
+    ``winsorise`` (None: not winsorised); τ² = 0 when I φ ≤ I − 1, else
+    (I φ − (I − 1)) / (Σ w − Σ w² / Σ w) with w = 1 / s². With z the deviations from the
+    fixed-effect mean and no winsorising, I φ is Cochran's Q and τ² DerSimonian and
+    Laird's estimate."""
+    ok = np.isfinite(z) & np.isfinite(s) & (s > 0)
+    z, s = z[ok], s[ok]
+    n = len(z)
+    if n < 2:
+        return 1.0, 0.0
+    if winsorise:
+        lo, hi = np.quantile(z, [winsorise, 1 - winsorise])
+        z = np.clip(z, lo, hi)
+    phi = float(np.mean(z**2))
+    if n * phi <= n - 1:
+        return phi, 0.0
+    w = 1 / s**2
+    return phi, max(0.0, (n * phi - (n - 1)) / (w.sum() - (w**2).sum() / w.sum()))
 
 
 def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
@@ -150,24 +178,34 @@ def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
         p_std=pl.when(pl.col("e") > 0)
         .then(pl.col("p0") * pl.col("x") / pl.col("e"))
         .otherwise(None),
-        z=pl.when(pl.col("v") > 0).then((pl.col("x") - pl.col("e")) / pl.col("v").sqrt()),
     )
-    phis = {}
-    for (ind,), part in c.group_by(["indicator"]):
-        z = part["z"].drop_nulls().drop_nans()
-        lo, hi = z.quantile(0.10), z.quantile(0.90)
-        zw = z.clip(lo, hi) if lo is not None and hi is not None else z
-        mean = (zw**2).mean() if len(zw) else None
-        phi = float(mean) if isinstance(mean, int | float) else 1.0
-        phis[ind] = max(1.0, phi if not math.isnan(phi) else 1.0)
-    c = c.with_columns(phi=pl.col("indicator").replace_strict(phis, return_dtype=pl.Float64))
-    # limits on the standardised share: p0 × (1 ± z √(φ V) / E)
-    sd = pl.col("p0") * (pl.col("phi") * pl.col("v")).sqrt() / pl.col("e")
+    # the arcsine square-root scale: y = asin √p, target asin √p0, and the standard error
+    # by the delta method at p0, s² = Var(p_std) / (4 p0 (1 − p0)) with Var(p_std) =
+    # p0² V / E² (without age-sex groups s² = 1 / (4 n), FunnelPlotR's for proportions)
+    p0 = pl.col("p0")
     c = c.with_columns(
-        lower95=(pl.col("p0") - Z95 * sd).clip(0, 1),
-        upper95=(pl.col("p0") + Z95 * sd).clip(0, 1),
-        lower998=(pl.col("p0") - Z998 * sd).clip(0, 1),
-        upper998=(pl.col("p0") + Z998 * sd).clip(0, 1),
+        s=pl.when((pl.col("e") > 0) & (p0 > 0) & (p0 < 1)).then(
+            (p0**2 * pl.col("v") / pl.col("e") ** 2 / (4 * p0 * (1 - p0))).sqrt()
+        ),
+        target=p0.sqrt().arcsin(),
+        y=pl.col("p_std").clip(0, 1).sqrt().arcsin(),
+    ).with_columns(z=(pl.col("y") - pl.col("target")) / pl.col("s"))
+    phis, taus = {}, {}
+    for (ind,), part in c.group_by(["indicator"]):
+        known = part.filter(pl.col("z").is_not_null() & pl.col("z").is_finite())
+        phi, tau2 = dl_tau2(known["z"].to_numpy(), known["s"].to_numpy())
+        phis[ind], taus[ind] = (phi if not math.isnan(phi) else 1.0), tau2
+    c = c.with_columns(
+        phi=pl.col("indicator").replace_strict(phis, return_dtype=pl.Float64),
+        tau2=pl.col("indicator").replace_strict(taus, return_dtype=pl.Float64),
+    )
+    sd = (pl.col("s") ** 2 + pl.col("tau2")).sqrt()
+
+    def limit(zq: float) -> pl.Expr:
+        return (pl.col("target") + zq * sd).clip(0, math.pi / 2).sin() ** 2
+
+    c = c.with_columns(
+        lower95=limit(-Z95), upper95=limit(Z95), lower998=limit(-Z998), upper998=limit(Z998)
     )
     flag = (
         pl.when(pl.col("p_std").is_null())
@@ -183,7 +221,7 @@ def funnel(counts: pl.DataFrame, clinic_area: pl.DataFrame) -> pl.DataFrame:
     return c.with_columns(flag=flag, hidden=pl.col("x").is_null()).select(
         "provider_number", "indicator", "cluster", "region", "n", "x", "p", "p_std",
         "cluster_n", "cluster_x", "cluster_p", "region_n", "region_x", "region_p",
-        "country_n", "country_x", "p0", "phi", "lower95", "upper95", "lower998", "upper998",
+        "country_n", "country_x", "p0", "phi", "tau2", "z", "lower95", "upper95", "lower998", "upper998",
         "flag", "hidden",
     )  # fmt: skip
 
@@ -243,3 +281,58 @@ def _audit(c: pl.DataFrame) -> pl.DataFrame:
                     ]
                 )
     return out.drop("_row", "x_true")
+
+
+def month_ends(last: dt.date, months: int) -> list[dt.date]:
+    """The last day of each of the ``months`` months up to and including ``last``'s
+    (``last`` itself for its own month)."""
+    out = [last]
+    y, m = last.year, last.month
+    for _ in range(months - 1):
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+        out.append(dt.date(y, m, _month_days(y, m)))
+    return sorted(out)
+
+
+def _month_days(y: int, m: int) -> int:
+    import calendar
+
+    return calendar.monthrange(y, m)[1]
+
+
+def indicator_series(
+    features_at: Callable[[dt.date], pl.DataFrame],
+    definitions: Definitions,
+    days: Sequence[dt.date],
+    clinic_area: pl.DataFrame,
+) -> pl.DataFrame:
+    """The indicators per clinic on each of ``days`` (a measure over time), as published
+    (``funnel`` on each day): as_of beside ``funnel``'s columns. ``features_at(day)``
+    gives the features on a day, with the claim look-back of the measure (12 months for
+    a rolling-year measure, 1 for a monthly one)."""
+    parts = []
+    for day in days:
+        counts = indicator_counts(features_at(day), definitions)
+        if counts.is_empty():
+            continue
+        parts.append(funnel(counts, clinic_area).with_columns(as_of=pl.lit(day, dtype=pl.Date)))
+    if not parts:
+        return pl.DataFrame(schema={"as_of": pl.Date, "indicator": pl.Utf8})
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def deciles(published: pl.DataFrame) -> pl.DataFrame:
+    """Per indicator (and as_of, when given): the deciles of the clinics' published shares
+    (10th … 90th percentile, as OpenPrescribing shows them), the number of clinics with a
+    published share, and the country's share. From published clinic shares only."""
+    keys = ["as_of", "indicator"] if "as_of" in published.columns else ["indicator"]
+    known = published.filter(pl.col("p").is_not_null())
+    return (
+        known.group_by(keys)
+        .agg(
+            clinics=pl.len(),
+            p0=pl.col("p0").first(),
+            **{f"p{q}": pl.col("p").quantile(q / 100, "linear") for q in range(10, 100, 10)},
+        )
+        .sort(keys)
+    )

@@ -19,6 +19,7 @@ import polars as pl
 
 from almen.errors import NotFoundError
 from almen.population.case_finding import apply_definitions, patient_features
+from almen.population.definitions import Definitions, months_before
 
 __all__ = ["CHANNELS", "PatientOverview", "fhir_bundle", "patient_overview"]
 
@@ -60,18 +61,25 @@ def patient_overview(
     medication: ibis.Table,
     claim: ibis.Table,
     condition_codes: pl.DataFrame,
-    definitions: dict[str, dict[str, Any]],
+    definitions: Definitions,
     *,
     as_of: dt.date,
+    lab: ibis.Table | None = None,
 ) -> PatientOverview:
-    """Everything the overview shows for one patient; NotFoundError if unknown."""
+    """Everything the overview shows for one patient as it was known on ``as_of``:
+    diagnoses made by then (an ended one is not shown), drugs in use on the day, contacts
+    in the 12 months up to it, the last yearly control on or before it, and the efforts
+    the patient qualified for on it. NotFoundError if unknown."""
     p = patient.filter(patient.patient_id == patient_id).to_polars()
     if p.is_empty():
         raise NotFoundError("no such patient in the warehouse (check the pseudonym)")
     row = p.row(0, named=True)
     names = dict(zip(condition_codes["icpc2_code"], condition_codes["name_en"], strict=False))
     names_da = dict(zip(condition_codes["icpc2_code"], condition_codes["name_da"], strict=False))
-    conds = condition.filter(condition.patient_id == patient_id).to_polars().sort("onset_date")
+    cf = condition.filter((condition.patient_id == patient_id) & (condition.onset_date <= as_of))
+    if "end_date" in condition.columns:
+        cf = cf.filter(cf.end_date.isnull() | (cf.end_date >= as_of))
+    conds = cf.to_polars().sort("onset_date")
     diagnoses = [
         {"code": r["code"], "name": names.get(r["code"], r["code"]),
          "name_da": names_da.get(r["code"], r["code"]), "onset": r["onset_date"],
@@ -86,7 +94,7 @@ def patient_overview(
     drugs = [
         {"atc": r["atc"], "start": r["start_date"]} for r in m.sort("atc").iter_rows(named=True)
     ]
-    since = as_of.replace(year=as_of.year - 1)
+    since = months_before(as_of, 12)
     cl = claim.filter(
         (claim.patient_id == patient_id)
         & (claim.service_date > since)
@@ -104,17 +112,19 @@ def patient_overview(
         encounters.append(
             {"date": r["service_date"], "channel": channel, "code": r["service_code"]}
         )
-    ctrl = claim.filter((claim.patient_id == patient_id) & (claim.service_code == "0120"))
+    ctrl = claim.filter((claim.patient_id == patient_id) & (claim.service_code == "0120")
+                        & (claim.service_date <= as_of))  # fmt: skip
     last = ctrl.service_date.max().cast("date").to_pyarrow().as_py()
     efforts: list[dict[str, str]] = []
     if row["provider_number"] is not None and row["insurance_group"] == 1:
         feats = patient_features(
-            patient, condition, medication, claim, condition_codes,
+            patient.filter(patient.patient_id == patient_id), condition, medication, claim,
             as_of=as_of, definitions=definitions, provider_number=row["provider_number"],
+            lab=lab,
         )  # fmt: skip
         found = apply_definitions(feats, definitions).filter(pl.col("patient_id") == patient_id)
         efforts = [
-            {"definition": r["definition"], "name": definitions[r["definition"]]["name_en"],
+            {"definition": r["definition"], "name": definitions[r["definition"]].name_en,
              "reason": r["reason"]}
             for r in found.iter_rows(named=True)
         ]  # fmt: skip

@@ -354,6 +354,8 @@ class IndicatorsRow(Out):
     country_x: int | None = None
     p0: float | None = None
     phi: float | None = None
+    tau2: float | None = None
+    z: float | None = None
     lower95: float | None = None
     upper95: float | None = None
     lower998: float | None = None

@@ -421,16 +421,23 @@ def s96_why(r: dict[str, Any], limit: float, lang: str) -> str:
     )  # fmt: skip
 
 
-def finding_reason(r: dict[str, Any], definitions: dict[str, Any], lang: str) -> str:
-    """Why a patient was found, in ``lang``, from the numbers the finding cites."""
-    d = definitions.get(r["definition"], {})
-    n = {k: i18n.number(r[k], lang) for k in ("age", "n_conditions", "n_drugs",
-                                              "risky_combinations") if r.get(k) is not None}  # fmt: skip
-    share = d.get("target_share")
-    return i18n.gettext(lang, f"ui.reason_{r['definition']}").format(
-        score=i18n.number(r.get("score"), lang, 0), months=d.get("lookback_months", ""),
-        share="" if share is None else f"{i18n.number(100 * share, lang)} %", **n,
-    )  # fmt: skip
+def finding_reason(r: dict[str, Any], definitions: Any, lang: str) -> str:
+    """Why a patient was found, in ``lang``: the group's reason template (``reason_da`` or
+    ``reason_en`` in the definitions) filled with the values the finding cites, numbers
+    as ``lang`` writes them and the frailty band translated."""
+    g = definitions.get(r["definition"])
+    if g is None:
+        return str(r.get("reason", ""))
+    values: dict[str, str] = {}
+    for k in g.cites:
+        v = r.get(k)
+        if k == "frailty":
+            values[k] = i18n.code(lang, "frailty", v)
+        elif isinstance(v, float):
+            values[k] = i18n.number(v, lang, 2)
+        else:
+            values[k] = i18n.number(v, lang)
+    return (g.reason_da if lang == "da" else g.reason_en).format(**values)
 
 
 @router.get("/")

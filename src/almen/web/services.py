@@ -429,15 +429,14 @@ class Services:
             defs = population.load_definitions()
             feats = population.warehouse_features(wh, as_of=self.as_of, definitions=defs)
             found = population.apply_definitions(feats, defs)
-            counts = population.clinic_counts(found, feats)
-            poly = found.filter(pl.col("definition") == "polypharmacy")["patient_id"]
-            ind = indicator_counts(feats, poly, wh.read_table("condition"), as_of=self.as_of)
+            counts = population.clinic_counts(found, feats, defs.group_names)
+            ind = indicator_counts(feats, defs)
             areas = self.areas().select("provider_number", "cluster", "region")
             return found, counts, funnel(ind, areas)
 
         return self.cached(("population", self.as_of), compute)
 
-    def definitions(self) -> dict[str, Any]:
+    def definitions(self) -> population.Definitions:
         """The case definitions in force (``population.load_definitions``)."""
         return population.load_definitions()
 
