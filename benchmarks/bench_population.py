@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
+
 from almen import population
 from almen.population.indicators import funnel, indicator_counts
 from almen.warehouse import Warehouse
@@ -38,7 +40,9 @@ def run(data: Path) -> dict[str, float]:
         times["indicators"] = time.perf_counter() - t1
     times["total"] = time.perf_counter() - t0
     share = counts["polypharmacy"] / counts["list_size"]
-    times["polypharmacy_within_3_5"] = population.polypharmacy_share_check(counts)
+    shares = population.group_shares(counts, defs).filter(pl.col("definition") == "polypharmacy")
+    times["polypharmacy_within_3_5"] = 1 - float(shares["outside"].mean() or 0)  # type: ignore[arg-type]
+    times["polypharmacy_national"] = float(counts["polypharmacy"].sum() / counts["list_size"].sum())
     times["clinics"] = float(len(counts))
     times["patients"] = float(len(feats))
     times["share_p05"] = float(share.quantile(0.05) or 0)
@@ -60,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "| figure | value | target |",
             "|---|---|---|",
-            f"| case finding, all clinics (5 definitions, counts by clinic and 4 levels) | {r['case finding']:.1f} s | |",
-            f"| quality indicators, all clinics (4 indicators, funnel limits) | {r['indicators']:.1f} s | |",
+            f"| case finding, all clinics (the definitions file: 5 groups, frailty index, counts by clinic and 4 levels) | {r['case finding']:.1f} s | |",
+            f"| quality indicators, all clinics (the file's indicators, random-effects funnel limits) | {r['indicators']:.1f} s | |",
             f"| total | {r['total']:.1f} s | < 20 s ({verdict(r['total'] < 20)}) |",
-            f"| clinics whose polypharmacy group is 3-5 % of the list | {r['polypharmacy_within_3_5']:.1%} | ≥ 90 % |",
-            f"| polypharmacy share of the list, 5th-95th percentile | {r['share_p05']:.2%}-{r['share_p95']:.2%} | |",
+            f"| polypharmacy (≥ 5 drugs, ≥ 2 conditions), national share of the listed | {r['polypharmacy_national']:.2%} | a result (seed: 3-5 %) |",
+            f"| clinics whose polypharmacy group is 3-5 % of the list | {r['polypharmacy_within_3_5']:.1%} | a result, not a target |",
+            f"| polypharmacy share of the list, 5th-95th percentile of clinics | {r['share_p05']:.2%}-{r['share_p95']:.2%} | |",
         ]
     )
     print(text)

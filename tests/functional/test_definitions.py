@@ -1,0 +1,206 @@
+"""The definition language (issue 19): definitions as data, groups measured, not imposed.
+
+Seed 002 §2.3: the polypharmacy group is "i størrelsesordenen 3-5 % af en
+praksispopulation", defined "ud fra tilgængelige, objektive data … som fx antal
+præparater". The group is a rule over each patient's data; its share is a result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from almen import population
+from almen.errors import InputError
+from almen.population import definitions as grammar
+from almen.population.indicators import indicator_counts, missing_patients
+from almen.warehouse import Warehouse
+from tests.functional.test_case_finding import AS_OF, _world
+from tests.settlement_world import D
+
+DAY = AS_OF
+
+
+def _clinic_counts(data: Path) -> pl.DataFrame:
+    defs = population.load_definitions()
+    with Warehouse.connect(data, read_only=True) as wh:
+        feats = population.warehouse_features(wh, as_of=DAY, definitions=defs)
+    return population.clinic_counts(population.apply_definitions(feats, defs), feats)
+
+
+def test_polypharmacy_is_not_a_fixed_share_of_every_list(tiny_denmark: Path) -> None:
+    """A quota ceil(list × s) would give every clinic a count in ((n − 1) / list, n / list]
+    for one s; the measured counts admit no such common s."""
+    counts = _clinic_counts(tiny_denmark).filter(pl.col("list_size") > 0)
+    lo = ((counts["polypharmacy"] - 1) / counts["list_size"]).max()
+    hi = (counts["polypharmacy"] / counts["list_size"]).min()
+    assert lo is not None and hi is not None and lo >= hi  # type: ignore[operator]
+    shares = population.group_shares(counts, population.load_definitions())
+    assert shares["share"].n_unique() > 1
+
+
+def test_adding_patients_without_drugs_does_not_grow_the_group(tmp_path: Path) -> None:
+    """Ten more listed patients with no drugs: a quota of the list would grow, the
+    rule does not."""
+    path = _world(tmp_path)
+    defs = population.load_definitions()
+
+    def count() -> int:
+        with Warehouse.connect(path, read_only=True) as wh:
+            f = population.warehouse_features(wh, as_of=DAY, definitions=defs)
+        found = population.apply_definitions(f, defs)
+        return found.filter(pl.col("definition") == "polypharmacy").height
+
+    before = count()
+    with Warehouse.connect(path) as wh:
+        p = wh.read_table("patient").to_pyarrow()
+        more = p.slice(0, 1).to_pylist() * 10
+        for i, r in enumerate(more):
+            r["patient_id"] = 1000 + i
+        wh.write_table("patient", pa.concat_tables([p, pa.Table.from_pylist(more, p.schema)]))
+    assert before == 2 and count() == 2
+
+
+def test_share_outside_the_expected_range_is_a_warning(tmp_path: Path) -> None:
+    """The world's clinic has 2 of 20 (10 %) in the group: outside 3-5 %, reported."""
+    counts = _clinic_counts(_world(tmp_path))
+    shares = population.group_shares(counts, population.load_definitions())
+    row = shares.filter(pl.col("definition") == "polypharmacy").row(0, named=True)
+    assert row["share"] == pytest.approx(2 / 20) and row["outside"]
+    warnings = population.share_warnings(shares)
+    assert warnings == ["polypharmacy: 1 of 1 clinics outside the expected 3%-5% of the list"]
+
+
+def _custom(tmp_path: Path, where: str, extra: str = "") -> Path:
+    (tmp_path / "lists").mkdir(exist_ok=True)
+    (tmp_path / "lists" / "htn.csv").write_text("code,term\nK86,Hypertension\n", "utf-8")
+    p = tmp_path / "defs.toml"
+    p.write_text(
+        f"""version = "test-1"
+[codelists.htn]
+system = "icpc2"
+file = "lists/htn.csv"
+version = "1"
+source = "a test"
+[variables]
+hypertension = {{ kind = "condition", codelist = "htn" }}
+n_drugs = {{ kind = "drugs" }}
+{extra}
+[groups.htn_many_drugs]
+name_da = "Forhøjet blodtryk og mange præparater"
+name_en = "Hypertension and many drugs"
+seed = "a test"
+where = "{where}"
+reason_en = "{{n_drugs}} drugs"
+reason_da = "{{n_drugs}} præparater"
+""",
+        "utf-8",
+    )
+    return p
+
+
+def test_a_users_definitions_file_replaces_the_shipped_one(tmp_path: Path, call_cli) -> None:  # type: ignore[no-untyped-def]
+    """--definitions FILE: the file's own code list (beside it) and group."""
+    data = _world(tmp_path / "w")
+    path = _custom(tmp_path, "hypertension and n_drugs >= 5")
+    defs = population.load_definitions(path)
+    assert defs.group_names == ("htn_many_drugs",) and defs.codelists["htn"].codes == ("K86",)
+    with Warehouse.connect(data, read_only=True) as wh:
+        f = population.warehouse_features(wh, as_of=DAY, definitions=defs)
+    found = population.apply_definitions(f, defs)
+    assert set(found["patient_id"]) == {11, 12, 14}  # K86 and five or more drugs
+    assert found.filter(pl.col("patient_id") == 11)["reason"][0] == "6 drugs"
+    out = call_cli("--data", str(data), "findings", "--clinic", "100001", "--definitions",
+                   str(path), "--as-of", "2025-12-31", "--format", "csv")  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "htn_many_drugs" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("where", "extra", "message"),
+    [
+        ("hypertension and n_drug >= 5", "", "unknown name 'n_drug' (column 18)"),
+        ("hypertension and (n_drugs >=", "", "cannot parse"),
+        ("__import__('os')", "", "not allowed here: Call"),
+        ("hypertension", 'x = { kind = "claims", codelist = "htn", months = 12 }',
+         "a claims variable needs a service code list"),
+    ],
+)  # fmt: skip
+def test_a_bad_definition_names_the_file_and_entry(
+    tmp_path: Path, where: str, extra: str, message: str
+) -> None:
+    path = _custom(tmp_path, where, extra)
+    with pytest.raises(InputError) as err:
+        grammar.load(path)
+    assert message in str(err.value) and err.value.source == str(path)
+
+
+def test_a_bad_definitions_file_exits_2_on_the_cli(tmp_path: Path, call_cli) -> None:  # type: ignore[no-untyped-def]
+    data = _world(tmp_path / "w")
+    path = _custom(tmp_path, "n_drugs >>= 5")
+    out = call_cli("--data", str(data), "findings", "--definitions", str(path))
+    assert out.exit_code == 2 and "groups.htn_many_drugs" in out.stderr
+
+
+def test_an_ended_condition_no_longer_counts(tmp_path: Path) -> None:
+    """Conditions with onset and end: diabetes ended in 2024 is not diabetes in 2025."""
+    path = _world(tmp_path)
+    defs = population.load_definitions()
+    with Warehouse.connect(path) as wh:
+        c = wh.read_table("condition").to_pyarrow().to_pylist()
+        for r in c:
+            if r["patient_id"] == 5:
+                r["end_date"] = D(2024, 6, 30)
+        wh.write_table("condition", pa.Table.from_pylist(c, wh.read_table("condition").schema().to_pyarrow()))  # fmt: skip
+        f = population.warehouse_features(wh, as_of=DAY, definitions=defs)
+        before = population.warehouse_features(wh, as_of=D(2024, 1, 1), definitions=defs)
+    assert not f.filter(pl.col("patient_id") == 5)["diabetes"][0]
+    assert before.filter(pl.col("patient_id") == 5)["diabetes"][0]
+
+
+def test_lab_results_where_present_feed_an_indicator(tmp_path: Path) -> None:
+    """last_lab: the latest HbA1c in 12 months; the HbA1c indicator counts only
+    diabetes patients with a result, and 53 mmol/mol or less meets it."""
+    path = _world(tmp_path)
+    defs = population.load_definitions()
+    with Warehouse.connect(path) as wh:
+        wh.write_table("lab_result", pa.table({
+            "patient_id": pa.array([5, 5, 6, 11], pa.int64()),
+            "code": ["NPU27300"] * 4,
+            "sample_date": pa.array([D(2025, 2, 1), D(2025, 9, 1), D(2025, 3, 1), D(2023, 1, 1)],
+                                    pa.date32()),
+            "value": [70.0, 50.0, 60.0, 40.0],
+        }))  # fmt: skip
+        f = population.warehouse_features(wh, as_of=DAY, definitions=defs)
+    by = {r["patient_id"]: r["hba1c_last"] for r in f.iter_rows(named=True)}
+    assert by[5] == 50.0 and by[6] == 60.0 and by[11] is None  # 11's is too old
+    ind = indicator_counts(f, defs).filter(pl.col("indicator") == "diabetes_hba1c")
+    assert (int(ind["n"].sum()), int(ind["x"].sum())) == (2, 1)
+
+
+def test_without_lab_results_the_lab_variable_is_empty(tmp_path: Path) -> None:
+    defs = population.load_definitions()
+    with Warehouse.connect(_world(tmp_path), read_only=True) as wh:
+        f = population.warehouse_features(wh, as_of=DAY, definitions=defs)
+    assert f["hba1c_last"].null_count() == f.height
+    assert "diabetes_hba1c" not in set(indicator_counts(f, defs)["indicator"])
+
+
+def test_missing_patients_are_the_denominator_without_the_numerator(tmp_path: Path) -> None:
+    """Diabetes control: 5, 6, 11, 13 and 14 have diabetes (T90); none has a control and a
+    blood sample, so all five miss it; the drill-down lists exactly them."""
+    defs = population.load_definitions()
+    with Warehouse.connect(_world(tmp_path), read_only=True) as wh:
+        f = population.warehouse_features(wh, as_of=DAY, definitions=defs)
+    who = missing_patients(f, defs, "diabetes_control")
+    assert set(who["patient_id"]) == {5, 6, 11, 13, 14}
+    ind = indicator_counts(f, defs).filter(pl.col("indicator") == "diabetes_control")
+    assert int(ind["n"].sum()) - int(ind["x"].sum()) == who.height
+
+
+def test_months_before_keeps_the_leap_day_sensible() -> None:
+    assert grammar.months_before(D(2028, 2, 29), 12) == D(2027, 2, 28)
+    assert grammar.months_before(D(2025, 3, 31), 1) == D(2025, 2, 28)
