@@ -17,6 +17,7 @@ ROUTES = [
     "/api/clinics/{clinic}/ceiling?through_month=6",
     "/api/clinics/{clinic}/overview",
     "/api/clinics/{clinic}/findings",
+    "/api/clinics/{clinic}/indicators/diabetes_control/missing",
     "/api/frame",
     "/api/findings?by=cluster",
     "/api/indicators?cluster={cluster}",
@@ -36,6 +37,8 @@ ALLOWED = {
     "/api/clinics/{clinic}/ceiling?through_month=6": MONEY,
     "/api/clinics/{clinic}/overview": MONEY,
     "/api/frame": {"national", "region"},
+    # issue 19: the drill-down to patients is the clinic's own
+    "/api/clinics/{clinic}/indicators/diabetes_control/missing": {"clinic"},
     "/api/findings?by=cluster": {"national", "region", "cluster"},
     "/api/capacity/need": {"national", "region"},
     "/api/capacity/workforce?intake=350&intake=400": {"national", "region"},
@@ -328,3 +331,23 @@ def test_the_s96_statement_is_printable_and_downloadable(site: Site, as_user) ->
     assert "Standardiseringstabel" in page.text and "31. marts 2026" in page.text
     assert "s96-statement?format=csv" in page.text
     assert c.get(f"/api/clinics/{site.other_clinic}/s96-statement").status_code == 403
+
+
+def test_the_clinic_drills_down_to_its_own_patients_who_miss_an_indicator(
+    site: Site, as_user
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19 item 4: the patients in the denominator without the numerator, for the
+    clinic's own user; the count is the clinic's true n − x."""
+    c = as_user("klinik").http
+    r = c.get(f"/api/clinics/{site.clinic}/indicators/diabetes_control/missing?size=500")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] >= len(body["items"]) > 0
+    assert c.get(f"/api/clinics/{site.clinic}/indicators/nothing/missing").status_code == 404
+    assert (
+        c.get(f"/api/clinics/{site.other_clinic}/indicators/diabetes_control/missing").status_code
+        == 403
+    )
+    page = as_user("klynge").http.get(f"/cluster/{site.cluster}")
+    assert page.status_code == 200 and "fig-funnel-1" in page.text
+    assert "Tragtdiagram" in page.text

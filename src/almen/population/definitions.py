@@ -549,7 +549,7 @@ def features(
                 out[v.name] = _atc_match(m.atc, v.codelist.codes).any()
             elif v.kind == "drugs":
                 # (patient_id, atc) is the medication key: rows are distinct drugs
-                out[v.name] = (_atc_match(m.atc, v.codelist.codes).cast("int64").sum()
+                out[v.name] = (ibis.ifelse(_atc_match(m.atc, v.codelist.codes), 1, 0).sum()
                                if v.codelist else m.count())  # fmt: skip
             else:
                 total: ibis.Value = ibis.literal(0)
@@ -570,8 +570,8 @@ def features(
         for v in kvars:
             assert v.codelist is not None
             since = months_before(as_of, months[v.name])
-            out[v.name] = (cl.service_code.isin(list(v.codelist.codes))
-                           & (cl.service_date > since)).cast("int64").sum()  # fmt: skip
+            hit = cl.service_code.isin(list(v.codelist.codes)) & (cl.service_date > since)
+            out[v.name] = ibis.ifelse(hit, 1, 0).sum()
         aggs.append((cl.group_by("patient_id").aggregate(**out), kvars))
     lvars = [v for v in allvars if v.kind == "last_lab"]
     if lvars and lab is not None:

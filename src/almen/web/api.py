@@ -368,6 +368,27 @@ def findings_by_area(
     return {"by": by, "rows": rows(agg)}
 
 
+@router.get(
+    "/clinics/{provider_number}/indicators/{indicator}/missing",
+    response_model=None,
+    responses=out.answers(out.ClinicsMissing, 200),
+)
+def clinic_missing(
+    c: C, provider_number: str, indicator: str, page: PageQ = 1, size: SizeQ = 100
+) -> dict[str, Any]:
+    """The drill-down of an indicator: the clinic's own patients (pseudonyms) in its
+    denominator who miss its numerator. For the clinic's own user only; audited."""
+    u = c.need_clinic(provider_number)
+    if u.role != "clinic":
+        raise HTTPException(403, "only the clinic sees its own patients")
+    try:
+        who = c.services.missing(provider_number, indicator)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    audit_view(c.records, u, f"patients missing {indicator} in {provider_number}", None)
+    return paged(who.select("patient_id", "age", "sex"), page, size)
+
+
 @router.get("/indicators", response_model=None, responses=out.answers(out.Indicators, 200))
 def indicators(c: C, cluster: str | None = None, region: str | None = None) -> dict[str, Any]:
     """Quality indicators per clinic against the cluster and the region, with funnel

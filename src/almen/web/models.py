@@ -322,6 +322,21 @@ class ClinicsFindings(Out):
     total: int
 
 
+class MissingItem(Out):
+    patient_id: str | None = None
+    age: int | None = None
+    sex: str | None = None
+
+
+class ClinicsMissing(Out):
+    """The clinic's own patients who miss an indicator (pseudonyms)."""
+
+    items: list[MissingItem]
+    page: int
+    size: int
+    total: int
+
+
 class FindingsRow(Out):
     level: str | None = None
     area: str | None = None

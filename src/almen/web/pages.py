@@ -591,9 +591,47 @@ def cluster_page(c: C, cluster: str) -> Response:
         ]  # a cluster user has no clinic pages
         fig.add_trace(go.Bar(x=part["provider_number"].to_list(), y=part["p"].to_list(),
                              name=i18n.code(lang_of(c), "indicator", k), customdata=links))  # fmt: skip
-    return render(c, "cluster.html", f"Klynge {cluster}", indicators=parts,
-                  figs={"indicators": _fig(fig)}, clinics=sorted(members["provider_number"].to_list()),
+    figs = {"indicators": _fig(fig)}
+    for k in parts:
+        figs[f"funnel.{k}"] = _fig(funnel_figure(ind.filter(pl.col("indicator") == k), lang_of(c)))
+    return render(c, "cluster.html", f"Klynge {cluster}", indicators=parts, figs=figs,
+                  clinics=sorted(members["provider_number"].to_list()),
                   can_open=u.role == "national")  # fmt: skip
+
+
+def funnel_figure(part: pl.DataFrame, lang: str) -> go.Figure:
+    """A funnel plot of one indicator: the cluster's clinics (published n and standardised
+    share) against the national share and its 95 % and 99.8 % limits over n (arcsine
+    scale with the indicator's τ², as ``population.indicators.funnel``)."""
+    import math
+
+    import numpy as np
+
+    fig = go.Figure()
+    known = part.filter(pl.col("p_std").is_not_null() & pl.col("n").is_not_null())
+    if part.is_empty() or part["p0"][0] is None:
+        return fig
+    p0, tau2 = float(part["p0"][0]), float(part["tau2"][0] or 0.0)
+    top = max(int(float(part["n"].fill_null(0).max() or 10)), 10) * 1.2  # type: ignore[arg-type]
+    n = np.linspace(5, top, 120)
+    t = math.asin(math.sqrt(p0))
+    for z, dash, key in ((1.959964, "dash", "ui.funnel_limits95"),
+                         (3.090232, "dot", "ui.funnel_limits998")):  # fmt: skip
+        sd = np.sqrt(1 / (4 * n) + tau2)
+        for sign in (-1, 1):
+            y = np.sin(np.clip(t + sign * z * sd, 0, math.pi / 2)) ** 2
+            fig.add_trace(go.Scatter(x=n.tolist(), y=y.tolist(), mode="lines",
+                                     line={"dash": dash, "color": "#555"},
+                                     name=i18n.gettext(lang, key), showlegend=sign > 0))  # fmt: skip
+    fig.add_trace(go.Scatter(x=[5, top], y=[p0, p0], mode="lines", line={"color": "#000"},
+                             name=i18n.gettext(lang, "ui.funnel_national")))  # fmt: skip
+    fig.add_trace(go.Scatter(x=known["n"].to_list(), y=known["p_std"].to_list(), mode="markers",
+                             text=known["provider_number"].to_list(),
+                             name=i18n.gettext(lang, "ui.funnel_clinics")))  # fmt: skip
+    fig.update_layout(xaxis_title=i18n.gettext(lang, "ui.funnel_n"),
+                      yaxis_title=i18n.gettext(lang, "ui.funnel_share"),
+                      yaxis_tickformat=".0%", separators=",." if lang == "da" else ".,")  # fmt: skip
+    return fig
 
 
 @router.get("/clinic/{provider_number}")

@@ -457,6 +457,20 @@ class Services:
         count through ``almen.disclosure``, shares and limits from the published counts)."""
         return self._population()[2]
 
+    def missing(self, provider_number: str, indicator: str) -> pl.DataFrame:
+        """The clinic's own patients in ``indicator``'s denominator who miss its numerator
+        (``indicators.missing_patients``), not cached: for the clinic's user only."""
+        from almen.population.indicators import missing_patients
+
+        defs = population.load_definitions()
+        if indicator not in defs.indicators:
+            raise NotFoundError(f"no indicator {indicator!r}")
+        with self.reading() as wh:
+            feats = population.warehouse_features(wh, as_of=self.as_of, definitions=defs,
+                                                  provider_number=provider_number,
+                                                  wanted=[indicator])  # fmt: skip
+        return missing_patients(feats, defs, indicator)
+
     def patient(self, patient_id: int) -> Any:
         """The patient overview (diagnoses, drugs, contacts, efforts), not cached."""
         from almen.population.patient import patient_overview
