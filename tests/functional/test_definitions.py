@@ -204,3 +204,16 @@ def test_missing_patients_are_the_denominator_without_the_numerator(tmp_path: Pa
 def test_months_before_keeps_the_leap_day_sensible() -> None:
     assert grammar.months_before(D(2028, 2, 29), 12) == D(2027, 2, 28)
     assert grammar.months_before(D(2025, 3, 31), 1) == D(2025, 2, 28)
+
+
+def test_deciles_of_published_clinic_shares_and_month_ends() -> None:
+    """Deciles across clinics (OpenPrescribing's view): ten clinics with shares 0.1 … 1.0
+    have a median of 0.55 (linear); a clinic with no published share is left out."""
+    from almen.population.indicators import deciles, month_ends
+
+    ps = [i / 10 for i in range(1, 11)] + [None]
+    pub = pl.DataFrame({"indicator": ["i"] * 11, "p": ps, "p0": [0.5] * 11})
+    d = deciles(pub).row(0, named=True)
+    assert d["clinics"] == 10 and d["p50"] == pytest.approx(0.55)
+    assert d["p10"] == pytest.approx(0.19) and d["p90"] == pytest.approx(0.91)
+    assert month_ends(D(2028, 2, 29), 3) == [D(2027, 12, 31), D(2028, 1, 31), D(2028, 2, 29)]

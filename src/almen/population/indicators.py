@@ -22,6 +22,7 @@ for the medication review.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 from collections.abc import Callable, Hashable, Sequence
@@ -49,11 +50,9 @@ def _flags(features: pl.DataFrame, definitions: Definitions) -> pl.DataFrame:
     f = grammar.evaluate_groups(definitions, features)
     cols = []
     for ind in definitions.indicators.values():
-        try:
-            den = grammar.compile_expression(ind.denominator, definitions.names).fill_null(False)
-            num = grammar.compile_expression(ind.numerator, definitions.names).fill_null(False)
-            f.select(den, num)
-        except pl.exceptions.ColumnNotFoundError:
+        den = grammar.compile_expression(ind.denominator, definitions.names).fill_null(False)
+        num = grammar.compile_expression(ind.numerator, definitions.names).fill_null(False)
+        if not {*den.meta.root_names(), *num.meta.root_names()} <= set(f.columns):
             continue  # an indicator whose variables were not computed
         cols += [den.alias(f"{ind.name}__den"), (den & num).alias(f"{ind.name}__num")]
     return f.with_columns(cols)
@@ -290,14 +289,8 @@ def month_ends(last: dt.date, months: int) -> list[dt.date]:
     y, m = last.year, last.month
     for _ in range(months - 1):
         y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-        out.append(dt.date(y, m, _month_days(y, m)))
+        out.append(dt.date(y, m, calendar.monthrange(y, m)[1]))
     return sorted(out)
-
-
-def _month_days(y: int, m: int) -> int:
-    import calendar
-
-    return calendar.monthrange(y, m)[1]
 
 
 def indicator_series(
