@@ -54,6 +54,7 @@ def _load_example(call_cli: Cli, data: Path, extracts: Path) -> None:
         ("patients", "tilmeldinger.csv"),
         ("conditions", "diagnoser.csv"),
         ("medications", "medicin.csv"),
+        ("labs", "laboratoriesvar.csv"),
         ("ooh", "vagt.csv"),
         ("fees", "lokalaftale.csv"),
         ("claims", "ydelser-2025-03.csv", "--encoding", "cp1252"),
@@ -299,3 +300,33 @@ def test_the_worked_example_runs_from_nothing(tmp_path: Path) -> None:
     assert len(stmt) == 3 and stmt["total_dkk"].sum() > 0
     with Warehouse.connect(data, read_only=True) as wh:
         assert not wh.has_table("calibration")  # no synthetic Denmark was made
+
+
+def test_lab_results_and_ended_conditions_reach_the_definitions(
+    empty: Path, call_cli: Cli, extracts: Path
+) -> None:
+    """Issue 19: lab results (NPU) enter through an importer with rejects, and a
+    condition's end date (issue 19 item 1, "conditions with onset/end") is read by the
+    definitions: P12's depression ended on 31-12-2024."""
+    import datetime as dt
+
+    from almen import population
+
+    _load_example(call_cli, empty, extracts)
+    labs = _table(empty, "lab_result")
+    assert sorted(labs["value"].to_list()) == [47.0, 51.5, 58.0]  # decimal comma read
+    rejects = _table(empty, "reject").filter(pl.col("target_table") == "lab_result")
+    assert rejects["line"].to_list() == [4] and rejects["column_name"].to_list() == ["value"]
+    log = _table(empty, "ingest_log").filter(pl.col("target_table") == "lab_result")
+    assert log["rows_read"].to_list() == [4] and log["rows_accepted"].to_list() == [3]
+    cond = _table(empty, "condition")
+    assert cond["end_date"].drop_nulls().to_list() == [dt.date(2024, 12, 31)]
+    defs = population.load_definitions()
+    with Warehouse.connect(empty, read_only=True) as wh:
+        march = population.warehouse_features(wh, as_of=dt.date(2025, 3, 31), definitions=defs)
+        before = population.warehouse_features(wh, as_of=dt.date(2024, 6, 30), definitions=defs)
+    # the latest HbA1c on 31 March is P01's 51.5 (not January's 58); P03 has no diabetes
+    diab = march.filter(pl.col("diabetes") == 1)
+    assert sorted(v for v in diab["hba1c_last"].to_list() if v) == [51.5]
+    assert march["psychiatric_dx_secondary"].sum() == 0
+    assert before["psychiatric_dx_secondary"].sum() == 1

@@ -26,6 +26,7 @@ a ingest doctors "$X/læger.csv"                 # Latin-1
 a ingest patients "$X/tilmeldinger.csv"
 a ingest conditions "$X/diagnoser.csv"          # from the practice system
 a ingest medications "$X/medicin.csv"
+a ingest labs "$X/laboratoriesvar.csv"           # HbA1c (NPU27300); '<40' is rejected
 a ingest ooh "$X/vagt.csv"
 a ingest fees "$X/lokalaftale.csv"              # a local agreement beside Aftale25
 # 3. March's claims (Windows-1252, as some systems export them); one line is unreadable

@@ -234,6 +234,25 @@ def ingest_medications(
             replace=replace, strict=strict)  # fmt: skip
 
 
+@ingest_app.command("labs")
+@guard
+def ingest_labs(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="lab results: CPR, NPU code, sample date, value, unit")
+    ],
+    encoding: EncodingOpt = None,
+    replace: ReplaceOpt = False,
+    strict: StrictOpt = False,
+) -> None:
+    """Ingest lab results (NPU codes, e.g. HbA1c NPU27300) from a practice-system export."""
+    from almen.ingest.clinical import validate_lab_results
+
+    key = _key(ctx)
+    _ingest(ctx, lambda _wh: validate_lab_results(file, key, encoding=encoding),
+            replace=replace, strict=strict)  # fmt: skip
+
+
 @ingest_app.command("ooh")
 @guard
 def ingest_ooh(

@@ -3,10 +3,13 @@ contacts. The CPR number becomes a pseudonym at the door.
 
 - Diagnoses: CPR, ICPC-2 code (a chapter letter and two digits, e.g. ``T90``; a
   Danish extension ``T90.01`` is kept to its rubric ``T90``), date, and who made it
-  (gp, hospital or psychiatry; default gp). A newer row for the same patient and code
-  replaces the older.
+  (gp, hospital or psychiatry; default gp), and an optional end date (resolved). A newer
+  row for the same patient and code replaces the older.
 - Drugs: CPR, ATC code (level 1 to 5, e.g. ``A10BA02``), start date and optional end
   date. A newer row for the same patient and code replaces the older.
+- Lab results: CPR, NPU code (``NPU27300`` HbA1c; Danish local codes ``DNK05…``), the
+  sample date, the value (decimal comma allowed) and an optional unit. A newer row for the
+  same patient, code and date replaces the older.
 - Out-of-hours contacts: region, site, start time, kind (phone, video, consultation,
   home visit), doctor minutes and optional CPR. Contacts are added.
 """
@@ -24,7 +27,12 @@ from almen.ingest.rows import Field, choice, parse_day, parse_int, parse_rows, v
 from almen.ingest.validated import Validated
 from almen.reference import load_municipalities
 
-__all__ = ["validate_conditions", "validate_medications", "validate_ooh_contacts"]
+__all__ = [
+    "validate_conditions",
+    "validate_lab_results",
+    "validate_medications",
+    "validate_ooh_contacts",
+]
 
 CPR_ALIASES = ("cpr_nummer", "cprnr", "cpr_nr", "personnummer")
 CONDITION_ALIASES: dict[str, tuple[str, ...]] = {
@@ -32,6 +40,14 @@ CONDITION_ALIASES: dict[str, tuple[str, ...]] = {
     "code": ("icpc", "icpc2", "icpc_2", "diagnose", "diagnosekode", "kode"),
     "onset_date": ("dato", "diagnosedato", "startdato", "date"),
     "diagnosed_by": ("stillet_af", "kilde", "source"),
+    "end_date": ("slutdato", "afsluttet", "ophørt", "end"),
+}
+LAB_ALIASES: dict[str, tuple[str, ...]] = {
+    "cpr": CPR_ALIASES,
+    "code": ("npu", "npu_kode", "analysekode", "analyse", "kode"),
+    "sample_date": ("prøvedato", "dato", "prøvetagningsdato", "date"),
+    "value": ("resultat", "værdi", "svar", "result"),
+    "unit": ("enhed", "units"),
 }
 MEDICATION_ALIASES: dict[str, tuple[str, ...]] = {
     "cpr": CPR_ALIASES,
@@ -49,6 +65,7 @@ OOH_ALIASES: dict[str, tuple[str, ...]] = {
 }
 # ICPC-2 chapters (A general … Z social); components 01-99
 _ICPC = re.compile(r"([ABDFHKLNPRSTUWXYZ]\d{2})(\.\d{1,2})?")
+_NPU = re.compile(r"(NPU|DNK)\d{5}")
 _ATC = re.compile(r"[ABCDGHJLMNPRSV](\d{2}([A-Z]([A-Z](\d{2})?)?)?)?")
 BY = {"gp": "gp", "almen praksis": "gp", "egen læge": "gp", "hospital": "hospital",
       "sygehus": "hospital", "psychiatry": "psychiatry", "psykiatri": "psychiatry"}  # fmt: skip
@@ -82,6 +99,28 @@ def _atc(text: str) -> str:
     return t
 
 
+def _npu(text: str) -> str:
+    t = text.strip().upper()
+    if not _NPU.fullmatch(t):
+        raise ValueError("not an NPU code (NPU and five digits, e.g. NPU27300; or DNK05…)")
+    return t
+
+
+def _lab_value(text: str) -> float:
+    t = text.strip().replace(" ", "")
+    if t.count(",") == 1 and "." not in t:
+        t = t.replace(",", ".")
+    try:
+        value = float(t)
+    except ValueError:
+        raise ValueError(
+            "not a number (e.g. 48 or 48,5; a result like '<5' is not a value)"
+        ) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("not a finite number")
+    return value
+
+
 RowCheck = Callable[[dict[str, object]], tuple[str | None, str] | None]
 
 
@@ -108,13 +147,20 @@ def validate_conditions(path: Path, key: bytes, *, encoding: str | None = None) 
         Field("code", _icpc),
         Field("onset_date", parse_day),
         Field("diagnosed_by", choice(BY, "diagnosed by"), required=False, default="gp"),
+        Field("end_date", parse_day, required=False),
     ]
-    out, _lines, rejects = parse_rows(
-        ex, fields, key=("cpr", "code"), check=_not_before_birth("onset_date")
-    )
+    born_check = _not_before_birth("onset_date")
+
+    def check(row: dict[str, object]) -> tuple[str | None, str] | None:
+        onset, end = row["onset_date"], row["end_date"]
+        if isinstance(onset, dt.date) and isinstance(end, dt.date) and end < onset:
+            return "end_date", "the condition ends before its onset"
+        return born_check(row)
+
+    out, _lines, rejects = parse_rows(ex, fields, key=("cpr", "code"), check=check)
     columns = {"patient_id": [p[0] for p in out["cpr"]],  # type: ignore[index]
                "code": out["code"], "onset_date": out["onset_date"],
-               "diagnosed_by": out["diagnosed_by"]}  # fmt: skip
+               "diagnosed_by": out["diagnosed_by"], "end_date": out["end_date"]}  # fmt: skip
     return validated(ex, "condition", columns, rejects, replace_key=("patient_id", "code"))
 
 
@@ -140,6 +186,27 @@ def validate_medications(path: Path, key: bytes, *, encoding: str | None = None)
     columns = {"patient_id": [p[0] for p in out["cpr"]],  # type: ignore[index]
                "atc": out["atc"], "start_date": out["start_date"], "end_date": out["end_date"]}  # fmt: skip
     return validated(ex, "medication", columns, rejects, replace_key=("patient_id", "atc"))
+
+
+def validate_lab_results(path: Path, key: bytes, *, encoding: str | None = None) -> Validated:
+    """Validate a lab export; accepted rows become ``lab_result`` rows."""
+    ex = open_extract(path, LAB_ALIASES, ("cpr", "code", "sample_date", "value"),
+                      encoding=encoding, strict_fields=True)  # fmt: skip
+    fields = [
+        _cpr(key),
+        Field("code", _npu),
+        Field("sample_date", parse_day),
+        Field("value", _lab_value),
+        Field("unit", str, required=False),
+    ]
+    out, _lines, rejects = parse_rows(
+        ex, fields, key=("cpr", "code", "sample_date"), check=_not_before_birth("sample_date")
+    )
+    columns = {"patient_id": [p[0] for p in out["cpr"]],  # type: ignore[index]
+               "code": out["code"], "sample_date": out["sample_date"], "value": out["value"],
+               "unit": out["unit"]}  # fmt: skip
+    return validated(ex, "lab_result", columns, rejects,
+                     replace_key=("patient_id", "code", "sample_date"))  # fmt: skip
 
 
 def _start_time(text: str) -> dt.datetime:
