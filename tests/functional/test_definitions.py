@@ -217,3 +217,37 @@ def test_deciles_of_published_clinic_shares_and_month_ends() -> None:
     assert d["clinics"] == 10 and d["p50"] == pytest.approx(0.55)
     assert d["p10"] == pytest.approx(0.19) and d["p90"] == pytest.approx(0.91)
     assert month_ends(D(2028, 2, 29), 3) == [D(2027, 12, 31), D(2028, 1, 31), D(2028, 2, 29)]
+
+
+def test_indicator_series_counts_each_month_over_its_own_window(tiny_denmark: Path) -> None:
+    """Issue 19 item 4, measures over time: on each month end D the COPD-control numerator
+    counts the COPD patients with a 0120 or K002 claim in (D − window, D], counted here
+    straight from the claim table; the monthly window counts fewer than the rolling year."""
+    from almen.population.indicators import indicator_series, month_ends
+
+    defs = population.load_definitions()
+    days = month_ends(DAY, 3)
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        claims = wh.read_table("claim").to_polars()
+        area = population.clinic_areas(wh).select("provider_number", "cluster", "region")
+        by_window = {}
+        for window in (1, 12):
+            feats = {
+                d: population.warehouse_features(wh, as_of=d, definitions=defs, claim_months=window)
+                for d in days
+            }
+            series = indicator_series(feats.__getitem__, defs, days, area)
+            assert series["as_of"].unique().sort().to_list() == days
+            for d in days:
+                copd = feats[d].filter(pl.col("copd") == 1)["patient_id"]
+                seen = claims.filter(
+                    pl.col("service_code").is_in(["0120", "K002"])
+                    & (pl.col("service_date") > grammar.months_before(d, window))
+                    & (pl.col("service_date") <= d)
+                    & pl.col("patient_id").is_in(copd)
+                )["patient_id"].n_unique()
+                got = indicator_counts(feats[d], defs).filter(pl.col("indicator") == "copd_control")
+                assert int(got["x"].sum()) == seen, (window, d)
+                assert int(got["n"].sum()) == copd.len()
+                by_window[window, d] = seen
+    assert all(by_window[1, d] < by_window[12, d] for d in days)
