@@ -251,3 +251,68 @@ def test_indicator_series_counts_each_month_over_its_own_window(tiny_denmark: Pa
                 assert int(got["n"].sum()) == copd.len()
                 by_window[window, d] = seen
     assert all(by_window[1, d] < by_window[12, d] for d in days)
+
+
+def test_many_condition_variables_and_groups_read_the_condition_table(tmp_path: Path) -> None:
+    """The condition variables are aggregated as bit masks of 62 variables each, and a
+    grouped count beyond 62 groups falls back to a distinct count: 70 variables, one code
+    each, and a count over 70 one-code groups agree with the condition table itself."""
+    data = _world(tmp_path / "w")
+    with Warehouse.connect(data, read_only=True) as wh:
+        cond = wh.read_table("condition").to_polars()
+    codes = sorted(set(cond["code"]))
+    assert len(codes) >= 3
+    picks = [codes[i % len(codes)] for i in range(70)]
+    lists = "\n".join(
+        f'[codelists.c{i}]\nsystem = "icpc2"\ncodes = ["{c}"]\nversion = "1"\nsource = "a test"'
+        for i, c in enumerate(picks)
+    )
+    # each code its own group: "few" holds the world's codes, "many" 70 more (X01-X70)
+    many = sorted(set(codes) | {f"X{k:02d}" for k in range(1, 71)})
+    for name, listed in (("few", codes), ("many", many)):
+        (tmp_path / f"{name}.csv").write_text(
+            "code,term,group\n" + "".join(f"{c},t,g_{c}\n" for c in listed), "utf-8"
+        )
+    variables = "\n".join(f'v{i} = {{ kind = "condition", codelist = "c{i}" }}' for i in range(70))
+    p = tmp_path / "defs.toml"
+    p.write_text(
+        f"""version = "t"
+{lists}
+[codelists.few]
+system = "icpc2"
+file = "few.csv"
+version = "1"
+source = "a test"
+[codelists.many]
+system = "icpc2"
+file = "many.csv"
+version = "1"
+source = "a test"
+[variables]
+{variables}
+n_few = {{ kind = "condition_groups", codelist = "few" }}
+n_many = {{ kind = "condition_groups", codelist = "many" }}
+[groups.g]
+name_da = "g"
+name_en = "g"
+seed = "a test"
+where = "v69"
+reason_en = "x"
+reason_da = "x"
+""",
+        "utf-8",
+    )
+    defs = population.load_definitions(p)
+    with Warehouse.connect(data, read_only=True) as wh:
+        f = population.warehouse_features(wh, as_of=DAY, definitions=defs)
+    live = cond.filter(
+        (pl.col("onset_date") <= DAY) & (pl.col("end_date").is_null() | (pl.col("end_date") >= DAY))
+    )
+    has = set(zip(live["patient_id"], live["code"], strict=True))
+    for i in (0, 1, 61, 62, 69):
+        want = {pid for pid in f["patient_id"] if (pid, picks[i]) in has}
+        assert set(f.filter(pl.col(f"v{i}"))["patient_id"]) == want, i
+    n = live.group_by("patient_id").agg(pl.col("code").n_unique().alias("k"))
+    got = f.join(n, on="patient_id", how="left").with_columns(pl.col("k").fill_null(0))
+    for col in ("n_few", "n_many"):
+        assert (got[col] == got["k"]).all() and got[col].max() > 1, col  # type: ignore[operator]

@@ -513,94 +513,156 @@ def features(
         p = p.filter(p.provider_number == provider_number)
     p = p.select("patient_id", "provider_number", "birth_year", "sex")
 
-    aggs: list[tuple[ibis.Table, list[Variable]]] = []
+    base = p.to_polars().with_columns(age=(as_of.year - pl.col("birth_year") - 1).cast(pl.Int16))
+    ids = p.patient_id if provider_number is not None else None
+    parts: list[tuple[pl.DataFrame, list[pl.Expr]]] = []
     cvars = [v for v in allvars if v.kind in ("condition", "condition_groups")]
     if cvars:
         c = condition.filter(condition.onset_date <= as_of)
         if "end_date" in condition.columns:
             c = c.filter(c.end_date.isnull() | (c.end_date >= as_of))
-        out: dict[str, ibis.Value] = {}
-        for v in cvars:
-            assert v.codelist is not None
-            codes = list(v.codelist.codes)
-            if v.kind == "condition":
-                hit = c.code.isin(codes)
-                if v.diagnosed_by:
-                    hit = hit & c.diagnosed_by.isin(list(v.diagnosed_by))
-                if v.months:
-                    hit = hit & (c.onset_date > months_before(as_of, v.months))
-                out[v.name] = hit.any()
-            else:
-                pairs = [
-                    (code, g or code) for code, g in zip(codes, v.codelist.groups, strict=True)
-                ]
-                out[v.name] = c.code.cases(*pairs, else_=None).nunique()
-        aggs.append((c.group_by("patient_id").aggregate(**out), cvars))
+        parts.append(_condition_part(c if ids is None else c.semi_join(p, "patient_id"),
+                                     cvars, as_of))  # fmt: skip
     mvars = [v for v in allvars if v.kind in ("drug", "drugs", "drug_pairs")]
     if mvars:
         m = medication.filter(
             (medication.start_date <= as_of)
             & (medication.end_date.isnull() | (medication.end_date >= as_of))
         )
-        out = {}
-        for v in mvars:
-            if v.kind == "drug":
-                assert v.codelist is not None
-                out[v.name] = _atc_match(m.atc, v.codelist.codes).any()
-            elif v.kind == "drugs":
-                # (patient_id, atc) is the medication key: rows are distinct drugs
-                out[v.name] = (ibis.ifelse(_atc_match(m.atc, v.codelist.codes), 1, 0).sum()
-                               if v.codelist else m.count())  # fmt: skip
-            else:
-                total: ibis.Value = ibis.literal(0)
-                for a, b in v.pairs:
-                    total = total + (m.atc.startswith(a).any() & m.atc.startswith(b).any()).cast(
-                        "int32"
-                    )
-                out[v.name] = total
-        aggs.append((m.group_by("patient_id").aggregate(**out), mvars))
+        parts.append(_medication_part(m if ids is None else m.semi_join(p, "patient_id"), mvars))
     kvars = [v for v in allvars if v.kind == "claims"]
     if kvars:
         months = {v.name: (claim_months or v.months or 12) for v in kvars}
         first = months_before(as_of, max(months.values()))
-        codes = sorted({c for v in kvars for c in (v.codelist.codes if v.codelist else ())})
-        cl = claim.filter((claim.service_date > first) & (claim.service_date <= as_of)
-                          & claim.service_code.isin(codes))  # fmt: skip
-        out = {}
-        for v in kvars:
-            assert v.codelist is not None
-            since = months_before(as_of, months[v.name])
-            hit = cl.service_code.isin(list(v.codelist.codes)) & (cl.service_date > since)
-            out[v.name] = ibis.ifelse(hit, 1, 0).sum()
-        aggs.append((cl.group_by("patient_id").aggregate(**out), kvars))
+        cl = claim.filter((claim.service_date > first) & (claim.service_date <= as_of))
+        parts.append(_claim_part(cl if ids is None else cl.semi_join(p, "patient_id"),
+                                 kvars, months, as_of))  # fmt: skip
     lvars = [v for v in allvars if v.kind == "last_lab"]
-    if lvars and lab is not None:
-        for v in lvars:
-            assert v.codelist is not None and v.months is not None
-            since = months_before(as_of, v.months)
-            lr = lab.filter(lab.code.isin(list(v.codelist.codes)) & (lab.sample_date > since)
-                            & (lab.sample_date <= as_of))  # fmt: skip
-            w = ibis.window(group_by=lr.patient_id, order_by=ibis.desc(lr.sample_date))
-            lr = lr.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
-            aggs.append((lr.select("patient_id", **{v.name: lr.value.cast("float64")}), [v]))
-
-    j = p
-    for t, _vs in aggs:
-        j = j.left_join(t, j.patient_id == t.patient_id).drop("patient_id_right")
-    cols: dict[str, ibis.Value] = {"age": (as_of.year - j.birth_year - 1).cast("int16")}
-    kinds_of = {v.name: v for t, vs in aggs for v in vs}
-    for name, v in kinds_of.items():
-        if v.kind in ("condition", "drug"):
-            cols[name] = j[name].fill_null(False)
-        elif v.kind == "last_lab":
-            cols[name] = j[name]
-        else:
-            cols[name] = j[name].fill_null(0).cast("int64")
-    f = j.select("patient_id", "provider_number", "sex", **cols).to_polars()
     for v in lvars:
-        if v.name not in f.columns:  # the warehouse holds no lab results
-            f = f.with_columns(pl.lit(None, dtype=pl.Float64).alias(v.name))
+        if lab is None:  # the warehouse holds no lab results
+            base = base.with_columns(pl.lit(None, dtype=pl.Float64).alias(v.name))
+            continue
+        assert v.codelist is not None and v.months is not None
+        since = months_before(as_of, v.months)
+        lr = lab.filter(lab.code.isin(list(v.codelist.codes)) & (lab.sample_date > since)
+                        & (lab.sample_date <= as_of))  # fmt: skip
+        if ids is not None:
+            lr = lr.semi_join(p, "patient_id")
+        w = ibis.window(group_by=lr.patient_id, order_by=ibis.desc(lr.sample_date))
+        lr = lr.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
+        last = lr.select("patient_id", **{v.name: lr.value.cast("float64")}).to_polars()
+        parts.append((last, [pl.col(v.name)]))
+    # the aggregates are joined here, not in the database: one small query per table
+    lazy = base.lazy()
+    for frame, exprs in parts:
+        lazy = lazy.join(frame.lazy(), on="patient_id", how="left").with_columns(*exprs)
+    names = [v.name for v in (*cvars, *mvars, *kvars, *lvars)]
+    f = lazy.select("patient_id", "provider_number", "sex", "age", *names).collect()
     return _derive(defs, f, need)
+
+
+def _flag(v: Variable, present: pl.Expr) -> pl.Expr:
+    """A boolean variable (a condition or drug) is False where the patient has no row; a
+    count is 0."""
+    if v.kind in ("condition", "drug"):
+        return present.fill_null(False).alias(v.name)
+    return present.fill_null(0).cast(pl.Int64).alias(v.name)
+
+
+def _condition_part(
+    c: ibis.Table, cvars: list[Variable], as_of: dt.date
+) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """Conditions per patient in one pass: each code maps (a small joined table) to a
+    bit mask of the plain condition variables that list it and, per condition_groups
+    variable, to the bit of its group; the masks are OR-ed per patient and read here.
+    Variables with a diagnosed_by or months filter are aggregated as such."""
+    plain = [v for v in cvars if v.kind == "condition" and not v.diagnosed_by and not v.months]
+    special = [v for v in cvars if v.kind == "condition" and v not in plain]
+    grouped = [v for v in cvars if v.kind == "condition_groups"]
+    codes = sorted({code for v in cvars for code in (v.codelist.codes if v.codelist else ())})
+    rows: dict[str, list[object]] = {"code": list(codes)}
+    read: list[pl.Expr] = []
+    for k in range(0, len(plain), 62):
+        chunk = plain[k : k + 62]
+        sets = [set(v.codelist.codes) if v.codelist else set() for v in chunk]
+        rows[f"_m{k}"] = [sum(1 << i for i, s in enumerate(sets) if code in s) for code in codes]
+        read += [_flag(v, (pl.col(f"_m{k}") & (1 << i)) != 0) for i, v in enumerate(chunk)]
+    aggs: dict[str, ibis.Value] = {}
+    for j, v in enumerate(grouped):
+        assert v.codelist is not None
+        group_of = {code: g or code for code, g in zip(v.codelist.codes, v.codelist.groups,
+                                                        strict=True)}  # fmt: skip
+        labels = sorted(set(group_of.values()))
+        if len(labels) > 62:  # too many groups for one mask: count them distinctly
+            aggs[v.name] = c.code.cases(*group_of.items(), else_=None).nunique()
+            read.append(_flag(v, pl.col(v.name)))
+            continue
+        bit = {g: 1 << i for i, g in enumerate(labels)}
+        rows[f"_g{j}"] = [bit.get(group_of.get(code, ""), 0) for code in codes]
+        read.append(_flag(v, pl.col(f"_g{j}").bitwise_count_ones()))
+    joined = c.join(ibis.memtable(pl.DataFrame(rows, schema_overrides={
+        n: pl.Int64 for n in rows if n != "code"})), "code")  # fmt: skip
+    for name in rows:
+        if name != "code":
+            aggs[name] = joined[name].bit_or()
+    for v in special:
+        assert v.codelist is not None
+        hit = joined.code.isin(list(v.codelist.codes))
+        if v.diagnosed_by:
+            hit = hit & joined.diagnosed_by.isin(list(v.diagnosed_by))
+        if v.months:
+            hit = hit & (joined.onset_date > months_before(as_of, v.months))
+        aggs[v.name] = hit.any()
+        read.append(_flag(v, pl.col(v.name)))
+    frame = joined.group_by("patient_id").aggregate(**aggs).to_polars()
+    return frame, read
+
+
+def _medication_part(m: ibis.Table, mvars: list[Variable]) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """Drugs in use per patient: any of a list, how many, and risky pairs."""
+    out: dict[str, ibis.Value] = {}
+    for v in mvars:
+        if v.kind == "drug":
+            assert v.codelist is not None
+            out[v.name] = _atc_match(m.atc, v.codelist.codes).any()
+        elif v.kind == "drugs":
+            # (patient_id, atc) is the medication key: rows are distinct drugs
+            out[v.name] = (ibis.ifelse(_atc_match(m.atc, v.codelist.codes), 1, 0).sum()
+                           if v.codelist else m.count())  # fmt: skip
+        else:
+            total: ibis.Value = ibis.literal(0)
+            for a, b in v.pairs:
+                total = total + (m.atc.startswith(a).any() & m.atc.startswith(b).any()).cast(
+                    "int32"
+                )
+            out[v.name] = total
+    frame = m.group_by("patient_id").aggregate(**out).to_polars()
+    return frame, [_flag(v, pl.col(v.name)) for v in mvars]
+
+
+def _claim_part(
+    cl: ibis.Table, kvars: list[Variable], months: dict[str, int], as_of: dt.date
+) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """Claims per patient: each service code maps (a small joined table) to a 0/1 flag
+    per claims variable, summed per patient; a variable with a shorter look-back than
+    the scan counts only its own months."""
+    codes = sorted({c for v in kvars for c in (v.codelist.codes if v.codelist else ())})
+    rows: dict[str, list[object]] = {"service_code": list(codes)}
+    for i, v in enumerate(kvars):
+        listed = set(v.codelist.codes) if v.codelist else set()
+        rows[f"_f{i}"] = [int(code in listed) for code in codes]
+    joined = cl.join(ibis.memtable(pl.DataFrame(rows, schema_overrides={
+        n: pl.Int32 for n in rows if n != "service_code"})), "service_code")  # fmt: skip
+    longest = max(months.values())
+    out: dict[str, ibis.Value] = {}
+    for i, v in enumerate(kvars):
+        flag = joined[f"_f{i}"]
+        if months[v.name] < longest:
+            since = months_before(as_of, months[v.name])
+            flag = ibis.ifelse(joined.service_date > since, flag, 0)
+        out[v.name] = flag.sum()
+    frame = joined.group_by("patient_id").aggregate(**out).to_polars()
+    return frame, [_flag(v, pl.col(v.name)) for v in kvars]
 
 
 def _derive(defs: Definitions, f: pl.DataFrame, need: set[str]) -> pl.DataFrame:
