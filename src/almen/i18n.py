@@ -60,6 +60,15 @@ def code(lang: str, kind: str, value: Any) -> str:
     return catalog(lang).get(f"code.{kind}.{value}", str(value))
 
 
+def audit_what(lang: str, what: str) -> str:
+    """An audit entry as the user reads it: ``code.audit.<what>``, or for a drill-down
+    ``missing:<indicator>`` the entry's text with the indicator's name."""
+    kind, _, arg = what.partition(":")
+    if arg and f"code.audit.{kind}" in catalog(lang):
+        return catalog(lang)[f"code.audit.{kind}"].format(code(lang, "indicator", arg))
+    return code(lang, "audit", what)
+
+
 def number(value: float | int | None, lang: str = "da", decimals: int = 0) -> str:
     """A number as ``lang`` writes it (Danish: 1.234,5); an empty value as a dot."""
     if value is None or (isinstance(value, float) and value != value):

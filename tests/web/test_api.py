@@ -351,3 +351,32 @@ def test_the_clinic_drills_down_to_its_own_patients_who_miss_an_indicator(
     page = as_user("klynge").http.get(f"/cluster/{site.cluster}")
     assert page.status_code == 200 and "fig-funnel-1" in page.text
     assert "Tragtdiagram" in page.text
+
+
+def test_the_clinic_page_links_each_indicator_to_its_drill_down_page(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19 item 4 on the web: the clinic's own page lists its indicators, each with a
+    link to a page of the patients who miss it; the page lists exactly the API's
+    patients, offers them as CSV, is audited, and is the clinic's own."""
+    import polars as pl
+
+    c = as_user("klinik").http
+    page = c.get(f"/clinic/{site.clinic}")
+    assert page.status_code == 200 and 'id="table-quality"' in page.text
+    link = f"/clinic/{site.clinic}/indicators/diabetes_control/missing"
+    assert link in page.text and "Kvalitetsindikatorer" in page.text
+    api = c.get(f"/api/clinics/{site.clinic}/indicators/diabetes_control/missing?size=500").json()
+    csv = c.get(link + "?_download=missing&format=csv")
+    assert csv.status_code == 200
+    listed = pl.read_csv(csv.content)
+    assert sorted(map(str, listed["patient_id"])) == sorted(
+        str(i["patient_id"]) for i in api["items"]
+    )
+    html = c.get(link + "?missing_page=all").text
+    first = api["items"][0]["patient_id"]
+    assert f'/clinic/{site.clinic}/patient/{first}"' in html
+    audit = pl.read_csv(c.get(f"/api/clinics/{site.clinic}/audit?format=csv").content)
+    seen = audit.filter(pl.col("what") == "missing:diabetes_control")
+    assert set(map(str, listed["patient_id"])) <= set(map(str, seen["patient_id"]))
+    for user in ("nat", "reg", "klynge"):
+        assert as_user(user).http.get(link).status_code == 403, user
+    assert c.get(f"/clinic/{site.clinic}/indicators/nothing/missing").status_code == 404

@@ -26,7 +26,7 @@ from almen.errors import NotFoundError
 from almen.export import MEDIA_TYPES, Result, to_bytes
 from almen.web import models as out
 from almen.web.app import Ctx, clean, login_user, logout_user, rows
-from almen.web.auth import audit_view, audit_views
+from almen.web.auth import audit_view, audit_views, audit_views_of
 
 router = APIRouter(prefix="/api")
 PageQ = Annotated[int, Query(ge=1, le=100_000, description="page, from 1")]
@@ -385,8 +385,10 @@ def clinic_missing(
         who = c.services.missing(provider_number, indicator)
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
-    audit_view(c.records, u, f"patients missing {indicator} in {provider_number}", None)
-    return paged(who.select("patient_id", "age", "sex"), page, size)
+    out = paged(who.select("patient_id", "age", "sex"), page, size)
+    audit_views_of(c.records, u, f"missing:{indicator}",
+                   [int(i["patient_id"]) for i in out["items"]])  # fmt: skip
+    return out
 
 
 @router.get("/indicators", response_model=None, responses=out.answers(out.Indicators, 200))

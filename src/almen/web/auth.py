@@ -344,6 +344,16 @@ def audit_view(engine: Engine, user: User, what: str, patient_id: int | None) ->
         s.commit()
 
 
+def audit_views_of(engine: Engine, user: User, what: str, patient_ids: list[int]) -> None:
+    """Write one view per patient shown in a list (a drill-down), so each patient's own
+    log (``audit_views``) holds it."""
+    at = dt.datetime.now().replace(microsecond=0)
+    with Session(engine) as s:
+        s.add_all([ViewAuditRow(at=at, username=user.username, what=what, patient_id=pid)
+                   for pid in patient_ids])  # fmt: skip
+        s.commit()
+
+
 def audit_log(engine: Engine, patient_id: int | None = None) -> list[tuple[str, str, int | None]]:
     with Session(engine) as s:
         q = select(ViewAuditRow).order_by(ViewAuditRow.id)

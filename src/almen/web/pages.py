@@ -21,7 +21,7 @@ from almen import i18n, records
 from almen.errors import NotFoundError, UserError
 from almen.web.api import PatientP, RequestP
 from almen.web.app import STATIC, Ctx, login_user, logout_user, rows
-from almen.web.auth import audit_view
+from almen.web.auth import audit_view, audit_views_of
 
 router = APIRouter(include_in_schema=False)
 MAX_SCENARIO_BYTES = 100_000
@@ -44,13 +44,18 @@ def _code(context: Any, v: Any, kind: str) -> str:
 
 
 @pass_context
+def _audit_what(context: Any, v: str) -> str:
+    return i18n.audit_what(context.get("lang", "da"), v)
+
+
+@pass_context
 def _month(context: Any, v: Any) -> str:
     if isinstance(v, str):
         v = dt.date.fromisoformat(v[:10])
     return i18n.month(v, context.get("lang", "da"))
 
 
-templates.env.filters.update(fmt=_fmt, code=_code, month=_month)
+templates.env.filters.update(fmt=_fmt, code=_code, month=_month, audit_what=_audit_what)
 
 
 def _fig(fig: go.Figure) -> str:
@@ -658,7 +663,7 @@ def clinic_page(c: C, provider_number: str) -> Response:
             "over": bool(r["over"]),
         }
     ov = s.overview(provider_number)
-    findings = inbox = None
+    findings = inbox = quality = None
     if u.role == "clinic":
         found, _ = s.findings()
         mine = found.filter(pl.col("provider_number") == provider_number).sort("definition")
@@ -668,12 +673,15 @@ def clinic_page(c: C, provider_number: str) -> Response:
                     for r in mine.iter_rows(named=True)]  # fmt: skip
         audit_view(c.records, u, f"clinic page of {provider_number} (findings)", None)
         inbox = _inbox(c, provider_number)
+        quality = rows(s.indicators().filter(pl.col("provider_number") == provider_number)
+                       .select("indicator", "n", "x", "p", "cluster_p", "flag")
+                       .sort("indicator"))  # fmt: skip
     from almen.access.triage import CHANNELS, REASONS
 
     flash = c.request.session.pop("flash", None)
     return render(c, "clinic.html", f"Klinik {provider_number}", month=month, figs={"months": _fig(f_m)},
                   reasons=rows(reasons), ceiling=ceiling, overview=rows(ov), findings=findings,
-                  inbox=inbox, pn=provider_number, request_reasons=REASONS,
+                  quality=quality, inbox=inbox, pn=provider_number, request_reasons=REASONS,
                   channels=CHANNELS, flash=flash)  # fmt: skip
 
 
@@ -691,6 +699,28 @@ def _inbox(c: Ctx, provider_number: str) -> list[dict[str, Any]]:
              "sex": i.sex, "text": i.text, "source": i.source, "name": i.patient_name,
              "details": json.loads(i.details) if i.details else {}, "messages": msgs[i.id]}
             for i in items]  # fmt: skip
+
+
+@router.get("/clinic/{provider_number}/indicators/{indicator}/missing")
+def missing_page(c: C, provider_number: str, indicator: str) -> Response:
+    """The drill-down of an indicator: the clinic's own patients in its denominator who
+    miss its numerator, each linked to the patient page. For the clinic's own user only;
+    audited (the same rule as the API's drill-down)."""
+    u = c.need_clinic(provider_number)
+    if u.role != "clinic":
+        raise HTTPException(403, "only the clinic sees its own patients")
+    try:
+        who = c.services.missing(provider_number, indicator)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    # every patient listed is logged as viewed (the page shows them all, or sends them all)
+    audit_views_of(c.records, u, f"missing:{indicator}",
+                   who["patient_id"].to_list())  # fmt: skip
+    spec = c.services.definitions().indicators[indicator]
+    name = spec.name_da if lang_of(c) == "da" else spec.name_en
+    return render(c, "missing.html", f"{name}: {provider_number}", pn=provider_number,
+                  indicator=indicator, indicator_name=name, as_of=c.services.as_of,
+                  missing=rows(who.select("patient_id", "age", "sex").sort("patient_id")))  # fmt: skip
 
 
 @router.get("/clinic/{provider_number}/s96")
