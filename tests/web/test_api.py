@@ -351,6 +351,12 @@ def test_the_clinic_drills_down_to_its_own_patients_who_miss_an_indicator(
     page = as_user("klynge").http.get(f"/cluster/{site.cluster}")
     assert page.status_code == 200 and "fig-funnel-1" in page.text
     assert "Tragtdiagram" in page.text
+    # the funnel flags read in Danish, never as the codes high / low / watch
+    assert not any(f"<td>{f}</td>" in page.text for f in ("high", "low", "watch"))
+    api = as_user("klynge").http.get(f"/api/indicators?cluster={site.cluster}").json()
+    flags = {r["flag"] for r in api["rows"]}
+    assert "watch" not in flags or "Uden for 95 %-grænsen" in page.text
+    assert "high" not in flags or "Over grænsen (99,8 %)" in page.text
 
 
 def test_the_clinic_page_links_each_indicator_to_its_drill_down_page(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]

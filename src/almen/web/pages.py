@@ -584,7 +584,10 @@ def cluster_page(c: C, cluster: str) -> Response:
     if not set(members["provider_number"].to_list()) & scope or u.role == "clinic":
         raise HTTPException(403, "this cluster is outside your scope")
     ind = s.indicators().filter(pl.col("cluster") == cluster)
-    parts = {k: rows(ind.filter(pl.col("indicator") == k).sort("provider_number"))
+    lang = lang_of(c)
+    flags = {f: i18n.code(lang, "funnel_flag", f) for f in ("high", "low", "watch")}
+    parts = {k: rows(ind.filter(pl.col("indicator") == k).sort("provider_number")
+                     .with_columns(pl.col("flag").replace(flags)))
              for k in sorted(set(ind["indicator"].to_list()))}  # fmt: skip
     shown = ind.filter(pl.col("p").is_not_null())
     fig = go.Figure()
