@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA ?= almen-data
 
-.PHONY: setup browser run run-real-data demo test lint format bench bench-backends loadtest lock clean postgres
+.PHONY: setup browser fhir-validator run run-real-data demo test lint format bench bench-backends loadtest lock clean postgres
 
 setup: $(STAMP)
 
@@ -22,6 +22,16 @@ browser:
 	@test -x $(CHROMIUM) || (echo "installing Debian's chromium for the browser tests" && \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null)
 
+# the independent FHIR validator for the tests (the official R4 JSON schema through ajv;
+# tools/fhir-validator); Debian's Node.js and npm when the machine has none
+FHIR_VALIDATOR := tools/fhir-validator/node_modules/.installed
+fhir-validator: $(FHIR_VALIDATOR)
+$(FHIR_VALIDATOR): tools/fhir-validator/package.json tools/fhir-validator/package-lock.json
+	@command -v npm >/dev/null || (echo "installing Debian's nodejs and npm for the FHIR validator" && \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null)
+	cd tools/fhir-validator && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Debian's PostgreSQL server for the portability tests (tests/backends start their own)
 postgres:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || (echo "installing Debian's postgresql for the backend tests" && \
@@ -35,7 +45,7 @@ run-real-data: setup
 	rm -rf $(DATA)-real
 	ALMEN=$(BIN)/almen bash docs/examples/real-data/run.sh $(DATA)-real
 
-test: setup lint browser postgres
+test: setup lint browser postgres fhir-validator
 	$(BIN)/pytest
 
 lint: setup

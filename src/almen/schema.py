@@ -115,6 +115,13 @@ CLINIC = _t(
     ),
     C("lat", "float64", "latitude (WGS84); the municipality's centre when not given"),
     C("lon", "float64", "longitude (WGS84); the municipality's centre when not given"),
+    C(
+        "sor_id",
+        "string",
+        "SOR identifier (Sundhedsvæsenets Organisationsregister, 11 digits or more) where "
+        "known; FHIR exports carry it beside the provider number",
+        nullable=True,
+    ),
 )
 
 DOCTOR = _t(

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
-from fhir.resources.R4B.bundle import Bundle
-
-from almen import population, records, reference
-from almen.population.patient import fhir_bundle, patient_overview
+from almen import population, reference
+from almen.population.patient import patient_overview
 from almen.warehouse import Warehouse
 from tests.functional.test_case_finding import AS_OF, FRAIL, _world
 from tests.settlement_world import D
@@ -75,20 +72,6 @@ def test_impossible_as_of_exits_2_and_the_default_is_the_data(call_cli, tiny_den
     with Warehouse.connect(tiny_denmark, read_only=True) as wh:
         last = wh.last_data_date()
     assert f"as of {last} (the warehouse's last data date" in ok.stderr
-
-
-def test_fhir_bundle_round_trips_and_carries_the_care_plan(tmp_path: Path) -> None:
-    path = _world(tmp_path)
-    engine = records.connect(tmp_path)
-    records.add_care_plan(engine, 7, "Forebyggende hjemmebesøg", "Tilbyd besøg i januar")
-    o = _overview(path, 7)
-    o.care_plans = records.care_plans(engine, 7)
-    bundle = fhir_bundle(o)
-    text = bundle.model_dump_json()
-    again = Bundle.model_validate_json(text)
-    assert again.model_dump() == bundle.model_dump()
-    kinds = [e["resource"]["resourceType"] for e in json.loads(text)["entry"]]
-    assert kinds.count("Condition") == len(FRAIL) and "CarePlan" in kinds and kinds[0] == "Patient"
 
 
 def test_unknown_patient_exits_2(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -299,7 +300,8 @@ def patient_cmd(
     """The patient overview (seed 002 §8.2) as known on the as-of date: diagnoses, drugs,
     contacts, efforts, care plan."""
     from almen import records
-    from almen.population.patient import fhir_bundle, patient_overview
+    from almen.fhir import patient_bundle
+    from almen.population.patient import patient_overview
 
     settings = settings_of(ctx)
     with Warehouse.connect(warehouse_target(settings), read_only=True) as wh:
@@ -313,12 +315,14 @@ def patient_cmd(
             reference.load_condition_codes(),
             _definitions(definitions),
             as_of=day,
+            clinic=wh.read_table("clinic"),
+            doctor=wh.read_table("doctor") if wh.has_table("doctor") else None,
         )
     o.care_plans = records.care_plans(
         records.connect(settings.data, settings.records_url), patient_id
     )
     if fhir:
-        typer.echo(fhir_bundle(o).model_dump_json(indent=2))
+        typer.echo(json.dumps(patient_bundle(o), indent=2, ensure_ascii=False))
         return
     console.print(
         f"[bold]Patient {o.patient_id}[/]: born {o.birth_year}, {o.sex}, "

@@ -39,6 +39,7 @@ CLINIC_ALIASES: dict[str, tuple[str, ...]] = {
     "closed_to_new_to": ("lukket_til", "lukket_for_tilgang_til", "closed_to"),
     "lat": ("breddegrad", "latitude"),
     "lon": ("længdegrad", "laengdegrad", "longitude"),
+    "sor_id": ("sor", "sor_kode", "sor_id", "sor_nummer"),
 }
 DOCTOR_ALIASES: dict[str, tuple[str, ...]] = {
     "provider_number": ("ydernummer", "ydernr", "yder_nr", "provider"),
@@ -96,6 +97,9 @@ def validate_clinics(path: Path, *, encoding: str | None = None) -> Validated:
         Field("closed_to_new_to", parse_day, required=False),
         Field("lat", parse_decimal(54.5, 57.8), required=False),
         Field("lon", parse_decimal(8.0, 15.2), required=False),
+        Field(
+            "sor_id", pattern(r"\d{11,18}", "a SOR identifier (11 to 18 digits)"), required=False
+        ),
     ]
 
     def check(row: dict[str, object]) -> tuple[str | None, str] | None:
@@ -120,7 +124,7 @@ def validate_clinics(path: Path, *, encoding: str | None = None) -> Validated:
         c: out[c] for c in ("provider_number", "name", "municipality", "form", "cluster")
     }
     columns["closed_to_new"] = closed
-    for c in ("closed_to_new_from", "closed_to_new_to", "lat", "lon"):
+    for c in ("closed_to_new_from", "closed_to_new_to", "lat", "lon", "sor_id"):
         columns[c] = out[c]
     return validated(ex, "clinic", columns, rejects, replace_key=("provider_number",))
 

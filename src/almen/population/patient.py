@@ -2,10 +2,8 @@
 
 One patient: the diagnosis card, drugs in use, contacts in the last 12 months by
 channel, the last yearly control, the special efforts the patient qualifies for and why,
-and the shared care plans (from the records store). ``fhir_bundle`` writes it as a FHIR
-Bundle of Patient, Condition, MedicationStatement, Encounter and CarePlan resources built
-with fhir.resources' R4B models: the Danish national profiles are R4, fhir.resources'
-default models are R5, and R4B (4.3) resources are read by R4 readers for these types.
+and the shared care plans (from the records store). ``almen.fhir.patient_bundle`` writes
+it as a FHIR R4 Bundle (docs/fhir.md).
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from almen.errors import NotFoundError
 from almen.population.case_finding import apply_definitions, patient_features
 from almen.population.definitions import Definitions, months_before
 
-__all__ = ["CHANNELS", "PatientOverview", "fhir_bundle", "patient_overview"]
+__all__ = ["CHANNELS", "PatientOverview", "patient_overview"]
 
 CHANNELS = {
     "0101": "consultation",
@@ -35,8 +33,6 @@ CHANNELS = {
     "0127": "e-mail",
     "0125": "video",
 }
-ICPC2 = "urn:oid:1.2.208.176.2.4"  # ICPC-2 (Danish OID); text carries the name
-ATC = "http://www.whocc.no/atc"
 
 
 @dataclass
@@ -52,6 +48,8 @@ class PatientOverview:
     efforts: list[dict[str, str]]
     care_plans: list[Any] = field(default_factory=list)
     encounters: list[dict[str, Any]] = field(default_factory=list)
+    clinic: dict[str, Any] | None = None  # provider_number, name, sor_id
+    doctors: list[dict[str, Any]] = field(default_factory=list)  # doctor_id, sex, role
 
 
 def patient_overview(
@@ -65,11 +63,14 @@ def patient_overview(
     *,
     as_of: dt.date,
     lab: ibis.Table | None = None,
+    clinic: ibis.Table | None = None,
+    doctor: ibis.Table | None = None,
 ) -> PatientOverview:
     """Everything the overview shows for one patient as it was known on ``as_of``:
     diagnoses made by then (an ended one is not shown), drugs in use on the day, contacts
     in the 12 months up to it, the last yearly control on or before it, and the efforts
-    the patient qualified for on it. NotFoundError if unknown."""
+    the patient qualified for on it; with ``clinic`` and ``doctor``, the patient's clinic
+    (provider number, name, SOR identifier) and its doctors. NotFoundError if unknown."""
     p = patient.filter(patient.patient_id == patient_id).to_polars()
     if p.is_empty():
         raise NotFoundError("no such patient in the warehouse (check the pseudonym)")
@@ -139,98 +140,21 @@ def patient_overview(
         last_yearly_control=last,
         efforts=efforts,
         encounters=encounters,
+        clinic=_clinic_of(clinic, row["provider_number"]),
+        doctors=_doctors_of(doctor, row["provider_number"]),
     )
 
 
-def fhir_bundle(o: PatientOverview) -> Any:
-    """The overview as a FHIR R4B Bundle (type collection), validated on construction."""
-    from fhir.resources.R4B.bundle import Bundle
+def _clinic_of(clinic: ibis.Table | None, provider_number: str | None) -> dict[str, Any] | None:
+    if clinic is None or provider_number is None:
+        return None
+    cols = [c for c in ("provider_number", "name", "sor_id", "municipality") if c in clinic.columns]
+    got = clinic.filter(clinic.provider_number == provider_number).select(*cols).to_polars()
+    return got.row(0, named=True) if got.height else None
 
-    def res(kind: str, **fields: Any) -> dict[str, Any]:
-        return {"resourceType": kind, **{k: v for k, v in fields.items() if v is not None}}
 
-    pid = f"p{o.patient_id}"
-    subject = {"reference": f"Patient/{pid}"}
-    resources: list[dict[str, Any]] = [
-        res(
-            "Patient",
-            id=pid,
-            identifier=[{"system": "urn:almen:pseudonym", "value": str(o.patient_id)}],
-            gender={"M": "male", "F": "female"}.get(o.sex, "unknown"),
-            birthDate=str(o.birth_year),
-            generalPractitioner=(
-                [{"identifier": {"system": "urn:almen:ydernummer", "value": o.provider_number}}]
-                if o.provider_number
-                else None
-            ),
-        )
-    ]
-    for i, d in enumerate(o.diagnoses):
-        resources.append(
-            res(
-                "Condition",
-                id=f"{pid}-c{i}",
-                subject=subject,
-                code={"coding": [{"system": ICPC2, "code": d["code"]}], "text": d["name"]},
-                onsetDateTime=d["onset"].isoformat(),
-                clinicalStatus={
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                            "code": "active",
-                        }
-                    ]
-                },
-            )
-        )
-    for i, m in enumerate(o.drugs):
-        resources.append(
-            res(
-                "MedicationStatement",
-                id=f"{pid}-m{i}",
-                status="active",
-                subject=subject,
-                medicationCodeableConcept={"coding": [{"system": ATC, "code": m["atc"]}]},
-                effectivePeriod={"start": m["start"].isoformat()},
-            )
-        )
-    for i, e in enumerate(o.encounters):
-        virtual = e["channel"] in ("phone", "e-mail", "video")
-        resources.append(
-            res(
-                "Encounter",
-                id=f"{pid}-e{i}",
-                status="finished",
-                subject=subject,
-                **{
-                    "class": {
-                        "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                        "code": "VR" if virtual else ("HH" if "home" in e["channel"] else "AMB"),
-                    }
-                },
-                type=[
-                    {
-                        "coding": [{"system": "urn:almen:ydelse", "code": e["code"]}],
-                        "text": e["channel"],
-                    }
-                ],
-                period={"start": e["date"].isoformat(), "end": e["date"].isoformat()},
-            )
-        )
-    for plan in o.care_plans:
-        resources.append(
-            res(
-                "CarePlan",
-                id=f"{pid}-cp{plan.id}",
-                status=plan.status,
-                intent="plan",
-                title=plan.title,
-                description=plan.description or None,
-                subject=subject,
-                created=plan.created_at.date().isoformat(),
-            )
-        )
-    entries = [
-        {"fullUrl": f"urn:almen:{r['resourceType']}/{r['id']}", "resource": r} for r in resources
-    ]
-    return Bundle.model_validate({"resourceType": "Bundle", "type": "collection", "entry": entries})
+def _doctors_of(doctor: ibis.Table | None, provider_number: str | None) -> list[dict[str, Any]]:
+    if doctor is None or provider_number is None:
+        return []
+    d = doctor.filter(doctor.provider_number == provider_number)
+    return d.select("doctor_id", "sex", "role").to_polars().sort("doctor_id").to_dicts()

@@ -414,14 +414,13 @@ def indicators(c: C, cluster: str | None = None, region: str | None = None) -> d
 )
 def patient(c: C, patient_id: PatientP) -> dict[str, Any]:
     """The patient overview as a FHIR R4B Bundle (clinic users, own list; audited)."""
-    from almen.population.patient import fhir_bundle
+    from almen.fhir import patient_bundle
 
     u = c.need_patient(patient_id)
     o = c.services.patient(patient_id)
     o.care_plans = records.care_plans(c.records, patient_id)
     audit_view(c.records, u, "patient overview (FHIR)", patient_id)
-    bundle: dict[str, Any] = fhir_bundle(o).model_dump(mode="json", exclude_none=True)
-    return bundle
+    return patient_bundle(o)
 
 
 class CarePlanIn(BaseModel):

@@ -483,6 +483,8 @@ class Services:
                 patient_id, p, wh.read_table("condition"), wh.read_table("medication"),
                 wh.read_table("claim"), reference.load_condition_codes(),
                 population.load_definitions(), as_of=self.as_of,
+                clinic=wh.read_table("clinic"),
+                doctor=wh.read_table("doctor") if wh.has_table("doctor") else None,
             )  # fmt: skip
 
     def patient_facts(self, patient_id: int) -> tuple[int, str, set[str]]:
