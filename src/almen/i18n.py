@@ -62,10 +62,12 @@ def code(lang: str, kind: str, value: Any) -> str:
 
 def audit_what(lang: str, what: str) -> str:
     """An audit entry as the user reads it: ``code.audit.<what>``, or for a drill-down
-    ``missing:<indicator>`` the entry's text with the indicator's name."""
+    ``missing:<indicator>`` the entry's text with the indicator's name, for a share
+    ``shared:<user>`` / ``unshared:<user>`` with the user's name."""
     kind, _, arg = what.partition(":")
     if arg and f"code.audit.{kind}" in catalog(lang):
-        return catalog(lang)[f"code.audit.{kind}"].format(code(lang, "indicator", arg))
+        shown = code(lang, "indicator", arg) if kind == "missing" else arg
+        return catalog(lang)[f"code.audit.{kind}"].format(shown)
     return code(lang, "audit", what)
 
 

@@ -4,6 +4,7 @@ errors are ``{"detail": "..."}`` with 401, 403, 404, 409 or 422."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
@@ -22,10 +23,10 @@ from fastapi import (
 from pydantic import BaseModel, Field
 
 from almen import records
-from almen.errors import NotFoundError
+from almen.errors import InputError, NotFoundError, ParameterError
 from almen.export import MEDIA_TYPES, Result, to_bytes
 from almen.web import models as out
-from almen.web.app import Ctx, clean, login_user, logout_user, rows
+from almen.web.app import Ctx, clean, forget_user, login_user, logout_user, rows
 from almen.web.auth import audit_view, audit_views, audit_views_of
 
 router = APIRouter(prefix="/api")
@@ -35,6 +36,7 @@ CsrfH = Annotated[str | None, Header(alias="X-CSRF-Token")]
 INT64 = {"ge": -(2**63), "le": 2**63 - 1}
 PatientP = Annotated[int, Path(description="patient pseudonym", **INT64)]
 RequestP = Annotated[int, Path(description="inbox request id", ge=1, le=2**63 - 1)]
+PlanP = Annotated[int, Path(description="care plan id", ge=1, le=2**31 - 1)]
 
 
 def ctx(request: Request) -> Ctx:
@@ -423,10 +425,74 @@ def patient(c: C, patient_id: PatientP) -> dict[str, Any]:
     return patient_bundle(o)
 
 
+PLAN_STATUS = "^(draft|active|on-hold|completed|revoked)$"
+
+
+class MemberIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field(default="", max_length=200)
+
+
+class GoalIn(BaseModel):
+    description: str = Field(min_length=1, max_length=2000)
+    status: str = Field(default="proposed", max_length=20)
+    due: dt.date | None = None
+
+
+class ActivityIn(BaseModel):
+    description: str = Field(min_length=1, max_length=2000)
+    status: str = Field(default="not-started", max_length=20)
+    performer: str = Field(default="", max_length=200)
+
+
 class CarePlanIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
-    status: str = Field(default="active", pattern="^(draft|active|completed|revoked)$")
+    status: str = Field(default="active", pattern=PLAN_STATUS)
+    author: str = Field(default="", max_length=200)
+    care_team: list[MemberIn] = Field(default_factory=list, max_length=50)
+    goals: list[GoalIn] = Field(default_factory=list, max_length=50)
+    activities: list[ActivityIn] = Field(default_factory=list, max_length=100)
+    addresses: list[str] = Field(default_factory=list, max_length=50)
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+
+
+class CarePlanChange(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    status: str | None = Field(default=None, pattern=PLAN_STATUS)
+    author: str | None = Field(default=None, max_length=200)
+    care_team: list[MemberIn] | None = Field(default=None, max_length=50)
+    goals: list[GoalIn] | None = Field(default=None, max_length=50)
+    activities: list[ActivityIn] | None = Field(default=None, max_length=100)
+    addresses: list[str] | None = Field(default=None, max_length=50)
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+
+
+class ShareIn(BaseModel):
+    username: str = Field(min_length=1, max_length=60)
+    name: str = Field(default="", max_length=100)
+
+
+def _plan_fields(body: BaseModel, *, only_set: bool) -> dict[str, Any]:
+    """A plan body as ``records`` fields (members, goals and activities as records')."""
+    data = body.model_dump(exclude_unset=only_set)
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if k == "care_team" and v is not None:
+            v = tuple(records.Member(**m) for m in v)
+        elif k == "goals" and v is not None:
+            v = tuple(records.Goal(**g) for g in v)
+        elif k == "activities" and v is not None:
+            v = tuple(records.Activity(**a) for a in v)
+        elif k == "addresses" and v is not None:
+            v = tuple(c.strip().upper() for c in v)
+        out[k] = v
+    return out
 
 
 @router.get(
@@ -473,12 +539,15 @@ def patient_audit(c: C, patient_id: PatientP, fmt: FormatQ = None) -> dict[str, 
 def careplans(c: C, patient_id: PatientP) -> dict[str, Any]:
     u = c.need_patient(patient_id)
     audit_view(c.records, u, "care plans", patient_id)
-    return {"items": [_plan(p) for p in records.care_plans(c.records, patient_id)]}
+    return {"items": [records.plan_dict(p) for p in records.care_plans(c.records, patient_id)]}
 
 
-def _plan(p: records.CarePlan) -> dict[str, Any]:
-    return {"id": p.id, "title": p.title, "description": p.description, "status": p.status,
-            "created_at": p.created_at.isoformat()}  # fmt: skip
+def _saved(fn: Any, *args: Any, **kw: Any) -> records.CarePlan:
+    try:
+        plan: records.CarePlan = fn(*args, **kw)
+    except ParameterError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return plan
 
 
 @router.post(
@@ -490,11 +559,152 @@ def _plan(p: records.CarePlan) -> dict[str, Any]:
 def add_careplan(
     c: C, patient_id: PatientP, body: CarePlanIn, csrf: CsrfH = None
 ) -> dict[str, Any]:
+    """A new care plan (version 1) for a patient on the clinic's list."""
     u = c.need_patient(patient_id)
     c.check_csrf(csrf)
-    p = records.add_care_plan(c.records, patient_id, body.title, body.description, body.status)
+    f = _plan_fields(body, only_set=False)
+    p = _saved(records.add_care_plan, c.records, patient_id, f.pop("title"), f.pop("description"),
+               f.pop("status"), by=u.username, provider_number=u.scope or "", **f)  # fmt: skip
     audit_view(c.records, u, "care plan added", patient_id)
-    return _plan(p)
+    return records.plan_dict(p)
+
+
+@router.patch("/careplans/{plan_id}", response_model=None, responses=out.answers(out.CarePlan, 200))
+def change_careplan(
+    c: C, plan_id: PlanP, body: CarePlanChange, csrf: CsrfH = None
+) -> dict[str, Any]:
+    """Change a plan (its clinic only): a new version, kept in the history; a completed
+    or revoked plan is closed (422)."""
+    u, plan = c.need_plan_reader(plan_id)
+    if u.role != "clinic":
+        raise HTTPException(403, "only the clinic changes its care plans")
+    c.check_csrf(csrf)
+    p = _saved(records.update_care_plan, c.records, plan_id, by=u.username,
+               **_plan_fields(body, only_set=True))  # fmt: skip
+    audit_view(c.records, u, "care plan changed", plan.patient_id)
+    return records.plan_dict(p)
+
+
+@router.get("/careplans/{plan_id}", response_model=None, responses=out.answers(out.CarePlan, 200))
+def read_careplan(c: C, plan_id: PlanP) -> dict[str, Any]:
+    """One plan, for its clinic or a professional it is shared with; every read is
+    written to the patient's access log, which the clinic sees."""
+    u, plan = c.need_plan_reader(plan_id)
+    audit_view(c.records, u, "care plan read", plan.patient_id)
+    return records.plan_dict(plan)
+
+
+@router.get(
+    "/careplans/{plan_id}/history",
+    response_model=None,
+    responses=out.answers(out.CarePlanHistory, 200),
+)
+def careplan_history(c: C, plan_id: PlanP) -> dict[str, Any]:
+    """Every saved version of a plan: who, when, what changed, and the plan as it was."""
+    u, plan = c.need_plan_reader(plan_id)
+    audit_view(c.records, u, "care plan history", plan.patient_id)
+    return {"plan_id": plan_id, "items": records.care_plan_history(c.records, plan_id)}
+
+
+@router.get(
+    "/careplans/{plan_id}/fhir", response_model=None, responses=out.answers(out.FhirBundle, 200)
+)
+def careplan_fhir(c: C, plan_id: PlanP) -> dict[str, Any]:
+    """The plan as a FHIR R4 Bundle: CarePlan, Goals, CareTeam, the Conditions it
+    addresses, the Patient (pseudonym) and the clinic (docs/fhir.md)."""
+    from almen.fhir import care_plan_bundle
+
+    u, plan = c.need_plan_reader(plan_id)
+    o = c.services.patient(plan.patient_id)
+    audit_view(c.records, u, "care plan read (FHIR)", plan.patient_id)
+    return care_plan_bundle(plan, o)
+
+
+@router.post(
+    "/patients/{patient_id}/careplans/fhir",
+    status_code=201,
+    response_model=None,
+    responses=out.answers(out.CarePlan, 201),
+)
+def import_careplan(
+    c: C, patient_id: PatientP, body: dict[str, Any], csrf: CsrfH = None
+) -> dict[str, Any]:
+    """A care plan from a FHIR Bundle (one CarePlan with its Goals, CareTeam and the
+    Conditions it addresses) for a patient on the clinic's list; 422 naming the entry
+    and element that cannot be read."""
+    from almen.fhir import care_plan_from_bundle
+
+    u = c.need_patient(patient_id)
+    c.check_csrf(csrf)
+    try:
+        f = care_plan_from_bundle(body)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    p = _saved(records.add_care_plan, c.records, patient_id, f.pop("title"), f.pop("description"),
+               f.pop("status"), by=u.username, provider_number=u.scope or "", **f)  # fmt: skip
+    audit_view(c.records, u, "care plan imported (FHIR)", patient_id)
+    return records.plan_dict(p)
+
+
+@router.get(
+    "/careplans/{plan_id}/shares",
+    response_model=None,
+    responses=out.answers(out.CarePlanShares, 200),
+)
+def careplan_shares(c: C, plan_id: PlanP) -> dict[str, Any]:
+    """Whom the plan is shared with (the clinic only)."""
+    from almen.web.auth import shared_users
+
+    u, _plan = c.need_plan_reader(plan_id)
+    if u.role != "clinic":
+        raise HTTPException(403, "only the clinic sees whom its plans are shared with")
+    return {"plan_id": plan_id,
+            "items": [{"plan_id": plan_id, **x} for x in shared_users(c.records, plan_id)]}  # fmt: skip
+
+
+@router.post(
+    "/careplans/{plan_id}/shares",
+    status_code=201,
+    response_model=None,
+    responses=out.answers(out.CarePlanShare, 201),
+)
+def share_careplan(c: C, plan_id: PlanP, body: ShareIn, csrf: CsrfH = None) -> dict[str, Any]:
+    """Share the plan with a named professional outside the clinic: a user who can read
+    this plan only (role shared); the password is in the answer, once."""
+    from almen.web.auth import add_shared_user
+
+    u, plan = c.need_plan_reader(plan_id)
+    if u.role != "clinic":
+        raise HTTPException(403, "only the clinic shares its care plans")
+    c.check_csrf(csrf)
+    try:
+        password = add_shared_user(c.records, plan_id, body.username, body.name, by=u.username)
+    except ParameterError as exc:
+        raise HTTPException(422, str(exc)) from None
+    audit_view(c.records, u, f"shared:{body.username}", plan.patient_id)
+    return {"plan_id": plan_id, "username": body.username, "name": body.name,
+            "disabled": False, "password": password}  # fmt: skip
+
+
+@router.delete(
+    "/careplans/{plan_id}/shares/{username}",
+    response_model=None,
+    responses=out.answers(out.CarePlanShare, 200),
+)
+def unshare_careplan(c: C, plan_id: PlanP, username: str, csrf: CsrfH = None) -> dict[str, Any]:
+    """End a share: the user is disabled and its sessions end."""
+    from almen.web.auth import set_disabled, shared_users
+
+    u, plan = c.need_plan_reader(plan_id)
+    if u.role != "clinic":
+        raise HTTPException(403, "only the clinic ends its shares")
+    c.check_csrf(csrf)
+    if username not in {x["username"] for x in shared_users(c.records, plan_id)}:
+        raise HTTPException(404, "the plan is not shared with this user")
+    set_disabled(c.records, username, True)
+    forget_user(c.request.app, username)
+    audit_view(c.records, u, f"unshared:{username}", plan.patient_id)
+    return {"plan_id": plan_id, "username": username, "disabled": True}
 
 
 # -- capacity ---------------------------------------------------------------------------

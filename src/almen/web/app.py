@@ -150,6 +150,15 @@ def logout_user(request: Request, engine: Engine) -> None:
     request.session.clear()
 
 
+def forget_user(app: Any, name: str) -> None:
+    """Drop a user and its sessions from the look-up caches: a change made in this app
+    (a share ended) takes effect at once, not within USER_TTL."""
+    app.state.users.pop(name, None)
+    sessions: dict[str, tuple[float, str | None]] = app.state.sessions
+    for token in [t for t, (_at, n) in sessions.items() if n == name]:
+        sessions.pop(token, None)
+
+
 def _user(app: Any, engine: Engine, name: str) -> User | None:
     cache: dict[str, tuple[float, User | None]] = app.state.users
     now = time.monotonic()
@@ -202,6 +211,8 @@ class Ctx:
         if self.user is None:
             raise HTTPException(401, "log in first")
         u = self.user
+        if u.role == "shared":
+            raise HTTPException(403, "a shared user reads its care plan only")
         if u.scope is not None and u.scope not in self.services.known_scopes()[u.role]:
             raise HTTPException(403, f"your {u.role} is no longer in the warehouse; ask an "
                                 "administrator to change your access")  # fmt: skip
@@ -251,6 +262,29 @@ class Ctx:
         if self.services.listed_with(patient_id) != u.scope:
             raise HTTPException(403, "this patient is not on your list")
         return u
+
+    def need_plan_reader(self, plan_id: int) -> tuple[User, Any]:
+        """(user, plan) for one who may read care plan ``plan_id``: the clinic of the
+        plan's patient, or a user it was shared with (role shared, its scope this plan);
+        403 for anyone else, 404 for an unknown plan (to those who may read plans)."""
+        from almen.errors import NotFoundError
+        from almen.web.auth import share_scope
+
+        if self.user is None:
+            raise HTTPException(401, "log in first")
+        u = self.user
+        if u.role == "shared":
+            if u.scope != share_scope(plan_id):
+                raise HTTPException(403, "this care plan is not shared with you")
+        elif u.role != "clinic":
+            raise HTTPException(403, f"the {u.role} role cannot see this")
+        try:
+            plan = records.care_plan(self.records, plan_id)
+        except NotFoundError:
+            raise HTTPException(404 if u.role == "clinic" else 403, "no such care plan") from None
+        if u.role == "clinic":
+            self.need_patient(plan.patient_id)
+        return u, plan
 
     def open_requests(self, provider_number: str) -> list[Any]:
         """The clinic's open inbox requests for patients still on its list (a request

@@ -37,8 +37,10 @@ __all__ = [
     "LOCK_MINUTES",
     "MIN_PASSWORD",
     "ROLES",
+    "SHARED",
     "User",
     "add_portal",
+    "add_shared_user",
     "add_user",
     "audit_view",
     "audit_views",
@@ -60,6 +62,8 @@ __all__ = [
     "session_user",
     "set_disabled",
     "set_password",
+    "share_scope",
+    "shared_users",
     "start_session",
 ]
 
@@ -162,6 +166,44 @@ def set_password(engine: Engine, username: str, password: str) -> None:
         s.commit()
     end_user_sessions(engine, username)
     record_event(engine, username, "", "password_changed")
+
+
+SHARED = "shared"  # a professional outside the clinic, reading one care plan
+
+
+def share_scope(plan_id: int) -> str:
+    return f"careplan:{plan_id}"
+
+
+def add_shared_user(engine: Engine, plan_id: int, username: str, name: str, *, by: str) -> str:
+    """A user who may read one care plan and nothing else (seed 002 §8.2: a plan "som kan
+    deles med andre sundhedsprofessionelle"), e.g. a municipal nurse; role ``shared``,
+    scope ``careplan:<id>``. Returns the password, made here and shown once. A user name
+    that already exists with another role is refused."""
+    if not username or len(username) > 60 or not username.isprintable():
+        raise ParameterError("a user name has 1-60 printable characters")
+    with Session(engine) as s:
+        old = s.get(WebUserRow, username)
+        if old is not None and (old.role, old.scope) != (SHARED, share_scope(plan_id)):
+            raise ParameterError(f"the user name {username!r} is taken")
+    password = secrets.token_urlsafe(18)
+    with Session(engine) as s:
+        s.merge(WebUserRow(username=username, password_hash=_hasher.hash(password), role=SHARED,
+                           scope=share_scope(plan_id), name=name, disabled=False,
+                           password_changed_at=_now()))  # fmt: skip
+        s.commit()
+    end_user_sessions(engine, username)
+    record_event(engine, username, "", f"shared by {by}"[:40])
+    return password
+
+
+def shared_users(engine: Engine, plan_id: int) -> list[dict[str, object]]:
+    """The users a plan is shared with: username, name, disabled."""
+    with Session(engine) as s:
+        q = select(WebUserRow).where((WebUserRow.role == SHARED)
+                                     & (WebUserRow.scope == share_scope(plan_id)))  # fmt: skip
+        return [{"username": r.username, "name": r.name, "disabled": bool(r.disabled)}
+                for r in s.scalars(q.order_by(WebUserRow.username))]  # fmt: skip
 
 
 def set_disabled(engine: Engine, username: str, disabled: bool) -> None:

@@ -556,12 +556,71 @@ class FeesCompare(Out):
     winners: list[FeeChangeRow]
 
 
+class CarePlanMember(Out):
+    name: str
+    role: str
+
+
+class CarePlanGoal(Out):
+    description: str
+    status: str
+    due: str | None = None
+
+
+class CarePlanActivity(Out):
+    description: str
+    status: str
+    performer: str
+
+
 class CarePlan(Out):
+    """A care plan (FHIR CarePlan statuses): see ``almen.records.CarePlan``."""
+
     id: int
+    patient_id: str
     title: str
     description: str
     status: str
     created_at: str
+    provider_number: str
+    author: str
+    care_team: list[CarePlanMember]
+    goals: list[CarePlanGoal]
+    activities: list[CarePlanActivity]
+    addresses: list[str]
+    period_start: str | None = None
+    period_end: str | None = None
+    version: int
+    updated_at: str | None = None
+
+
+class CarePlanVersion(Out):
+    version: int
+    at: str
+    username: str
+    changed: list[str]
+    plan: CarePlan
+
+
+class CarePlanHistory(Out):
+    plan_id: int
+    items: list[CarePlanVersion]
+
+
+class CarePlanShare(Out):
+    """A professional outside the clinic who may read one plan (role shared); the
+    password is shown once, when the share is made."""
+
+    plan_id: int
+    username: str
+    name: str | None = None
+    disabled: bool = False
+    password: str | None = None
+
+
+class CarePlanShares(Out):
+    plan_id: int
+    items: list[CarePlanShare]
 
 
 class InboxItem(Out):

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from almen import i18n, records
-from almen.errors import NotFoundError, UserError
+from almen.errors import NotFoundError, ParameterError, UserError
 from almen.web.api import PatientP, RequestP
 from almen.web.app import STATIC, Ctx, login_user, logout_user, rows
 from almen.web.auth import audit_view, audit_views_of
@@ -447,6 +447,8 @@ def finding_reason(r: dict[str, Any], definitions: Any, lang: str) -> str:
 
 @router.get("/")
 def home(c: C) -> Response:
+    if c.user is not None and c.user.role == "shared" and c.user.scope:
+        return RedirectResponse(f"/careplan/{c.user.scope.split(':')[1]}", status_code=303)
     u = c.need_user()
     target = {"national": "/national", "region": f"/region/{u.scope}",
               "cluster": f"/cluster/{u.scope}", "clinic": f"/clinic/{u.scope}"}[u.role]  # fmt: skip
@@ -826,9 +828,116 @@ def careplan_form(
     c.need_clinic(provider_number)
     u = c.need_patient(patient_id)
     c.check_csrf(csrf)
-    records.add_care_plan(c.records, patient_id, title, description)
+    try:
+        plan = records.add_care_plan(c.records, patient_id, title, description, "draft",
+                                     by=u.username, provider_number=provider_number,
+                                     author=u.name or u.username)  # fmt: skip
+    except ParameterError as exc:
+        raise HTTPException(422, str(exc)) from None
     audit_view(c.records, u, "care plan added", patient_id)
-    return RedirectResponse(f"/clinic/{provider_number}/patient/{patient_id}", status_code=303)
+    return RedirectResponse(f"/careplan/{plan.id}", status_code=303)
+
+
+def _lines(text: str, n: int) -> list[list[str]]:
+    """The lines of a text box, each split at ``|`` into ``n`` trimmed parts (missing
+    parts empty); empty lines are left out."""
+    out = []
+    for line in text.splitlines():
+        if line.strip():
+            parts = [x.strip() for x in line.split("|")][:n]
+            out.append(parts + [""] * (n - len(parts)))
+    return out
+
+
+def _day_or_none(text: str, what: str) -> dt.date | None:
+    if not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ParameterError(f"{what}: not a date (YYYY-MM-DD): {text.strip()!r}") from None
+
+
+@router.get("/careplan/{plan_id}")
+def careplan_page(c: C, plan_id: Annotated[int, FastPath(ge=1, le=2**31 - 1)]) -> Response:
+    """One care plan: for its clinic (with the form to change it, its history and whom
+    it is shared with) or a professional it is shared with (to read); every view is
+    written to the patient's access log."""
+    from almen.web.auth import shared_users
+
+    u, plan = c.need_plan_reader(plan_id)
+    audit_view(c.records, u, "care plan read", plan.patient_id)
+    clinic = u.role == "clinic"
+    flash = c.request.session.pop("flash", None)
+    return render(c, "careplan.html", f"{plan.title}", plan=plan, clinic=clinic,
+                  statuses=records.STATUSES, history=records.care_plan_history(c.records, plan_id),
+                  shares=shared_users(c.records, plan_id) if clinic else [],
+                  flash=flash)  # fmt: skip
+
+
+@router.post("/careplan/{plan_id}")
+def careplan_change_form(
+    c: C, plan_id: Annotated[int, FastPath(ge=1, le=2**31 - 1)],
+    title: Annotated[str, Form(max_length=200)], status: Annotated[str, Form(max_length=20)],
+    description: Annotated[str, Form(max_length=5000)] = "",
+    author: Annotated[str, Form(max_length=200)] = "",
+    goals: Annotated[str, Form(max_length=20000)] = "",
+    activities: Annotated[str, Form(max_length=20000)] = "",
+    care_team: Annotated[str, Form(max_length=20000)] = "",
+    addresses: Annotated[str, Form(max_length=2000)] = "",
+    period_start: Annotated[str, Form(max_length=10)] = "",
+    period_end: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    """The plan's form: goals one a line as "what | status | due date", activities as
+    "what | status | who", the care team as "name | role", the ICPC-2 codes it
+    addresses separated by spaces."""
+    u, plan = c.need_plan_reader(plan_id)
+    if u.role != "clinic":
+        raise HTTPException(403, "only the clinic changes its care plans")
+    c.check_csrf(csrf)
+    try:
+        changes = {
+            "title": title, "status": status, "description": description, "author": author,
+            "goals": tuple(records.Goal(d, st or "proposed", _day_or_none(due, f"goal {d!r}"))
+                           for d, st, due in _lines(goals, 3)),
+            "activities": tuple(records.Activity(d, st or "not-started", who)
+                                for d, st, who in _lines(activities, 3)),
+            "care_team": tuple(records.Member(n, r) for n, r in _lines(care_team, 2)),
+            "addresses": tuple(x.upper() for x in addresses.replace(",", " ").split()),
+            "period_start": _day_or_none(period_start, "period start"),
+            "period_end": _day_or_none(period_end, "period end"),
+        }  # fmt: skip
+        records.update_care_plan(c.records, plan_id, by=u.username, **changes)
+    except ParameterError as exc:
+        c.request.session["flash"] = f"error:{exc}"
+        return RedirectResponse(f"/careplan/{plan_id}", status_code=303)
+    audit_view(c.records, u, "care plan changed", plan.patient_id)
+    c.request.session["flash"] = "saved:"
+    return RedirectResponse(f"/careplan/{plan_id}", status_code=303)
+
+
+@router.post("/careplan/{plan_id}/share")
+def careplan_share_form(
+    c: C, plan_id: Annotated[int, FastPath(ge=1, le=2**31 - 1)],
+    username: Annotated[str, Form(max_length=60)], name: Annotated[str, Form(max_length=100)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    """Share the plan with a named professional: the new user's password is shown once."""
+    from almen.web.auth import add_shared_user
+
+    u, plan = c.need_plan_reader(plan_id)
+    if u.role != "clinic":
+        raise HTTPException(403, "only the clinic shares its care plans")
+    c.check_csrf(csrf)
+    try:
+        password = add_shared_user(c.records, plan_id, username.strip(), name, by=u.username)
+    except ParameterError as exc:
+        c.request.session["flash"] = f"error:{exc}"
+        return RedirectResponse(f"/careplan/{plan_id}", status_code=303)
+    audit_view(c.records, u, f"shared:{username.strip()}", plan.patient_id)
+    c.request.session["flash"] = f"shared:{username.strip()}:{password}"
+    return RedirectResponse(f"/careplan/{plan_id}", status_code=303)
 
 
 @router.get("/fees")
