@@ -129,6 +129,10 @@ def _ingest(
     render_reconciliation(validated, ingest_id)
 
 
+def _given(validated: Validated) -> Callable[[Warehouse], Validated]:
+    return lambda _wh: validated
+
+
 def _key(ctx: typer.Context) -> bytes:
     from almen.ingest.pseudonymise import load_key
 
@@ -251,6 +255,51 @@ def ingest_labs(
     key = _key(ctx)
     _ingest(ctx, lambda _wh: validate_lab_results(file, key, encoding=encoding),
             replace=replace, strict=strict)  # fmt: skip
+
+
+@ingest_app.command("fhir")
+@guard
+def ingest_fhir(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="a FHIR R4 Bundle (JSON) of Patient, Condition and MedicationStatement resources"
+        ),
+    ],
+    listed_from: Annotated[
+        str | None,
+        typer.Option(
+            help="first day of the listing of the Bundle's patients (YYYY-MM-DD); "
+            "FHIR holds no listing date"
+        ),
+    ] = None,
+    replace: ReplaceOpt = False,
+    strict: StrictOpt = False,
+) -> None:
+    """Ingest patient data from another system as a FHIR Bundle (DK Core codings), through
+    the same checks, pseudonymisation and rejects as the CSV files; a reject's line is
+    the resource's entry number in the Bundle."""
+    from almen.ingest.fhir_bundle import validate_fhir_bundle
+
+    day = None
+    if listed_from is not None:
+        try:
+            day = dt.date.fromisoformat(listed_from)
+        except ValueError:
+            raise ParameterError(
+                f"--listed-from: not a date (YYYY-MM-DD): {listed_from!r}"
+            ) from None
+    key = _key(ctx)
+    got = validate_fhir_bundle(file, key, listed_from=day)
+    if not got.parts:
+        raise InputError("the Bundle holds no Patient, Condition or MedicationStatement",
+                         source=file.name)  # fmt: skip
+    for part in got.parts:
+        if got.skipped:
+            part.notes.append("left out (not imported): " + ", ".join(
+                f"{n} {k}" for k, n in sorted(got.skipped.items())))  # fmt: skip
+        _ingest(ctx, _given(part), replace=replace, strict=strict)
 
 
 @ingest_app.command("ooh")

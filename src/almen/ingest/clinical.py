@@ -21,15 +21,17 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from almen.ingest.csv_reader import open_extract
+from almen.ingest.csv_reader import Extract, open_extract
 from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
 from almen.ingest.rows import Field, choice, parse_day, parse_int, parse_rows, validated
 from almen.ingest.validated import Validated
 from almen.reference import load_municipalities
 
 __all__ = [
+    "validate_condition_extract",
     "validate_conditions",
     "validate_lab_results",
+    "validate_medication_extract",
     "validate_medications",
     "validate_ooh_contacts",
 ]
@@ -142,6 +144,11 @@ def validate_conditions(path: Path, key: bytes, *, encoding: str | None = None) 
     """Validate a diagnosis export; accepted rows become ``condition`` rows."""
     ex = open_extract(path, CONDITION_ALIASES, ("cpr", "code", "onset_date"), encoding=encoding,
                       strict_fields=True)  # fmt: skip
+    return validate_condition_extract(ex, key)
+
+
+def validate_condition_extract(ex: Extract, key: bytes) -> Validated:
+    """``validate_conditions`` on an opened extract (a CSV file or a FHIR Bundle's)."""
     fields = [
         _cpr(key),
         Field("code", _icpc),
@@ -168,6 +175,11 @@ def validate_medications(path: Path, key: bytes, *, encoding: str | None = None)
     """Validate a drug export; accepted rows become ``medication`` rows."""
     ex = open_extract(path, MEDICATION_ALIASES, ("cpr", "atc", "start_date"), encoding=encoding,
                       strict_fields=True)  # fmt: skip
+    return validate_medication_extract(ex, key)
+
+
+def validate_medication_extract(ex: Extract, key: bytes) -> Validated:
+    """``validate_medications`` on an opened extract (a CSV file or a FHIR Bundle's)."""
     fields = [
         _cpr(key),
         Field("atc", _atc),

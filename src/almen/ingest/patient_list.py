@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from almen.ingest.csv_reader import open_extract, parse_date
+from almen.ingest.csv_reader import Extract, open_extract, parse_date
 from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
 from almen.ingest.rows import validated
 from almen.ingest.validated import Reject, Validated
 from almen.reference import load_municipalities
 
-__all__ = ["PATIENT_ALIASES", "validate_patient_list"]
+__all__ = ["PATIENT_ALIASES", "validate_patient_extract", "validate_patient_list"]
 
 PATIENT_ALIASES: dict[str, tuple[str, ...]] = {
     "cpr": ("cpr_nummer", "cprnr", "cpr_nr", "personnummer"),
@@ -40,9 +40,15 @@ def validate_patient_list(
     path: Path, key: bytes, *, today: dt.date | None = None, encoding: str | None = None
 ) -> Validated:
     """Validate a patient list row by row; accepted rows become ``patient`` rows."""
-    today = today or dt.date.today()
     ex = open_extract(path, PATIENT_ALIASES, ("cpr", "provider_number", "listed_from"),
                       encoding=encoding)  # fmt: skip
+    return validate_patient_extract(ex, key, today=today)
+
+
+def validate_patient_extract(ex: Extract, key: bytes, *, today: dt.date | None = None) -> Validated:
+    """``validate_patient_list`` on an opened extract (a CSV file, or the Patients of a
+    FHIR Bundle: ``almen.ingest.fhir_bundle``)."""
+    today = today or dt.date.today()
     col = ex.columns
     known = set(load_municipalities()["code"].to_list())
     rejects: list[Reject] = []
