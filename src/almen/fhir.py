@@ -114,7 +114,7 @@ def _patient_entries(o: PatientOverview) -> tuple[dict[str, Any], list[dict[str,
     docs = [
         _res(
             "Practitioner",
-            f"doctor-{d['doctor_id']}",
+            f"doctor-{o.provider_number}-{d['doctor_id']}",
             identifier=[{"system": DOCTOR, "value": str(d["doctor_id"])}],
             gender={"M": "male", "F": "female"}.get(d["sex"], "unknown"),
             qualification=[
@@ -185,7 +185,9 @@ def _plan_entries(
 ) -> list[dict[str, Any]]:
     """A CarePlan with its Goals and CareTeam; ``addresses`` refer to the Conditions in
     ``conds`` (by ICPC-2 code), so they must be in the same Bundle."""
-    key = f"careplan-{plan.id}"
+    # ids are local to an installation: the provider number keeps one installation's
+    # plan 1 apart from another's in the UUID 5
+    key = f"careplan-{plan.provider_number}-{plan.id}"
     goals = [
         _res(
             "Goal",
