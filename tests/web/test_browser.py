@@ -141,6 +141,18 @@ def test_clinic_edits_a_care_plan(browser, base_url: str, site: Site) -> None:  
     page.fill("textarea[name=description]", "Årskontrol hos sygeplejersken i marts")
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+    # the new plan's own page: a draft, edited in its form (issue 20)
+    assert "Forløbsplan for diabetes" in page.locator("#plan h2").inner_text()
+    assert page.locator("#plan-status").inner_text() == "Kladde"
+    page.select_option("#plan-form select[name=status]", "active")
+    page.fill("#plan-form textarea[name=goals]", "HbA1c under 53 | active | 2027-03-01")
+    page.click("#plan-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#plan-status").inner_text() == "Aktiv"
+    assert "HbA1c under 53" in page.locator("#goals").inner_text()
+    assert page.locator("#table-history tbody tr").count() == 2
+    _shot(page, "care-plan-edited")
+    page.goto(f"{base_url}/clinic/{site.clinic}/patient/{site.patient}")
     assert "Forløbsplan for diabetes" in page.locator("#careplans").inner_text()
     _shot(page, "care-plan-saved")
     page.goto(f"{base_url}/clinic/{site.other_clinic}")

@@ -350,7 +350,9 @@ def careplan_cmd(
     patient_id: Annotated[int, typer.Argument(help="patient pseudonym (patient_id)")],
     title: Annotated[str, typer.Option("--title", help="the plan's title")],
     description: Annotated[str, typer.Option(help="goals and activities")] = "",
-    status: Annotated[str, typer.Option(help="draft, active, completed or revoked")] = "active",
+    status: Annotated[
+        str, typer.Option(help="draft, active, on-hold, completed or revoked")
+    ] = "active",
 ) -> None:
     """Add a shared care plan for a patient to the records store."""
     from almen import records
