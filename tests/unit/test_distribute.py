@@ -55,7 +55,8 @@ def test_highs_answer_equals_brute_force(
     need: list[int], cap: list[int], new: int, policy: str
 ) -> None:
     cap = cap[: len(need)]
-    d = distribute(_areas([float(x) for x in need], [float(c) for c in cap]), new, policy=policy)
+    d = distribute(_areas([float(x) for x in need], [float(c) for c in cap]), new, policy=policy,
+                   objective="total")  # fmt: skip
     per_cap = 1600.0 * (1.1 if policy == "forced" else 1.0)
     assert d.unmet_after == pytest.approx(_brute(need, cap, new, per_cap), abs=1e-6)
     assert d.allocation["new"].sum() == new
@@ -81,3 +82,53 @@ def test_distribute_command(call_cli, tiny_denmark) -> None:  # type: ignore[no-
     assert "voluntary: unmet" in result.stdout and "forced: unmet" in result.stdout
     bad = call_cli("--data", str(tiny_denmark), "capacity", "distribute", "--new", "-3")
     assert bad.exit_code == 2 and "must not be negative" in bad.stderr
+
+
+def _rel(need: float, cap: float, x: float, per_cap: float = 1600.0) -> float:
+    return max(need - per_cap * (cap + x), 0.0) / need if need > 0 else 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 60000), st.integers(0, 30)), min_size=2, max_size=8),
+    st.integers(0, 40),
+)
+def test_fair_distribution_gives_to_the_worst_covered_first(
+    areas: list[tuple[int, int]], new: int
+) -> None:
+    """Issue 21 item 1: no unit could move to a worse-off area. For every area b that got
+    capacities and every area a: a's relative shortfall after the allocation is at most
+    b's before b's last unit (the worst-off is served first). And among areas of equal
+    need, one with a larger shortfall never gets fewer capacities."""
+    need = [float(a) for a, _ in areas]
+    cap = [float(c) for _, c in areas]
+    x = distribute(_areas(need, cap), new).allocation["new"].to_list()
+    assert sum(x) == new
+    for b in range(len(areas)):
+        if x[b] == 0:
+            continue
+        before_last = _rel(need[b], cap[b], x[b] - 1)
+        for a in range(len(areas)):
+            assert _rel(need[a], cap[a], x[a]) <= before_last + 1e-12, (a, b, x)
+    for a in range(len(areas)):
+        for b in range(len(areas)):
+            if need[a] == need[b] and _rel(need[a], cap[a], 0) > _rel(need[b], cap[b], 0):
+                assert x[a] >= x[b], (a, b, x)
+
+
+def test_fair_distribution_serves_the_hjorring_case_and_ties_are_deterministic() -> None:
+    """The issue's case: an area 39 % short and one 1.7 % short. The total objective may
+    give the 39 % area nothing (every area short by at least 1,600 counts the same to
+    it); the fair one gives it the first capacities. Row order does not matter."""
+    areas = pl.DataFrame({"area": ["hjoerring", "silkeborg", "x"],
+                          "need": [100_000.0, 160_000.0, 50_000.0],
+                          "capacity": [38.125, 98.3, 31.25]})  # fmt: skip
+    fair = distribute(areas, 3).allocation
+    assert fair.filter(pl.col("area") == "hjoerring")["new"][0] == 3
+    shuffled = distribute(areas.reverse(), 3).allocation.sort("area")
+    assert shuffled["new"].to_list() == fair.sort("area")["new"].to_list()
+    ties = pl.DataFrame({"area": ["b", "a"], "need": [3200.0, 3200.0], "capacity": [0.0, 0.0]})
+    got = distribute(ties, 1).allocation
+    assert dict(zip(got["area"], got["new"], strict=True)) == {"a": 1, "b": 0}
+    with pytest.raises(ParameterError, match="objective must be"):
+        distribute(areas, 1, objective="best")
