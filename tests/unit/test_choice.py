@@ -68,3 +68,22 @@ def test_capacity_commands_write_csv_json_and_parquet(  # type: ignore[no-untype
     assert csv.stdout.splitlines()[0] == "intake,year,p05,median,p95,p_reach"
     bad = call_cli("capacity", "workforce", "--runs", "50", "--format", "xml")
     assert bad.exit_code == 2 and "--format must be one of" in bad.stderr
+
+
+def test_json_keeps_the_minimum_intake_and_the_unmet_totals(  # type: ignore[no-untyped-def]
+    call_cli, tiny_denmark: Path
+) -> None:
+    """Issue 21 item 6: --format json holds what the table mode prints beside the table:
+    the smallest sufficient intake, and the unmet demand before and after each policy."""
+    import json
+
+    wf = json.loads(call_cli("capacity", "workforce", "--runs", "50", "--format", "json").stdout)
+    assert isinstance(wf["meta"]["minimum_intake"], int) and wf["meta"]["target"] == 5000
+    r = call_cli("--data", str(tiny_denmark), "capacity", "distribute", "--new", "5",
+                 "--format", "json")  # fmt: skip
+    doc = json.loads(r.stdout)
+    meta = doc["meta"]
+    for p in ("voluntary", "forced"):
+        assert meta[f"unmet_after_{p}"] <= meta[f"unmet_before_{p}"]
+    rows = doc["parts"]["distribution"]
+    assert sum(x["voluntary"] for x in rows) == 5 and all(x["name"] for x in rows)

@@ -37,3 +37,38 @@ def test_limits_command(call_cli, tiny_denmark) -> None:  # type: ignore[no-unty
     assert result.exit_code == 0, result.output
     assert "under the need-based limit" in result.stdout
     assert call_cli("--data", str(tiny_denmark), "capacity", "limits", "--norm", "0").exit_code == 2
+
+
+def test_the_new_gp_relief_comes_from_the_doctor_register(tiny_denmark) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21 item 6: years_established is the years since the clinic's most recently
+    established owner set up (doctor.year_established), so the relief for new GPs in
+    underserved municipalities applies: those clinics' need-based limit is 10 % below
+    the same clinic's without the relief."""
+    from almen.capacity import LimitParams, closing_limits
+    from almen.capacity.inputs import limit_inputs, need_from_warehouse
+    from almen.warehouse import Warehouse
+
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        persons, _ = need_from_warehouse(wh, 2025)
+        clinics = limit_inputs(wh, persons, 2025)
+        doctors = wh.read_table("doctor").to_polars()
+    owners = doctors.filter(pl.col("role") == "owner")
+    assert owners["year_established"].null_count() == 0
+    assert doctors.filter(pl.col("role") != "owner")["year_established"].null_count() == (
+        doctors.filter(pl.col("role") != "owner").height
+    )
+    newest = owners.group_by("provider_number").agg(pl.col("year_established").max())
+    got = clinics.join(newest, on="provider_number").select(
+        (pl.col("years_established") == 2025 - pl.col("year_established")).all()
+    )
+    assert got.item()
+    with_relief = closing_limits(clinics, LimitParams())
+    without = closing_limits(clinics.with_columns(years_established=pl.lit(None, pl.Int32)))
+    both = with_relief.join(without.select("provider_number", base=pl.col("new_limit")),
+                            on="provider_number")  # fmt: skip
+    new_gp = both.filter(pl.col("underserved") & (pl.col("years_established") < 3))
+    assert new_gp.height > 0
+    ratio = new_gp["new_limit"] / new_gp["base"]
+    assert ((ratio - 0.9).abs() < 1e-9).all()
+    rest = both.filter(~(pl.col("underserved") & (pl.col("years_established") < 3)))
+    assert (rest["new_limit"] == rest["base"]).all()

@@ -3,6 +3,8 @@ domain that knows the warehouse; the engines take tables)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from almen import reference
@@ -81,10 +83,23 @@ def clinic_capacity(wh: Warehouse, persons: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def limit_inputs(wh: Warehouse, persons: pl.DataFrame) -> pl.DataFrame:
+def limit_inputs(wh: Warehouse, persons: pl.DataFrame, year: int | None = None) -> pl.DataFrame:
     """The clinics as ``closing_limits`` takes them: provider_number, municipality, fte,
     listed, need_index and vulnerable_share of the list, underserved (PLO's list of
-    municipalities), years_established (not known in the warehouse: null)."""
+    municipalities), years_established: the years since the clinic's most recently
+    established owner set up (``year`` minus the doctor register's latest
+    year_established among its owners; ``year`` defaults to the warehouse's last data
+    date), null where the register gives no year."""
+    if year is None:
+        last = wh.last_data_date()
+        year = last.year if last is not None else dt.date.today().year
+    doc = wh.read_table("doctor")
+    newest = (
+        doc.filter((doc.role == "owner") & doc.year_established.notnull())
+        .group_by("provider_number")
+        .aggregate(established=doc.year_established.max())
+        .to_polars()
+    )
     lists = (
         persons.filter(pl.col("provider_number").is_not_null())
         .group_by("provider_number")
@@ -99,10 +114,12 @@ def limit_inputs(wh: Warehouse, persons: pl.DataFrame) -> pl.DataFrame:
     return (
         cap.filter(pl.col("fte") > 0)
         .join(lists, on="provider_number", how="inner")
+        .join(newest, on="provider_number", how="left")
         .with_columns(
             underserved=pl.col("municipality").is_in(list(underserved)),
-            years_established=pl.lit(None, dtype=pl.Int32),
+            years_established=(year - pl.col("established").cast(pl.Int32)),
         )
+        .drop("established")
     )
 
 

@@ -21,6 +21,7 @@ from almen.capacity.inputs import (
 )
 from almen.cli import app, guard
 from almen.cli.render import FORMATS, FormatOpt, OutputOpt, console, emit
+from almen.export import Result
 from almen.warehouse import Warehouse
 
 capacity_app = typer.Typer(
@@ -53,7 +54,12 @@ def workforce(
     base = WorkforceParams(target=target, target_year=target_year)
     intakes = intake or [350, 400]
     table = yearly_table(base, intakes, runs, seed)
-    if emit(table, fmt, output):
+    need = minimum_intake(base, probability, runs=min(runs, 2000), seed=seed)
+    meta = {"target": target, "target_year": target_year, "runs": runs, "seed": seed,
+            "probability": probability, "minimum_intake": need,
+            "minimum_intake_note": None if need is not None
+            else "no intake up to 2,000 posts a year reaches the target"}  # fmt: skip
+    if emit(Result({"workforce": table}, meta), fmt, output):
         return
     for n in intakes:
         part = table.filter(pl.col("intake") == n)
@@ -66,7 +72,6 @@ def workforce(
         for r in part.iter_rows(named=True):
             t.add_row(str(r["year"]), f"{r['median']:,.0f}", f"{r['p05']:,.0f}-{r['p95']:,.0f}")
         console.print(t)
-    need = minimum_intake(base, probability, runs=min(runs, 2000), seed=seed)
     if need is None:
         console.print(f"no intake up to 2,000 posts a year reaches {target:,} by {target_year}")
     else:
@@ -329,7 +334,11 @@ def distribute_cmd(
         )
     names = dict(zip(areas["area"], areas["name"], strict=True))
     both = side_by_side(results).sort("voluntary", "forced", descending=True)
-    if emit(both, fmt, output):
+    both = both.join(areas.select("area", "name"), on="area", how="left")
+    meta = {"new": new, "year": year, "limit": limit, "raise_share": raise_share,
+            **{f"unmet_before_{p}": r.unmet_before for p, r in results.items()},
+            **{f"unmet_after_{p}": r.unmet_after for p, r in results.items()}}  # fmt: skip
+    if emit(Result({"distribution": both}, meta), fmt, output):
         return
     for line in lines:
         console.print(line)

@@ -33,7 +33,7 @@ from almen.synth.claims import (
     month_start,
     send_claims,
 )
-from almen.synth.clinics import generate_clinics, list_patients
+from almen.synth.clinics import Doctors, generate_clinics, list_patients
 from almen.synth.geography import place_residents
 from almen.synth.holdout import held_out_rows
 from almen.synth.morbidity import generate_conditions, generate_medications
@@ -213,6 +213,7 @@ def generate_denmark(
                 "sex": np.where(doctors.female, "F", "M"),
                 "role": pa.array(doctors.role.tolist(), pa.string()),
                 "fte": doctors.fte,
+                "year_established": _established(doctors, year, _rng(seed, 40)),
             }
         ),
     )
@@ -570,3 +571,14 @@ def write_denmark(
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
     return counts
+
+
+def _established(doctors: Doctors, year: int, rng: np.random.Generator) -> pa.Array:
+    """The year each owner set up in practice (an age drawn from ``ESTABLISH_AGE``, not
+    after ``year``); empty for employed doctors and trainees. Its own random stream, so
+    the rest of the synthetic country is unchanged."""
+    lo, hi = P.ESTABLISH_AGE
+    est = doctors.birth_year.astype(np.int32) + rng.integers(lo, hi, len(doctors.birth_year))
+    est = np.minimum(est, year)
+    owner = np.asarray(doctors.role) == "owner"
+    return pa.array(np.where(owner, est, 0).astype(np.int16), pa.int16(), mask=~owner)

@@ -8,6 +8,9 @@ totals that *are* known; ``almen synth`` prints the result beside those totals.
 from __future__ import annotations
 
 # --- people -------------------------------------------------------------------------
+# an owner sets up in practice at an age drawn evenly from this range (assumption: no public
+# figure found; the specialist training ends in the early thirties at the earliest)
+ESTABLISH_AGE = (33, 46)
 GROUP2_SHARE_ADULTS = 0.015  # assumption: about 1-2 % of adults choose insurance group 2
 
 # --- doctors and clinics --------------------------------------------------------------
