@@ -65,7 +65,8 @@ def test_capacity_commands_write_csv_json_and_parquet(  # type: ignore[no-untype
     assert r.exit_code == 0, r.output
     assert pl.read_parquet(out).filter(pl.col("level") == "national").height == 1
     csv = call_cli("capacity", "workforce", "--runs", "50", "--format", "csv")
-    assert csv.stdout.splitlines()[0] == "intake,year,p05,median,p95,p_reach"
+    # two tables (the projection and the sensitivity table), each under its name
+    assert csv.stdout.splitlines()[:2] == ["# workforce", "intake,year,p05,median,p95,p_reach"]
     bad = call_cli("capacity", "workforce", "--runs", "50", "--format", "xml")
     assert bad.exit_code == 2 and "--format must be one of" in bad.stderr
 

@@ -23,7 +23,8 @@ def _certain(**kw: object) -> WorkforceParams:
     base = WorkforceParams(
         fill_rate=1.0, completion=1.0, entry_rate=1.0, training_years=1, in_training=0,
         stock=stock, leave_under_55=0.0, leave_55_59=0.0, leave_60_64=0.0,
-        leave_65_69=0.0, leave_70_plus=0.0, intake=100,
+        leave_65_69=0.0, leave_70_plus=0.0, intake=100, fill_rate_sd=0.0, completion_sd=0.0,
+        entry_rate_sd=0.0, leave_sd=0.0, stock_sd=0.0,
     )  # fmt: skip
     return replace(base, **kw)  # type: ignore[arg-type]
 
@@ -66,3 +67,77 @@ def test_workforce_command_prints_both_intakes_and_the_minimum(call_cli) -> None
     assert "350 training posts a year" in result.stdout
     assert "400 training posts a year" in result.stdout
     assert "smallest intake reaching 5,000" in result.stdout
+
+
+def test_parameter_uncertainty_widens_the_interval_beyond_chance() -> None:
+    """Issue 21 item 3: each run draws its own rates, leaving and stock; the 90 %
+    interval of 2035 under 400 posts is then several times the binomial one."""
+    from almen.capacity.workforce import UNCERTAIN
+
+    p = WorkforceParams(intake=400)
+    chance = replace(p, **{sd: 0.0 for _n, sd, _r in UNCERTAIN})  # type: ignore[arg-type]
+    wide = np.percentile(project(p, 2000)[:, -1], [5, 95])
+    narrow = np.percentile(project(chance, 2000)[:, -1], [5, 95])
+    assert wide[1] - wide[0] > 4 * (narrow[1] - narrow[0])
+
+
+def test_sensitivity_moves_each_parameter_the_right_way() -> None:
+    """More filled, completed and entering trainees give more GPs in 2035, more leaving
+    fewer; the table is sorted by the swing."""
+    from almen.capacity.workforce import sensitivity
+
+    t = sensitivity(WorkforceParams(intake=400), runs=200)
+    by = {r["parameter"]: r for r in t.iter_rows(named=True)}
+    for up in ("fill_rate", "completion", "entry_rate", "stock"):
+        assert by[up]["at_p95"] > by[up]["at_p05"], up
+    assert by["leave"]["at_p95"] < by["leave"]["at_p05"]
+    assert t["swing"].to_list() == sorted(t["swing"].to_list(), reverse=True)
+
+
+def test_the_extra_posts_start_in_their_year() -> None:
+    """intake_from: before it the current 350, from it the new intake."""
+    p = WorkforceParams(intake=400, intake_from=2027)
+    assert [p.intake_in(y) for y in (2025, 2026, 2027, 2030)] == [350, 350, 400, 400]
+    early = _certain(intake=200, intake_from=2030, current_intake=0)
+    out = project(early, runs=2)[0]
+    assert out[5] == 100 and out[6] == 300  # 2030 (index 5) adds none; its posts enter in 2031
+
+
+def test_backcast_and_plo_reading_are_computed_from_the_model() -> None:
+    """The back-cast runs 2009-2023 on the historic intake (docs/capacity.md has its
+    figure against the public 3,499); PLO's reading holds when every filled post becomes
+    a practising GP: 350 posts fall short of 5,000 by 2035 more often than not, 400
+    reach it more often than not."""
+    from almen.capacity.workforce import backcast, plo_reading
+
+    b = backcast(WorkforceParams(), runs=500)
+    assert b["p05"] < b["median"] < b["p95"] and b["year"] == 2023
+    none = backcast(replace(WorkforceParams(), leave_under_55=0.5, leave_55_59=0.5), runs=200)
+    assert none["median"] < b["median"]
+    plo = plo_reading(WorkforceParams())
+    assert reach_probability(replace(plo, intake=350), 1000) < 0.5
+    assert reach_probability(replace(plo, intake=400), 1000) > 0.5
+    assert reach_probability(WorkforceParams(intake=400), 1000) < 0.5  # the defaults: short
+
+
+def test_parameters_are_set_by_name_with_clear_errors(call_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from almen.capacity.workforce import with_settings
+
+    p = with_settings(WorkforceParams(), {"entry_rate": "0.9", "intake_from": "2026"}, "--set")
+    assert p.entry_rate == 0.9 and p.intake_from == 2026
+    with pytest.raises(ParameterError, match="unknown parameter 'entry'"):
+        with_settings(WorkforceParams(), {"entry": "1"}, "--set")
+    with pytest.raises(ParameterError, match="must be a whole number"):
+        with_settings(WorkforceParams(), {"intake": "350.5"}, "--set")
+    cfg = tmp_path / "wf.toml"
+    cfg.write_text("[workforce]\nentry_rate = 0.8\nleave_sd = 0\n", "utf-8")
+    import json
+
+    r = call_cli("capacity", "workforce", "--runs", "100", "--config", str(cfg), "--set",
+                 "fill_rate=0.9", "--format", "json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    meta = json.loads(r.stdout)["meta"]
+    assert meta["parameters"]["entry_rate"] == 0.8 and meta["parameters"]["fill_rate"] == 0.9
+    assert meta["parameters"]["leave_sd"] == 0.0 and "backcast" in meta
+    bad = call_cli("capacity", "workforce", "--set", "nonsense=1")
+    assert bad.exit_code == 2 and "unknown parameter" in bad.stderr

@@ -19,8 +19,10 @@ from almen.capacity.inputs import (
     limit_inputs,
     need_from_warehouse,
 )
+from almen.capacity.workforce import settable
 from almen.cli import app, guard
 from almen.cli.render import FORMATS, FormatOpt, OutputOpt, console, emit
+from almen.errors import ParameterError
 from almen.export import Result
 from almen.warehouse import Warehouse
 
@@ -44,22 +46,63 @@ def workforce(
         float, typer.Option(help="probability for the smallest sufficient intake")
     ] = 0.8,
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="a parameter as NAME=VALUE, e.g. entry_rate=0.9 or "
+            "intake_from=2026 (repeat; names in docs/capacity.md)",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="a TOML file whose [workforce] table sets parameters")
+    ] = None,
+    plo: Annotated[
+        bool, typer.Option(help="PLO's reading: every filled post becomes a practising GP")
+    ] = False,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
     """GPs year by year to the target year under each intake, and the chance of the target.
 
-    Seed 001: at least 5,000 GPs by 2035; 350 posts a year now, PLO asks 400.
+    Seed 001: at least 5,000 GPs by 2035; 350 posts a year now, PLO asks 400. Each run
+    draws its own fill, completion and entry rates, leaving rates and starting stock
+    (the sd parameters), so the interval holds parameter uncertainty as well as chance;
+    the sensitivity table says which parameter moves the target year most, and the
+    back-cast runs the model from 2009 against the public count of 2023.
     """
+    from almen.capacity.workforce import backcast, plo_reading, sensitivity, with_settings
+    from almen.tomlfile import read_toml
+
     base = WorkforceParams(target=target, target_year=target_year)
+    if config is not None:
+        toml = read_toml(config)
+        section = toml.data.get("workforce", {})
+        if not isinstance(section, dict):
+            raise toml.fail("[workforce] must be a table", "workforce")
+        base = with_settings(base, section, f"{config.name} [workforce]")
+    pairs: dict[str, object] = {}
+    for item in set_ or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ParameterError(f"--set {item!r}: give NAME=VALUE")
+        pairs[name.strip()] = value.strip()
+    base = with_settings(base, pairs, "--set")
+    if plo:
+        base = plo_reading(base)
     intakes = intake or [350, 400]
     table = yearly_table(base, intakes, runs, seed)
     need = minimum_intake(base, probability, runs=min(runs, 2000), seed=seed)
+    sens = sensitivity(replace(base, intake=intakes[-1]), runs=min(runs, 1000), seed=seed)
+    back = backcast(base, runs=min(runs, 2000), seed=seed)
     meta = {"target": target, "target_year": target_year, "runs": runs, "seed": seed,
             "probability": probability, "minimum_intake": need,
             "minimum_intake_note": None if need is not None
-            else "no intake up to 2,000 posts a year reaches the target"}  # fmt: skip
-    if emit(Result({"workforce": table}, meta), fmt, output):
+            else "no intake up to 2,000 posts a year reaches the target",
+            "plo_reading": plo, "backcast": back,
+            "parameters": {k: getattr(base, k) for k in settable()}}  # fmt: skip
+    result = Result({"workforce": table, "sensitivity": sens}, meta)
+    if emit(result, fmt, output):
         return
     for n in intakes:
         part = table.filter(pl.col("intake") == n)
@@ -72,6 +115,18 @@ def workforce(
         for r in part.iter_rows(named=True):
             t.add_row(str(r["year"]), f"{r['median']:,.0f}", f"{r['p05']:,.0f}-{r['p95']:,.0f}")
         console.print(t)
+    st = Table(title=f"What moves {target_year} most ({intakes[-1]} posts; each at its 5th and "
+                     "95th percentile, the rest fixed)")  # fmt: skip
+    for col in ("parameter", "sd", "at 5th pct.", "at 95th pct.", "swing"):
+        st.add_column(col, justify="right")
+    for r in sens.iter_rows(named=True):
+        st.add_row(r["parameter"], f"{r['sd']:g}", f"{r['at_p05']:,.0f}", f"{r['at_p95']:,.0f}",
+                   f"{r['swing']:,.0f}")  # fmt: skip
+    console.print(st)
+    console.print(
+        f"back-cast from 2009 (3,457 GPs, historic intake): {back['median']:,.0f} GPs in 2023 "
+        f"(90 % {back['p05']:,.0f}-{back['p95']:,.0f}) against the public 3,499"
+    )
     if need is None:
         console.print(f"no intake up to 2,000 posts a year reaches {target:,} by {target_year}")
     else:
