@@ -48,6 +48,42 @@ def test_free_choice_by_hand() -> None:
     assert nat2["without_free_choice"] == 1  # person 2 now reaches A too
 
 
+def test_which_clinics_count_and_nearby_definitions() -> None:
+    """Issue 21 item 5: a person whose second open clinic is a region clinic has free
+    choice only if region clinics count; the sensitivity grid has, for each definition,
+    the persons without free choice, those listed with a region or tender clinic and
+    those in either group, and it moves the right way."""
+    from almen.capacity import free_choice_sensitivity
+
+    clinics = pl.DataFrame({"provider_number": ["A", "R"], "form": ["solo", "region"],
+                            "closed_to_new": [False, False], "lat": [56.0, 56.02],
+                            "lon": [10.5, 10.5]})  # fmt: skip
+    persons = pl.DataFrame({"patient_id": [1, 2], "municipality": ["m1", "m1"],
+                            "provider_number": ["A", "R"], "lat": [56.01, 56.5],
+                            "lon": [10.5, 10.5]})  # fmt: skip
+
+    def nat(**kw: object) -> int:
+        r = free_choice(persons, clinics, AREAS, **kw)  # type: ignore[arg-type]
+        return int(r.filter(pl.col("level") == "national")["without_free_choice"][0])
+
+    assert nat() == 1 and nat(count_public=False) == 2  # person 1 has A and R within 15 km
+    grid = free_choice_sensitivity(persons, clinics, radii_km=(15.0, 60.0), min_opens=(1, 2))
+    row = grid.filter((pl.col("radius_km") == 15.0) & (pl.col("min_open") == 2)
+                      & pl.col("public_clinics_count")).row(0, named=True)  # fmt: skip
+    # person 2 is both: far from every clinic and listed with the region clinic
+    assert (row["without_free_choice"], row["listed_region_or_tender"], row["either"]) == (1, 1, 1)
+    for public in (True, False):
+        g = grid.filter(pl.col("public_clinics_count") == public).sort("radius_km", "min_open")
+        by = {
+            (r["radius_km"], r["min_open"]): r["without_free_choice"]
+            for r in g.iter_rows(named=True)
+        }
+        assert by[60.0, 2] <= by[15.0, 2] and by[15.0, 1] <= by[15.0, 2]
+    assert grid.filter(~pl.col("public_clinics_count"))["without_free_choice"].sum() >= (
+        grid.filter(pl.col("public_clinics_count"))["without_free_choice"].sum()
+    )
+
+
 def test_choice_command(call_cli, tiny_denmark: Path) -> None:  # type: ignore[no-untyped-def]
     result = call_cli("--data", str(tiny_denmark), "capacity", "choice")
     assert result.exit_code == 0, result.output

@@ -8,7 +8,7 @@ which runs them year by year (docs/capacity.md).
 
 from __future__ import annotations
 
-from almen.capacity.choice import free_choice
+from almen.capacity.choice import free_choice, free_choice_sensitivity
 from almen.capacity.coverage import coverage, floating_catchment
 from almen.capacity.distribute import Distribution, distribute, side_by_side
 from almen.capacity.limits import LimitParams, closing_limits
@@ -35,6 +35,7 @@ __all__ = [
     "distribute",
     "floating_catchment",
     "free_choice",
+    "free_choice_sensitivity",
     "load_capacity_scenario",
     "minimum_intake",
     "need_by_area",

@@ -194,11 +194,21 @@ def choice(
     min_open: Annotated[int, typer.Option(help="open clinics needed within it")] = 2,
     by: Annotated[str, typer.Option(help="municipality or health_council")] = "health_council",
     show: Annotated[int, typer.Option(help="areas to list, most without free choice first")] = 10,
+    count_public: Annotated[
+        bool, typer.Option(help="whether open region and tender clinics count as a choice")
+    ] = True,
+    sensitivity: Annotated[
+        bool,
+        typer.Option(
+            help="Denmark under nearby definitions (5-25 km, 1-3 clinics, "
+            "region and tender clinics counted or not)"
+        ),
+    ] = False,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
     """Citizens without free choice of doctor (fewer than 2 open clinics within 15 km)."""
-    from almen.capacity import free_choice
+    from almen.capacity import free_choice, free_choice_sensitivity
     from almen.cli import settings_of, warehouse_target
     from almen.errors import ParameterError
     from almen.warehouse import Warehouse
@@ -221,7 +231,22 @@ def choice(
         m = wh.read_table("municipality")
         areas = councils(wh)
         names = dict(zip(areas["municipality"], m.name.to_polars(), strict=False))
-    res = free_choice(persons, clinics, areas, radius_km=radius_km, min_open=min_open)
+    if sensitivity:
+        grid = free_choice_sensitivity(persons, clinics)
+        if emit(grid, fmt, output):
+            return
+        t = Table(title="Without free choice under nearby definitions (Denmark)")
+        for col in ("km", "open clinics", "region/tender count", "without free choice",
+                    "either (or listed region/tender)"):  # fmt: skip
+            t.add_column(col, justify="right")
+        for r in grid.iter_rows(named=True):
+            t.add_row(f"{r['radius_km']:g}", str(r["min_open"]),
+                      "yes" if r["public_clinics_count"] else "no",
+                      f"{r['without_free_choice']:,}", f"{r['either']:,}")  # fmt: skip
+        console.print(t)
+        return
+    res = free_choice(persons, clinics, areas, radius_km=radius_km, min_open=min_open,
+                      count_public=count_public)  # fmt: skip
     if emit(res, fmt, output):
         return
     nat = res.filter(pl.col("level") == "national").row(0, named=True)
