@@ -24,7 +24,7 @@ def test_ten_years_both_policies(call_cli, tiny_denmark: Path, tmp_path: Path) -
         tmp_path, 'name = "t"\nfirst_year = 2026\nlast_year = 2035\n[workforce]\nintake = 400\n'
     )
     r = call_cli("--data", str(tiny_denmark), "capacity", "scenario", str(f), "--policy", "both",
-                 "--format", "csv")  # fmt: skip
+                 "--replications", "1", "--format", "csv")  # fmt: skip
     assert r.exit_code == 0, r.output
     years = pl.read_csv(io.StringIO(r.stdout))
     assert len(years) == 22  # 2025 (start) to 2035, two policies
@@ -35,6 +35,33 @@ def test_ten_years_both_policies(call_cli, tiny_denmark: Path, tmp_path: Path) -
     assert (v["gps"] == v["gps"][0] + (v["new_gps"] - v["leavers"]).cum_sum()).all()
     # forced raises the limits: never more clinics closed than voluntary
     assert (f_["share_closed"] <= v["share_closed"] + 1e-9).all()
+
+
+def test_replicated_scenario_reports_means_intervals_and_the_difference(  # type: ignore[no-untyped-def]
+    call_cli, tiny_denmark: Path, tmp_path: Path
+) -> None:
+    """Issue 21 item 4 on the command line: --replications N runs seeds 1..N under both
+    policies; the JSON holds the means and 90 % intervals, the forced − voluntary
+    difference, every run, and how many runs and why."""
+    import json
+
+    f = _write(tmp_path, "last_year = 2027\n")
+    r = call_cli("--data", str(tiny_denmark), "capacity", "scenario", str(f), "--policy", "both",
+                 "--replications", "3", "--format", "json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["meta"]["replications"] == 3 and "as asked" in doc["meta"]["note"]
+    runs = pl.DataFrame(doc["parts"]["runs"])
+    assert sorted(set(runs["replicate"])) == [0, 1, 2] and len(runs) == 3 * 2 * 3
+    summary = pl.DataFrame(doc["parts"]["summary"])
+    assert set(summary["runs"]) == {3} and (summary["p05"] <= summary["p95"]).all()
+    assert pl.DataFrame(doc["parts"]["difference"])["year"].max() == 2027
+    table = call_cli("--data", str(tiny_denmark), "capacity", "scenario", str(f), "--policy",
+                     "both", "--replications", "2")  # fmt: skip
+    assert table.exit_code == 0 and "mean (90 % interval) of 2 runs" in table.output
+    bad = call_cli("--data", str(tiny_denmark), "capacity", "scenario", str(f),
+                   "--replications", "many")  # fmt: skip
+    assert bad.exit_code == 2 and "--replications" in bad.stderr
 
 
 def test_table_and_area_output(call_cli, tiny_denmark: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -232,3 +232,35 @@ def test_voluntary_relisting_never_raises_a_list_above_its_limit(
     gained = after > before
     assert (after[gained] <= np.floor(limits[gained])).all()
     assert not (s.willing & (before >= limits))[gained].any()
+
+
+def test_replications_stop_when_the_policy_difference_exceeds_its_interval() -> None:
+    """Issue 21 item 4: the scenario run with seeds 1, 2, … under both policies (the same
+    seeds), means and 90 % intervals per year; by default runs are added 5 at a time
+    until the last year's forced − voluntary interval leaves out 0. Here re-listing
+    differs by policy in every run, so 5 runs do; the GPs are the same under both
+    policies, so for them the runs go on to the most and the note says so."""
+    from almen.capacity import replicate
+
+    country = _country()
+    rep = replicate(country, BASE, measure="listed_region_or_tender",
+                    max_runs=10)  # fmt: skip
+    assert rep.n == 5 and "leaves out 0" in rep.note
+    one = {p: run_scenario(country, replace(BASE, policy=p, seed=BASE.seed)).years
+           for p in ("voluntary", "forced")}  # fmt: skip
+    want = (
+        one["forced"]["listed_region_or_tender"][-1]
+        - one["voluntary"]["listed_region_or_tender"][-1]
+    )
+    assert want != 0
+    assert rep.difference is not None
+    got = rep.difference.filter(
+        (pl.col("year") == 2026) & (pl.col("measure") == "listed_region_or_tender")
+    )
+    assert got["mean"][0] == want and got["runs"][0] == 5
+    s = rep.summary.filter((pl.col("policy") == "voluntary") & (pl.col("measure") == "gps"))
+    assert s["runs"].to_list() == [5, 5] and (s["p05"] <= s["mean"]).all()
+    same = replicate(country, BASE, measure="gps", max_runs=10)
+    assert same.n == 10 and "do not differ beyond chance" in same.note
+    fixed = replicate(country, BASE, runs=3, policies=("voluntary",))
+    assert fixed.n == 3 and fixed.difference is None

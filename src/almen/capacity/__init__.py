@@ -13,7 +13,15 @@ from almen.capacity.coverage import coverage, floating_catchment
 from almen.capacity.distribute import Distribution, distribute, side_by_side
 from almen.capacity.limits import LimitParams, closing_limits
 from almen.capacity.need import need_by_area, need_index
-from almen.capacity.scenario import Country, ScenarioParams, ScenarioResult, run_scenario, summarise
+from almen.capacity.scenario import (
+    Country,
+    Replicated,
+    ScenarioParams,
+    ScenarioResult,
+    replicate,
+    run_scenario,
+    summarise,
+)
 from almen.capacity.scenario_file import load_capacity_scenario
 from almen.capacity.workforce import (
     WorkforceParams,
@@ -27,6 +35,7 @@ __all__ = [
     "Country",
     "Distribution",
     "LimitParams",
+    "Replicated",
     "ScenarioParams",
     "ScenarioResult",
     "WorkforceParams",
@@ -42,6 +51,7 @@ __all__ = [
     "need_index",
     "project",
     "reach_probability",
+    "replicate",
     "run_scenario",
     "side_by_side",
     "summarise",

@@ -49,7 +49,16 @@ from almen.capacity.workforce import WorkforceParams, entrants
 from almen.errors import ParameterError
 from almen.geo import FREE_CHOICE_KM, FREE_CHOICE_MIN_OPEN, Cells, count_within, to_km
 
-__all__ = ["Country", "ScenarioParams", "ScenarioResult", "run_scenario", "summarise"]
+__all__ = [
+    "MEASURES",
+    "Country",
+    "Replicated",
+    "ScenarioParams",
+    "ScenarioResult",
+    "replicate",
+    "run_scenario",
+    "summarise",
+]
 
 PUBLIC_FORMS = ("region", "tender")
 POLICIES = ("voluntary", "forced")
@@ -499,3 +508,98 @@ def summarise(result: ScenarioResult, level: str) -> pl.DataFrame:
     return a.with_columns(
         listed_per_fte=pl.when(pl.col("fte") > 0).then(pl.col("listed") / pl.col("fte"))
     )
+
+
+MEASURES = ("gps", "fte", "listed_per_fte", "listed_per_fte_p90", "share_closed",
+            "without_free_choice", "listed_region_or_tender", "underserved_municipalities",
+            "unmet_need")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Replicated:
+    """A scenario run many times: per policy, year and measure the mean and 90 %
+    interval over the runs (``summary``), the forced minus voluntary difference of each
+    run likewise (``difference``, when both policies ran), every run's yearly table
+    (``runs``), and how many runs were made and why."""
+
+    summary: pl.DataFrame
+    difference: pl.DataFrame | None
+    runs: pl.DataFrame
+    n: int
+    note: str
+
+
+def _bands(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    long = df.unpivot(index=[*keys, "replicate"], on=list(MEASURES), variable_name="measure")
+    return (
+        long.group_by([*keys, "measure"])
+        .agg(
+            mean=pl.col("value").mean(),
+            p05=pl.col("value").quantile(0.05, "linear"),
+            p95=pl.col("value").quantile(0.95, "linear"),
+            runs=pl.len(),
+        )
+        .sort([*keys, "measure"])
+    )
+
+
+def replicate(
+    country: Country,
+    params: ScenarioParams,
+    policies: tuple[str, ...] = ("voluntary", "forced"),
+    runs: int | None = None,
+    *,
+    measure: str = "without_free_choice",
+    max_runs: int = 40,
+    step: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> Replicated:
+    """Run the scenario with seeds seed, seed + 1, … under each policy (the same seeds
+    for both: common random numbers). ``runs`` None: in steps of ``step`` until the
+    90 % interval of the last year's forced − voluntary difference in ``measure`` leaves
+    out 0, at most ``max_runs`` (the note says whether it did)."""
+    if runs is not None and runs < 1:
+        raise ParameterError("runs must be at least 1")
+    if measure not in MEASURES:
+        raise ParameterError(f"measure must be one of {', '.join(MEASURES)}")
+    tables: list[pl.DataFrame] = []
+    done = 0
+    note = ""
+    while True:
+        target = runs if runs is not None else min(done + step, max_runs)
+        for r in range(done, target):
+            for pol in policies:
+                res = run_scenario(country, replace(params, policy=pol, seed=params.seed + r),
+                                   progress=progress)  # fmt: skip
+                tables.append(res.years.with_columns(replicate=pl.lit(r)))
+        done = target
+        all_runs = pl.concat(tables, how="vertical_relaxed")
+        diff = _difference(all_runs) if set(policies) == {"voluntary", "forced"} else None
+        if runs is not None:
+            note = f"{done} runs, as asked"
+            break
+        if diff is None:
+            note = f"{done} runs (one policy: no difference to resolve)"
+            break
+        last = diff.filter((pl.col("year") == params.last_year) & (pl.col("measure") == measure))
+        lo, hi = float(last["p05"][0]), float(last["p95"][0])
+        if lo > 0 or hi < 0:
+            note = (f"{done} runs: the 90 % interval of the {params.last_year} difference in "
+                    f"{measure} ({lo:,.0f} to {hi:,.0f}) leaves out 0")  # fmt: skip
+            break
+        if done >= max_runs:
+            note = (f"{done} runs (the most): the {params.last_year} difference in {measure} "
+                    f"({lo:,.0f} to {hi:,.0f}) does not exceed its interval; the policies "
+                    "do not differ beyond chance here")  # fmt: skip
+            break
+    summary = _bands(all_runs, ["policy", "year"])
+    return Replicated(summary, diff, all_runs, done, note)
+
+
+def _difference(all_runs: pl.DataFrame) -> pl.DataFrame:
+    v = all_runs.filter(pl.col("policy") == "voluntary")
+    f = all_runs.filter(pl.col("policy") == "forced")
+    j = f.join(v, on=["replicate", "year"], suffix="_v")
+    d = j.select("replicate", "year",
+                 *[(pl.col(m) - pl.col(f"{m}_v")).alias(m) for m in MEASURES])  # fmt: skip
+    return _bands(d, ["year"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -459,12 +460,20 @@ def scenario_cmd(
     by: Annotated[
         str, typer.Option(help="national, health_council or municipality (for the output)")
     ] = "national",
+    replications: Annotated[
+        str | None,
+        typer.Option(
+            help="runs with seeds seed, seed+1, …: a number, or auto (with --policy "
+            "both, the default: until the policies' difference exceeds its "
+            "90 % interval, at most 40)"
+        ),
+    ] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
     """Year by year to the last year: GPs, new capacity placed, closing limits,
     re-listing, list sizes, underserved areas and citizens without free choice."""
-    from almen.capacity import load_capacity_scenario, run_scenario, summarise
+    from almen.capacity import load_capacity_scenario, replicate, run_scenario, summarise
     from almen.cli import settings_of, warehouse_target
     from almen.cli.render import status, step_progress
     from almen.errors import InputError, ParameterError
@@ -488,6 +497,53 @@ def scenario_cmd(
         if policy == "both"
         else [policy]
     )
+    reps = replications if replications is not None else ("auto" if policy == "both" else "1")
+    if reps != "auto" and not (reps.isdigit() and int(reps) >= 1):
+        raise ParameterError(f"--replications must be a whole number of runs or auto, not {reps!r}")
+    if reps != "1":
+        if by != "national":
+            raise ParameterError("--by applies to a single run; replications are national")
+        t0 = time.perf_counter()
+        with status.status(f"scenario {params.name}: replications …"):
+            try:
+                rep = replicate(country, params, tuple(policies),
+                                None if reps == "auto" else int(reps))  # fmt: skip
+            except ParameterError as exc:
+                raise InputError(f"the scenario cannot be run: {exc.message}",
+                                 source=str(file)) from None  # fmt: skip
+        took = time.perf_counter() - t0
+        parts = {"summary": rep.summary, "runs": rep.runs}
+        if rep.difference is not None:
+            parts["difference"] = rep.difference
+        meta = {"scenario": params.name, "replications": rep.n, "note": rep.note,
+                "seconds": round(took, 1), "first_seed": params.seed}  # fmt: skip
+        if emit(Result(parts, meta), fmt, output):
+            return
+        console.print(f"{rep.note} ({took:.0f} s)")
+        for pol in policies:
+            t = Table(title=f"{params.name}: {pol} policy, mean (90 % interval) of {rep.n} runs")
+            for col in ("year", "GPs", "no choice", "list/FTE", "underserved"):
+                t.add_column(col, justify="right")
+            part = rep.summary.filter(pl.col("policy") == pol)
+            for y in sorted(set(part["year"].to_list())):
+                cell = {
+                    r["measure"]: r for r in part.filter(pl.col("year") == y).iter_rows(named=True)
+                }
+
+                def band(m: str, div: float = 1.0, unit: str = "", cell=cell) -> str:  # type: ignore[no-untyped-def]
+                    r = cell[m]
+                    return (f"{r['mean'] / div:,.0f}{unit} ({r['p05'] / div:,.0f}-"
+                            f"{r['p95'] / div:,.0f}{unit})")  # fmt: skip
+
+                t.add_row(str(y), band("gps"), band("without_free_choice", 1000, "k"),
+                          band("listed_per_fte"), band("underserved_municipalities"))  # fmt: skip
+            console.print(t)
+        if rep.difference is not None:
+            last = rep.difference.filter(pl.col("year") == params.last_year)
+            for d in last.iter_rows(named=True):
+                console.print(f"forced − voluntary {params.last_year}, {d['measure']}: "
+                              f"{d['mean']:,.1f} (90 % {d['p05']:,.1f} to {d['p95']:,.1f})")  # fmt: skip
+        return
     runs = [replace(params, policy=p) for p in policies]
     years = params.last_year - params.first_year + 1
     results = []
