@@ -176,6 +176,12 @@ def patient_bundle(o: PatientOverview) -> dict[str, Any]:
             period={"start": e["date"].isoformat(), "end": e["date"].isoformat()},
         ))  # fmt: skip
     for plan in o.care_plans:
+        # a plan may address a condition the card does not hold on the overview's date
+        # (ended, or not recorded): it comes along with the code the plan names
+        for code in plan.addresses:
+            if code not in conds:
+                conds[code] = _condition(pat, o.patient_id, {"code": code, "name": code})
+                entries.append(conds[code])
         entries += _plan_entries(plan, pat, conds)
     return _finish(entries)
 

@@ -105,6 +105,14 @@ def test_the_overview_bundle_passes_the_official_r4_schema_and_every_reference_r
     assert patient["managingOrganization"]["reference"] == org_url
     [plan] = by_type["CarePlan"]
     assert len(plan["addresses"]) == 2 and len(plan["goal"]) == 2 and "CareTeam" in by_type
+    # a plan that addresses a code the patient's card does not hold still exports
+    records.add_care_plan(engine, 9, "Plan for astma", by="klinik", addresses=("R96",))
+    o.care_plans = records.care_plans(engine, 9)
+    again = fhir.patient_bundle(o)
+    assert fhir.bundle_problems(again) == [] and _validate(tmp_path, again)[0]["errors"] == []
+    codes = [e["resource"]["code"]["coding"][0]["code"] for e in again["entry"]
+             if e["resource"]["resourceType"] == "Condition"]  # fmt: skip
+    assert "R96" in codes
 
 
 def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
