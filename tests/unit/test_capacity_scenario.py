@@ -61,6 +61,10 @@ BASE = ScenarioParams(
     limits=LimitParams(norm_per_fte=10.0),
     raise_share=0.5,
     workforce_scale=1.0,
+    # the hand examples below raise every limit and have no exit response; the rule the
+    # regions could use and PLO's exit response have their own tests
+    forced_where="all",
+    forced_exit_rate=0.0,
 )
 
 
@@ -264,3 +268,22 @@ def test_replications_stop_when_the_policy_difference_exceeds_its_interval() -> 
     assert same.n == 10 and "do not differ beyond chance" in same.note
     fixed = replicate(country, BASE, runs=3, policies=("voluntary",))
     assert fixed.n == 3 and fixed.difference is None
+
+
+def test_forced_raises_only_where_need_is_covered_and_pushes_gps_out() -> None:
+    """Issue 21 item 2. The rule a region could use: raise the limits only in
+    municipalities whose need is covered. In 2026 m1 loses B's doctor and is
+    underserved (4 of its 14 need-weighted patients unmet), so under "covered" A's limit stays 10 and 4
+    of B's patients are left without a doctor, as under voluntary; under "all" A takes
+    them. The exit response: with the rate 1 every GP of a raised clinic leaves."""
+    cov = run_scenario(_country(), replace(BASE, policy="forced", forced_where="covered")).years
+    vol = run_scenario(_country(), BASE).years
+    every = run_scenario(_country(), replace(BASE, policy="forced")).years
+    assert cov.row(1, named=True)["without_doctor"] == vol.row(1, named=True)["without_doctor"] == 4
+    assert every.row(1, named=True)["without_doctor"] == 0
+    push = replace(BASE, policy="forced", forced_exit_rate=1.0, forced_exit_sd=0.0,
+                   last_year=2027)  # fmt: skip
+    y = run_scenario(_country(), push).years
+    assert y.row(1, named=True)["forced_exits"] == 2  # A's and C's doctors (B's retired)
+    assert y.row(1, named=True)["gps"] == 0
+    assert vol["forced_exits"].sum() == 0

@@ -45,7 +45,7 @@ from scipy.spatial import cKDTree
 
 from almen.capacity.distribute import distribute
 from almen.capacity.limits import LimitParams, closing_limits
-from almen.capacity.workforce import WorkforceParams, entrants
+from almen.capacity.workforce import WorkforceParams, beta_draws, entrants
 from almen.errors import ParameterError
 from almen.geo import FREE_CHOICE_KM, FREE_CHOICE_MIN_OPEN, Cells, count_within, to_km
 
@@ -78,6 +78,14 @@ class ScenarioParams:
     new_gp_fte: float = 1.0  # assumption: a new GP brings one full capacity
     policy: str = "voluntary"
     raise_share: float = 0.10  # forced: regions raise the limits 10 % (assumption)
+    # forced, as the regions could use it (issue 21): "covered" raises the limits only in
+    # municipalities whose need is covered (not underserved); "all" everywhere
+    forced_where: str = "covered"
+    # PLO's argument (seed 001): forced limits push GPs to leave or retire early. Each
+    # year a GP in a clinic whose limit was raised leaves with this extra probability,
+    # drawn per run from a Beta with this mean and sd (assumptions; 0 turns it off)
+    forced_exit_rate: float = 0.02
+    forced_exit_sd: float = 0.01
     max_new_per_municipality: int | None = None
     municipality_min: dict[str, int] = field(default_factory=dict)  # code → per year
     municipality_max: dict[str, int] = field(default_factory=dict)
@@ -99,6 +107,10 @@ class ScenarioParams:
             raise ParameterError(f"policy must be voluntary or forced, not {self.policy!r}")
         if self.limit_rule not in RULES:
             raise ParameterError(f"the limit rule must be need or fixed, not {self.limit_rule!r}")
+        if self.forced_where not in ("covered", "all"):
+            raise ParameterError(f"forced_where must be covered or all, not {self.forced_where!r}")
+        if not 0 <= self.forced_exit_rate <= 1 or self.forced_exit_sd < 0:
+            raise ParameterError("forced_exit_rate must be between 0 and 1, its sd not negative")
         if self.radius_km <= 0 or self.min_open < 1:
             raise ParameterError("radius_km must be above 0 and min_open at least 1")
         if any(v < 0 for v in self.intake_by_year.values()):
@@ -254,9 +266,19 @@ def _limits(s: _State, p: ScenarioParams, year: int, underserved_muni: np.ndarra
     )
     lim = closing_limits(clinics, p.limits)
     limit = lim["new_limit" if p.limit_rule == "need" else "old_limit"].to_numpy()
-    if p.policy == "forced":
-        limit = limit * (1.0 + p.raise_share)
+    raised = _raised(s, p, underserved_muni)
+    limit = np.where(raised, limit * (1.0 + p.raise_share), limit)
     return np.where(fte > 0, limit, 0.0)
+
+
+def _raised(s: _State, p: ScenarioParams, underserved_muni: np.ndarray) -> np.ndarray:
+    """The clinics whose limit the forced policy raises: every clinic (``all``) or those
+    in municipalities whose need is covered (``covered``); none under voluntary."""
+    if p.policy != "forced":
+        return np.zeros(s.n_clinics, dtype=bool)
+    if p.forced_where == "all":
+        return np.ones(s.n_clinics, dtype=bool)
+    return ~underserved_muni[s.clinic_muni]
 
 
 def _closed(s: _State, limit: np.ndarray, listed: np.ndarray) -> np.ndarray:
@@ -405,9 +427,10 @@ def run_scenario(
     s = _State(country)
     # two streams: the workforce's draws do not depend on the policy, so the policies
     # compared with one seed have the same GPs year by year
-    rng, relist_rng = (
-        np.random.default_rng(seq) for seq in np.random.SeedSequence(params.seed).spawn(2)
+    rng, relist_rng, exit_rng = (
+        np.random.default_rng(seq) for seq in np.random.SeedSequence(params.seed).spawn(3)
     )
+    exit_rate = float(beta_draws(exit_rng, params.forced_exit_rate, params.forced_exit_sd, 1)[0])
     scale = params.workforce_scale
     if scale is None:
         scale = len(s.doc_birth) / max(int(params.workforce.stock.sum()), 1)
@@ -444,14 +467,22 @@ def run_scenario(
     area_rows: list[pl.DataFrame] = []
     start = params.first_year - 1
     unmet = _unmet(s, params, 1.0)
-    limit = _limits(s, params, start, unmet > params.underserved_share * s.muni_need)
+    underserved = unmet > params.underserved_share * s.muni_need
+    limit = _limits(s, params, start, underserved)
+    raised = _raised(s, params, underserved)
     row, ar = _measure(s, params, start, limit, 1.0)
-    rows.append(row | {"leavers": 0, "new_gps": 0, "takeovers": 0, "opened": 0, "relisted": 0})
+    rows.append(row | {"leavers": 0, "forced_exits": 0, "new_gps": 0, "takeovers": 0,
+                       "opened": 0, "relisted": 0})  # fmt: skip
     area_rows.append(ar.with_columns(new_gps=pl.lit(0, dtype=pl.Int64)))
     for t, year in enumerate(range(params.first_year, params.last_year + 1)):
         need_scale = (1.0 + params.need_growth_percent / 100.0) ** (t + 1)
         # 1. retirement and other leaving, by age
         leave = rng.random(len(s.doc_birth)) < params.workforce.leave_rate(year - s.doc_birth)
+        # forced limits: the GPs of raised clinics leave early with the exit rate (its own
+        # stream, so the policies share every other draw)
+        pushed = raised[s.doc_clinic] & (exit_rng.random(len(s.doc_birth)) < exit_rate)
+        exits = int((pushed & ~leave).sum())
+        leave = leave | pushed
         s.remove_doctors(leave)
         fte = s.fte()
         s.public |= (fte <= 0) & (s.listed() > 0)  # the region takes over
@@ -476,10 +507,12 @@ def run_scenario(
         unmet = _unmet(s, params, need_scale)
         underserved = unmet > params.underserved_share * s.muni_need * need_scale
         limit = _limits(s, params, year, underserved)
+        raised = _raised(s, params, underserved)
         moved = _relist(s, params, limit, relist_rng)
         limit = _limits(s, params, year, underserved)
         row, ar = _measure(s, params, year, limit, need_scale)
-        rows.append(row | {"leavers": int(leave.sum()), "new_gps": new, "relisted": moved} | counts)
+        rows.append(row | {"leavers": int(leave.sum()), "forced_exits": exits, "new_gps": new,
+                           "relisted": moved} | counts)  # fmt: skip
         area_rows.append(ar.with_columns(new_gps=pl.Series(new_by_muni.astype(np.int64))))
         if progress is not None:
             progress(f"{params.policy} {year}")

@@ -15,6 +15,9 @@ line and column, and says which value and why.
     [distribution]
     policy = "voluntary"                # or "forced"
     raise_share = 0.10                  # forced: how much the regions raise the limits
+    forced_where = "covered"            # forced: raise only where need is covered, or "all"
+    forced_exit_rate = 0.02             # forced: extra yearly leaving of GPs in raised clinics
+    forced_exit_sd = 0.01               # its uncertainty (sd of a Beta, per run)
     max_new_per_municipality = 20
     municipality_min = { "Lolland" = 1 }  # per year; code ("0360") or name
     municipality_max = { "0101" = 5 }
@@ -52,7 +55,8 @@ TOP = {"name", "description", "first_year", "last_year", "seed", "workforce",
        "distribution", "limits", "choice", "population"}  # fmt: skip
 WORKFORCE = {"intake", "intake_by_year", "fill_rate", "completion", "training_years",
              "entry_rate", "entry_age", "in_training", "new_gp_fte", "scale"}  # fmt: skip
-DISTRIBUTION = {"policy", "raise_share", "max_new_per_municipality", "municipality_min",
+DISTRIBUTION = {"policy", "raise_share", "forced_where", "forced_exit_rate", "forced_exit_sd",
+                "max_new_per_municipality", "municipality_min",
                 "municipality_max", "council_min"}  # fmt: skip
 LIMITS = {"rule", "norm_per_fte", "vulnerable_relief", "new_gp_relief", "new_gp_years"}
 CHOICE = {"radius_km", "min_open"}
@@ -149,6 +153,10 @@ def load_capacity_scenario(path: Path, municipalities: pl.DataFrame) -> Scenario
     policy = str(dist.get("policy", "voluntary"))
     if policy not in POLICIES:
         raise toml.fail(f"policy must be voluntary or forced, not {policy!r}", "policy")
+    forced_where = str(dist.get("forced_where", "covered"))
+    if forced_where not in ("covered", "all"):
+        raise toml.fail(f"forced_where must be covered or all, not {forced_where!r}",
+                        "forced_where")  # fmt: skip
     max_new = (
         whole(dist, "max_new_per_municipality", 0) if "max_new_per_municipality" in dist else None
     )
@@ -212,6 +220,9 @@ def load_capacity_scenario(path: Path, municipalities: pl.DataFrame) -> Scenario
         new_gp_fte=new_gp_fte,
         policy=policy,
         raise_share=share(dist, "raise_share", 0.10, None),
+        forced_where=forced_where,
+        forced_exit_rate=share(dist, "forced_exit_rate", 0.02),
+        forced_exit_sd=share(dist, "forced_exit_sd", 0.01, None),
         max_new_per_municipality=max_new,
         municipality_min=mins,
         municipality_max=maxes,

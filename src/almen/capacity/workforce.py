@@ -127,7 +127,7 @@ class WorkforceParams:
         )
 
 
-def _beta(rng: np.random.Generator, mean: float, sd: float, runs: int) -> np.ndarray:
+def beta_draws(rng: np.random.Generator, mean: float, sd: float, runs: int) -> np.ndarray:
     """``runs`` draws of a rate with this mean and standard deviation (Beta), or the
     mean itself where there is no uncertainty (sd 0, or a rate of 0 or 1)."""
     k = mean * (1 - mean) / sd**2 - 1 if sd > 0 else 0.0
@@ -156,9 +156,9 @@ def draw(params: WorkforceParams, rng: np.random.Generator, runs: int) -> Draws:
         return np.exp(rng.normal(-(sd**2) / 2, sd, runs)) if sd > 0 else np.ones(runs)
 
     return Draws(
-        fill=_beta(rng, params.fill_rate, params.fill_rate_sd, runs),
-        completion=_beta(rng, params.completion, params.completion_sd, runs),
-        entry=_beta(rng, params.entry_rate, params.entry_rate_sd, runs),
+        fill=beta_draws(rng, params.fill_rate, params.fill_rate_sd, runs),
+        completion=beta_draws(rng, params.completion, params.completion_sd, runs),
+        entry=beta_draws(rng, params.entry_rate, params.entry_rate_sd, runs),
         leave=lognormal(params.leave_sd),
         stock=rng.normal(1.0, params.stock_sd, runs) if params.stock_sd > 0 else np.ones(runs),
     )
