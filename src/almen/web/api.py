@@ -380,13 +380,7 @@ def clinic_missing(
 ) -> dict[str, Any]:
     """The drill-down of an indicator: the clinic's own patients (pseudonyms) in its
     denominator who miss its numerator. For the clinic's own user only; audited."""
-    u = c.need_clinic(provider_number)
-    if u.role != "clinic":
-        raise HTTPException(403, "only the clinic sees its own patients")
-    try:
-        who = c.services.missing(provider_number, indicator)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
+    u, who = c.missing_patients(provider_number, indicator)
     out = paged(who.select("patient_id", "age", "sex"), page, size)
     audit_views_of(c.records, u, f"missing:{indicator}",
                    [int(i["patient_id"]) for i in out["items"]])  # fmt: skip
@@ -575,9 +569,7 @@ def change_careplan(
 ) -> dict[str, Any]:
     """Change a plan (its clinic only): a new version, kept in the history; a completed
     or revoked plan is closed (422)."""
-    u, plan = c.need_plan_reader(plan_id)
-    if u.role != "clinic":
-        raise HTTPException(403, "only the clinic changes its care plans")
+    u, plan = c.need_plan_owner(plan_id, "changes its care plans")
     c.check_csrf(csrf)
     p = _saved(records.update_care_plan, c.records, plan_id, by=u.username,
                **_plan_fields(body, only_set=True))  # fmt: skip
@@ -655,9 +647,7 @@ def careplan_shares(c: C, plan_id: PlanP) -> dict[str, Any]:
     """Whom the plan is shared with (the clinic only)."""
     from almen.web.auth import shared_users
 
-    u, _plan = c.need_plan_reader(plan_id)
-    if u.role != "clinic":
-        raise HTTPException(403, "only the clinic sees whom its plans are shared with")
+    _u, _plan = c.need_plan_owner(plan_id, "sees whom its plans are shared with")
     return {"plan_id": plan_id,
             "items": [{"plan_id": plan_id, **x} for x in shared_users(c.records, plan_id)]}  # fmt: skip
 
@@ -673,9 +663,7 @@ def share_careplan(c: C, plan_id: PlanP, body: ShareIn, csrf: CsrfH = None) -> d
     this plan only (role shared); the password is in the answer, once."""
     from almen.web.auth import add_shared_user
 
-    u, plan = c.need_plan_reader(plan_id)
-    if u.role != "clinic":
-        raise HTTPException(403, "only the clinic shares its care plans")
+    u, plan = c.need_plan_owner(plan_id, "shares its care plans")
     c.check_csrf(csrf)
     try:
         password = add_shared_user(c.records, plan_id, body.username, body.name, by=u.username)
@@ -695,9 +683,7 @@ def unshare_careplan(c: C, plan_id: PlanP, username: str, csrf: CsrfH = None) ->
     """End a share: the user is disabled and its sessions end."""
     from almen.web.auth import set_disabled, shared_users
 
-    u, plan = c.need_plan_reader(plan_id)
-    if u.role != "clinic":
-        raise HTTPException(403, "only the clinic ends its shares")
+    u, plan = c.need_plan_owner(plan_id, "ends its shares")
     c.check_csrf(csrf)
     if username not in {x["username"] for x in shared_users(c.records, plan_id)}:
         raise HTTPException(404, "the plan is not shared with this user")

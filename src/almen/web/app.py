@@ -286,6 +286,28 @@ class Ctx:
             self.need_patient(plan.patient_id)
         return u, plan
 
+    def need_plan_owner(
+        self, plan_id: int, what: str = "changes its care plans"
+    ) -> tuple[User, Any]:
+        """``need_plan_reader`` for the plan's own clinic only (403 for a shared user)."""
+        u, plan = self.need_plan_reader(plan_id)
+        if u.role != "clinic":
+            raise HTTPException(403, f"only the clinic {what}")
+        return u, plan
+
+    def missing_patients(self, provider_number: str, indicator: str) -> tuple[User, Any]:
+        """(user, patients) of an indicator's drill-down: the clinic's own user only, its
+        patients in the denominator who miss the numerator (404 for no such indicator)."""
+        from almen.errors import NotFoundError
+
+        u = self.need_clinic(provider_number)
+        if u.role != "clinic":
+            raise HTTPException(403, "only the clinic sees its own patients")
+        try:
+            return u, self.services.missing(provider_number, indicator)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+
     def open_requests(self, provider_number: str) -> list[Any]:
         """The clinic's open inbox requests for patients still on its list (a request
         for a patient who left the list or the warehouse is not served; /api/health

@@ -711,13 +711,7 @@ def missing_page(c: C, provider_number: str, indicator: str) -> Response:
     """The drill-down of an indicator: the clinic's own patients in its denominator who
     miss its numerator, each linked to the patient page. For the clinic's own user only;
     audited (the same rule as the API's drill-down)."""
-    u = c.need_clinic(provider_number)
-    if u.role != "clinic":
-        raise HTTPException(403, "only the clinic sees its own patients")
-    try:
-        who = c.services.missing(provider_number, indicator)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
+    u, who = c.missing_patients(provider_number, indicator)
     # every patient listed is logged as viewed (the page shows them all, or sends them all)
     audit_views_of(c.records, u, f"missing:{indicator}",
                    who["patient_id"].to_list())  # fmt: skip
@@ -892,9 +886,7 @@ def careplan_change_form(
     """The plan's form: goals one a line as "what | status | due date", activities as
     "what | status | who", the care team as "name | role", the ICPC-2 codes it
     addresses separated by spaces."""
-    u, plan = c.need_plan_reader(plan_id)
-    if u.role != "clinic":
-        raise HTTPException(403, "only the clinic changes its care plans")
+    u, plan = c.need_plan_owner(plan_id, "changes its care plans")
     c.check_csrf(csrf)
     try:
         changes = {
@@ -926,9 +918,7 @@ def careplan_share_form(
     """Share the plan with a named professional: the new user's password is shown once."""
     from almen.web.auth import add_shared_user
 
-    u, plan = c.need_plan_reader(plan_id)
-    if u.role != "clinic":
-        raise HTTPException(403, "only the clinic shares its care plans")
+    u, plan = c.need_plan_owner(plan_id, "shares its care plans")
     c.check_csrf(csrf)
     try:
         password = add_shared_user(c.records, plan_id, username.strip(), name, by=u.username)
