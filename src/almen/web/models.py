@@ -451,6 +451,7 @@ class CapacityDistributeRow(Out):
     served: float | None = None
     unmet: float | None = None
     list_voluntary: float | None = None
+    shortfall_share: float | None = None
     forced: int | None = None
     list_forced: float | None = None
     name: str | None = None
@@ -470,7 +471,7 @@ class CapacityLimitsItem(Out):
     need_index: float | None = None
     vulnerable_share: float | None = None
     underserved: bool | None = None
-    years_established: str | None = None
+    years_established: int | None = None
     old_limit: float | None = None
     new_limit: float | None = None
     may_close_old: bool | None = None
