@@ -52,6 +52,12 @@ WORKFORCE = replace(
     leave_60_64=0.0,
     leave_65_69=0.0,
     leave_70_plus=1.0,
+    # a certain world: no parameter uncertainty
+    fill_rate_sd=0.0,
+    completion_sd=0.0,
+    entry_rate_sd=0.0,
+    leave_sd=0.0,
+    stock_sd=0.0,
 )
 BASE = ScenarioParams(
     first_year=2026,
@@ -287,3 +293,29 @@ def test_forced_raises_only_where_need_is_covered_and_pushes_gps_out() -> None:
     assert y.row(1, named=True)["forced_exits"] == 2  # A's and C's doctors (B's retired)
     assert y.row(1, named=True)["gps"] == 0
     assert vol["forced_exits"].sum() == 0
+
+
+def test_a_scenario_run_draws_its_own_workforce_parameters(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21 item 3 in the scenario: the TOML sets the sd parameters, and each run
+    (seed) draws its own leaving factor. In the certain world every seed gives the same
+    leavers; with the factor uncertain, B's doctor stays in some runs."""
+    from almen.capacity import load_capacity_scenario
+
+    f = tmp_path / "s.toml"
+    f.write_text("[workforce]\nleave_sd = 0.4\nfill_rate_sd = 0\n", "utf-8")
+    munis = pl.DataFrame({"code": ["0101"], "name": ["København"], "health_council": ["h"]})
+    p = load_capacity_scenario(f, munis)
+    assert p.workforce.leave_sd == 0.4 and p.workforce.fill_rate_sd == 0.0
+    certain = [
+        run_scenario(_country(), replace(BASE, seed=k)).years["leavers"].sum() for k in range(1, 6)
+    ]
+    assert len(set(certain)) == 1
+    # B's doctor (75) leaves for certain; with a leaving factor drawn per run (sd 2) the
+    # rate 1 × factor is below 1 in some runs, so in those he stays a year or more
+    vague = [
+        run_scenario(_country(), replace(BASE, seed=k, last_year=2028,
+                                         workforce=replace(WORKFORCE, leave_sd=2.0))).years
+        for k in range(1, 9)
+    ]  # fmt: skip
+    first_year_leavers = {int(y["leavers"][1]) for y in vague}
+    assert first_year_leavers == {0, 1}

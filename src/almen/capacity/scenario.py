@@ -45,7 +45,7 @@ from scipy.spatial import cKDTree
 
 from almen.capacity.distribute import distribute
 from almen.capacity.limits import LimitParams, closing_limits
-from almen.capacity.workforce import WorkforceParams, beta_draws, entrants
+from almen.capacity.workforce import WorkforceParams, beta_draws, draw, entrants
 from almen.errors import ParameterError
 from almen.geo import FREE_CHOICE_KM, FREE_CHOICE_MIN_OPEN, Cells, count_within, to_km
 
@@ -435,7 +435,10 @@ def run_scenario(
     if scale is None:
         scale = len(s.doc_birth) / max(int(params.workforce.stock.sum()), 1)
     wf = replace(params.workforce, in_training=round(params.workforce.in_training * scale))
-    pipeline = entrants(wf, rng, 1, params.intakes(scale))
+    # the run's own workforce parameters (issue 21: replications carry the parameter
+    # uncertainty of the workforce model, not chance alone)
+    drawn = draw(wf, rng, 1)
+    pipeline = entrants(wf, rng, 1, params.intakes(scale), draws=drawn)
     idx = {m: i for i, m in enumerate(s.muni_codes)}
     for code in (*params.municipality_min, *params.municipality_max):
         if code not in idx:
@@ -477,7 +480,8 @@ def run_scenario(
     for t, year in enumerate(range(params.first_year, params.last_year + 1)):
         need_scale = (1.0 + params.need_growth_percent / 100.0) ** (t + 1)
         # 1. retirement and other leaving, by age
-        leave = rng.random(len(s.doc_birth)) < params.workforce.leave_rate(year - s.doc_birth)
+        rate = np.clip(params.workforce.leave_rate(year - s.doc_birth) * drawn.leave[0], 0, 1)
+        leave = rng.random(len(s.doc_birth)) < rate
         # forced limits: the GPs of raised clinics leave early with the exit rate (its own
         # stream, so the policies share every other draw)
         pushed = raised[s.doc_clinic] & (exit_rng.random(len(s.doc_birth)) < exit_rate)

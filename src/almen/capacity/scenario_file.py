@@ -54,7 +54,8 @@ __all__ = ["load_capacity_scenario"]
 TOP = {"name", "description", "first_year", "last_year", "seed", "workforce",
        "distribution", "limits", "choice", "population"}  # fmt: skip
 WORKFORCE = {"intake", "intake_by_year", "fill_rate", "completion", "training_years",
-             "entry_rate", "entry_age", "in_training", "new_gp_fte", "scale"}  # fmt: skip
+             "entry_rate", "entry_age", "in_training", "new_gp_fte", "scale",
+             "fill_rate_sd", "completion_sd", "entry_rate_sd", "leave_sd"}  # fmt: skip
 DISTRIBUTION = {"policy", "raise_share", "forced_where", "forced_exit_rate", "forced_exit_sd",
                 "max_new_per_municipality", "municipality_min",
                 "municipality_max", "council_min"}  # fmt: skip
@@ -141,6 +142,10 @@ def load_capacity_scenario(path: Path, municipalities: pl.DataFrame) -> Scenario
         training_years=whole(wf, "training_years", base.training_years, 1),
         entry_age=whole(wf, "entry_age", base.entry_age, 25),
         in_training=whole(wf, "in_training", base.in_training),
+        fill_rate_sd=share(wf, "fill_rate_sd", base.fill_rate_sd, None),
+        completion_sd=share(wf, "completion_sd", base.completion_sd, None),
+        entry_rate_sd=share(wf, "entry_rate_sd", base.entry_rate_sd, None),
+        leave_sd=share(wf, "leave_sd", base.leave_sd, None),
     )
     wf_scale = share(wf, "scale", 0.0, None) if "scale" in wf else None
     if wf_scale is not None and wf_scale <= 0:
