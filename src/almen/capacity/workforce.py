@@ -198,15 +198,21 @@ def entrants(
         yield new
 
 
-def project(params: WorkforceParams, runs: int = 1000, seed: int = 1) -> np.ndarray:
-    """GPs at the end of each year, start_year..target_year: array (runs, years)."""
+def project(
+    params: WorkforceParams,
+    runs: int = 1000,
+    seed: int = 1,
+    intake_by_year: Sequence[int] | None = None,
+) -> np.ndarray:
+    """GPs at the end of each year, start_year..target_year: array (runs, years);
+    ``intake_by_year`` as ``entrants`` takes it."""
     params.check()
     rng = np.random.default_rng(seed)
     d = draw(params, rng, runs)
     years = params.target_year - params.start_year + 1
     stock = np.round(params.stock[None, :] * np.maximum(d.stock, 0)[:, None]).astype(np.int64)
     leave = np.clip(params.leave_rate()[None, :] * d.leave[:, None], 0.0, 1.0)
-    pipeline = entrants(params, rng, runs, draws=d)
+    pipeline = entrants(params, rng, runs, intake_by_year, draws=d)
     entry_i = int(np.clip(params.entry_age - AGES[0], 0, len(AGES) - 1))
     out = np.empty((runs, years), dtype=np.int64)
     for y in range(years):
@@ -338,19 +344,7 @@ def backcast(params: WorkforceParams, runs: int = 2000, seed: int = 1) -> dict[s
                     stock=stock, intake_from=None,
                     in_training=int(params.training_years * BACKCAST_INTAKE[2009]
                                     * params.fill_rate))  # fmt: skip
-    start.check()
-    rng = np.random.default_rng(seed)
-    d = draw(start, rng, runs)
-    st = np.round(start.stock[None, :] * np.maximum(d.stock, 0)[:, None]).astype(np.int64)
-    leave = np.clip(start.leave_rate()[None, :] * d.leave[:, None], 0.0, 1.0)
-    pipe = entrants(start, rng, runs, [BACKCAST_INTAKE[y] for y in years], draws=d)
-    entry_i = int(np.clip(start.entry_age - AGES[0], 0, len(AGES) - 1))
-    for _y in years:
-        st = st - rng.binomial(st, leave)
-        st[:, 1:] = st[:, :-1].copy()
-        st[:, 0] = 0
-        st[:, entry_i] += next(pipe)
-    end = st.sum(axis=1)
+    end = project(start, runs, seed, [BACKCAST_INTAKE[y] for y in years])[:, -1]
     lo, mid, hi = np.percentile(end, [5, 50, 95])
     return {"year": float(BACKCAST_CHECK_YEAR), "public": float(BACKCAST_CHECK),
             "median": float(mid), "p05": float(lo), "p95": float(hi),

@@ -544,6 +544,14 @@ def _saved(fn: Any, *args: Any, **kw: Any) -> records.CarePlan:
     return plan
 
 
+def _add_plan(c: Ctx, u: Any, patient_id: int, fields: dict[str, Any]) -> records.CarePlan:
+    """A new plan from ``fields`` (records' CarePlan fields) by the clinic's user ``u``."""
+    f = dict(fields)
+    return _saved(records.add_care_plan, c.records, patient_id, f.pop("title"),
+                  f.pop("description"), f.pop("status"), by=u.username,
+                  provider_number=u.scope or "", **f)  # fmt: skip
+
+
 @router.post(
     "/patients/{patient_id}/careplans",
     status_code=201,
@@ -556,9 +564,7 @@ def add_careplan(
     """A new care plan (version 1) for a patient on the clinic's list."""
     u = c.need_patient(patient_id)
     c.check_csrf(csrf)
-    f = _plan_fields(body, only_set=False)
-    p = _saved(records.add_care_plan, c.records, patient_id, f.pop("title"), f.pop("description"),
-               f.pop("status"), by=u.username, provider_number=u.scope or "", **f)  # fmt: skip
+    p = _add_plan(c, u, patient_id, _plan_fields(body, only_set=False))
     audit_view(c.records, u, "care plan added", patient_id)
     return records.plan_dict(p)
 
@@ -632,8 +638,7 @@ def import_careplan(
         f = care_plan_from_bundle(body)
     except InputError as exc:
         raise HTTPException(422, str(exc)) from None
-    p = _saved(records.add_care_plan, c.records, patient_id, f.pop("title"), f.pop("description"),
-               f.pop("status"), by=u.username, provider_number=u.scope or "", **f)  # fmt: skip
+    p = _add_plan(c, u, patient_id, f)
     audit_view(c.records, u, "care plan imported (FHIR)", patient_id)
     return records.plan_dict(p)
 
