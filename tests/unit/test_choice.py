@@ -102,7 +102,8 @@ def test_capacity_commands_write_csv_json_and_parquet(  # type: ignore[no-untype
     assert pl.read_parquet(out).filter(pl.col("level") == "national").height == 1
     csv = call_cli("capacity", "workforce", "--runs", "50", "--format", "csv")
     # two tables (the projection and the sensitivity table), each under its name
-    assert csv.stdout.splitlines()[:2] == ["# workforce", "intake,year,p05,median,p95,p_reach"]
+    head = "intake,year,p05,median,p95,p_reach,fte_p05,fte_median,fte_p95,women,owners,employed,returned"
+    assert csv.stdout.splitlines()[:2] == ["# workforce", head]
     bad = call_cli("capacity", "workforce", "--runs", "50", "--format", "xml")
     assert bad.exit_code == 2 and "--format must be one of" in bad.stderr
 

@@ -24,7 +24,8 @@ def _certain(**kw: object) -> WorkforceParams:
         fill_rate=1.0, completion=1.0, entry_rate=1.0, training_years=1, in_training=0,
         stock=stock, leave_under_55=0.0, leave_55_59=0.0, leave_60_64=0.0,
         leave_65_69=0.0, leave_70_plus=0.0, intake=100, fill_rate_sd=0.0, completion_sd=0.0,
-        entry_rate_sd=0.0, leave_sd=0.0, stock_sd=0.0,
+        entry_rate_sd=0.0, leave_sd=0.0, stock_sd=0.0, returners_pool=0, return_rate=0.0, return_rate_sd=0.0,
+        employed_to_owner=0.0,
     )  # fmt: skip
     return replace(base, **kw)  # type: ignore[arg-type]
 
@@ -88,7 +89,7 @@ def test_sensitivity_moves_each_parameter_the_right_way() -> None:
 
     t = sensitivity(WorkforceParams(intake=400), runs=200)
     by = {r["parameter"]: r for r in t.iter_rows(named=True)}
-    for up in ("fill_rate", "completion", "entry_rate", "stock"):
+    for up in ("fill_rate", "completion", "entry_rate", "stock", "return_rate"):
         assert by[up]["at_p95"] > by[up]["at_p05"], up
     assert by["leave"]["at_p95"] < by["leave"]["at_p05"]
     assert t["swing"].to_list() == sorted(t["swing"].to_list(), reverse=True)
@@ -118,6 +119,9 @@ def test_backcast_and_plo_reading_are_computed_from_the_model() -> None:
     assert reach_probability(replace(plo, intake=350), 1000) < 0.5
     assert reach_probability(replace(plo, intake=400), 1000) > 0.5
     assert reach_probability(WorkforceParams(intake=400), 1000) < 0.5  # the defaults: short
+    # the reading turns on returners: PLO's world with the pool coming back at 2 % a year
+    back = replace(plo, returners_pool=770, return_rate=0.02)
+    assert reach_probability(replace(back, intake=350), 1000) > 0.5
 
 
 def test_parameters_are_set_by_name_with_clear_errors(call_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -141,3 +145,43 @@ def test_parameters_are_set_by_name_with_clear_errors(call_cli, tmp_path) -> Non
     assert meta["parameters"]["leave_sd"] == 0.0 and "backcast" in meta
     bad = call_cli("capacity", "workforce", "--set", "nonsense=1")
     assert bad.exit_code == 2 and "unknown parameter" in bad.stderr
+
+
+def test_sex_role_and_fte_by_hand() -> None:
+    """Issue 21 item 3: 100 GPs aged 40, all women (share 1, no slope), all employed at
+    the start, every employed GP buys in within the year: 100 owners and 0 employed at
+    the end of 2025; the 100 new GPs of 2026 are men who all start employed, then buy in.
+    FTE: women 0.72, men 0.81, at 60 and over times 0.85 (the 40-year-olds reach 60 in
+    2045, after the horizon)."""
+    from almen.capacity.workforce import project_parts
+
+    p = _certain(female_share=1.0, female_share_slope=0.0, employed_share=1.0,
+                 employed_to_owner=1.0, entrant_female_share=0.0, entrant_employed_share=1.0)  # fmt: skip
+    parts = project_parts(p, runs=2)
+    assert parts["women"][0].tolist() == [100] * 11
+    # 2025: the 100 employed women buy in; 2026: 100 men enter employed, buy in in 2027
+    assert parts["owners"][0, :3].tolist() == [100, 100, 200]
+    assert parts["employed"][0, :3].tolist() == [0, 100, 100]
+    assert parts["fte"][0, 1] == pytest.approx(100 * 0.72 + 100 * 0.81)
+    old = _certain(stock=np.where(AGES == 59, 100, 0).astype(np.int64), intake=0,
+                   female_share=0.0, female_share_slope=0.0)  # fmt: skip
+    fte = project_parts(old, runs=1)["fte"][0]
+    assert fte[0] == pytest.approx(100 * 0.81 * 0.85)  # 60 at the end of 2025
+
+
+def test_young_leavers_join_the_pool_and_return() -> None:
+    """Leavers under return_max_age join the pool outside practice; with return_rate 1
+    the whole pool comes back the next year as employed GPs; older leavers do not."""
+    from almen.capacity.workforce import project_parts
+
+    p = _certain(leave_under_55=1.0, intake=0, return_rate=0.0, employed_share=0.0)
+    parts = project_parts(p, runs=1)
+    assert parts["gps"][0, 0] == 0 and parts["pool"][0, 0] == 100
+    back = project_parts(replace(p, return_rate=1.0), runs=1)
+    # year 0: they leave and come back in the same year, employed; then leave again
+    assert back["returned"][0, 0] == 100 and back["employed"][0, 0] == 100
+    old = _certain(stock=np.where(AGES == 62, 100, 0).astype(np.int64), intake=0,
+                   leave_60_64=1.0, return_rate=1.0)  # fmt: skip
+    assert project_parts(old, runs=1)["pool"][0].tolist() == [0] * 11
+    pooled = project_parts(_certain(returners_pool=770, return_rate=1.0, intake=0), runs=1)
+    assert pooled["returned"][0, 0] == 770 and pooled["gps"][0, 0] == 870

@@ -13,7 +13,16 @@ A cohort model by single year of age, run many times (Monte Carlo):
   ``training_years`` and then enters general practice with probability ``entry_rate`` at
   about ``entry_age``;
 - the trainees already in training at the start (``in_training``) complete over the next
-  ``training_years`` years in equal parts.
+  ``training_years`` years in equal parts;
+- every GP is a woman or a man and an owner (praksisejer) or employed (ansat læge, seed
+  002 §4.2); new GPs are women with ``entrant_female_share`` and start employed with
+  ``entrant_employed_share``; each year an employed GP becomes an owner with
+  ``employed_to_owner``; employed GPs leave at ``employed_leave_factor`` times the rate;
+- a GP who leaves before ``return_max_age`` joins a pool of specialists outside practice
+  (770 in 2018, danish-facts §2.1), from which each year ``return_rate`` come back as
+  employed GPs (returners, issue 21);
+- full-time equivalents weigh each GP by sex (``fte_female``, ``fte_male``) and by
+  ``fte_60_plus`` from age 60 (seed 002 §4.3: older doctors kept on, often part time).
 
 ``minimum_intake`` solves, as the Dutch capacity body's model does for its balance year,
 for the smallest yearly intake that reaches the target by the target year with a given
@@ -32,6 +41,7 @@ import polars as pl
 from almen.errors import ParameterError
 
 __all__ = [
+    "PARTS",
     "UNCERTAIN",
     "WorkforceParams",
     "backcast",
@@ -40,6 +50,7 @@ __all__ = [
     "minimum_intake",
     "plo_reading",
     "project",
+    "project_parts",
     "reach_probability",
     "sensitivity",
     "settable",
@@ -95,19 +106,43 @@ class WorkforceParams:
     entry_rate_sd: float = 0.08
     leave_sd: float = 0.15
     stock_sd: float = 0.02
+    # sex, owners and employed, returners, FTE (issue 21 item 3). Women were about 48 %
+    # of GPs in 2014 and 55 % in 2019 (danish-facts §2.3), so the younger are more often
+    # women: the starting share falls by female_share_slope a year of age around 55 % at
+    # the mean age. The rest are assumptions, none found as Danish figures.
+    female_share: float = 0.55
+    female_share_slope: float = 0.015
+    entrant_female_share: float = 0.65  # assumption: most new specialists are women
+    employed_share: float = 0.10  # assumption: share of the stock that is employed
+    entrant_employed_share: float = 0.40  # assumption: new GPs who start employed
+    employed_to_owner: float = 0.10  # assumption: employed GPs who buy in, a year
+    employed_leave_factor: float = 1.0  # assumption: no figure says employed leave more
+    returners_pool: int = 770  # specialists in almen medicin not working as GPs (2018)
+    return_rate: float = 0.02  # assumption: share of the pool coming back a year
+    return_rate_sd: float = 0.01
+    return_max_age: int = 60  # leavers younger than this join the pool
+    # FTE by sex: the Dutch capacity model's factors (women 0.72, men 0.81; research
+    # anchors §2.8), no Danish figure found; fte_60_plus: assumption
+    fte_female: float = 0.72
+    fte_male: float = 0.81
+    fte_60_plus: float = 0.85
 
     def check(self) -> None:
         if self.intake < 0:
             raise ParameterError(f"intake must not be negative, got {self.intake}")
         if self.target_year <= self.start_year:
             raise ParameterError("target_year must be after start_year")
-        for name in ("fill_rate", "completion", "entry_rate"):
+        for name in ("fill_rate", "completion", "entry_rate", "female_share",
+                     "entrant_female_share", "employed_share", "entrant_employed_share",
+                     "employed_to_owner", "return_rate", "fte_female", "fte_male",
+                     "fte_60_plus"):  # fmt: skip
             v = getattr(self, name)
             if not 0 <= v <= 1:
                 raise ParameterError(f"{name} must be between 0 and 1, got {v}")
         if self.training_years < 1:
             raise ParameterError("training_years must be at least 1")
-        for name in ("fill_rate_sd", "completion_sd", "entry_rate_sd", "leave_sd", "stock_sd"):
+        for name in ("fill_rate_sd", "completion_sd", "entry_rate_sd", "leave_sd", "stock_sd",
+                     "return_rate_sd", "returners_pool", "employed_leave_factor"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must not be negative")
 
@@ -139,13 +174,14 @@ def beta_draws(rng: np.random.Generator, mean: float, sd: float, runs: int) -> n
 @dataclass(frozen=True)
 class Draws:
     """One run's parameters (arrays of ``runs``): fill, completion, entry rates, the
-    factor on the leaving rates and on the starting stock."""
+    factor on the leaving rates and on the starting stock, the return rate."""
 
     fill: np.ndarray
     completion: np.ndarray
     entry: np.ndarray
     leave: np.ndarray
     stock: np.ndarray
+    returning: np.ndarray | None = None
 
 
 def draw(params: WorkforceParams, rng: np.random.Generator, runs: int) -> Draws:
@@ -161,6 +197,7 @@ def draw(params: WorkforceParams, rng: np.random.Generator, runs: int) -> Draws:
         entry=beta_draws(rng, params.entry_rate, params.entry_rate_sd, runs),
         leave=lognormal(params.leave_sd),
         stock=rng.normal(1.0, params.stock_sd, runs) if params.stock_sd > 0 else np.ones(runs),
+        returning=beta_draws(rng, params.return_rate, params.return_rate_sd, runs),
     )
 
 
@@ -198,6 +235,92 @@ def entrants(
         yield new
 
 
+# what project_parts gives, each (runs, years) at the end of each year
+PARTS = ("gps", "fte", "women", "owners", "employed", "returned", "pool")
+
+
+def _start_female(params: WorkforceParams) -> np.ndarray:
+    """The share of women at each age of the starting stock."""
+    mean_age = float((params.stock * AGES).sum() / max(params.stock.sum(), 1))
+    share = params.female_share + params.female_share_slope * (mean_age - AGES)
+    return np.clip(share, 0.0, 1.0)
+
+
+def project_parts(
+    params: WorkforceParams,
+    runs: int = 1000,
+    seed: int = 1,
+    intake_by_year: Sequence[int] | None = None,
+) -> dict[str, np.ndarray]:
+    """The projection in full: per part in ``PARTS`` an array (runs, years) for
+    start_year..target_year: GPs, full-time equivalents, women, owners, employed, the
+    returners of the year and the pool outside practice. ``intake_by_year`` as
+    ``entrants`` takes it.
+
+    The state is GPs by sex (women, men), role (owner, employed) and age, and the pool by
+    sex and age; each year: leavers (binomial by age and role), the young among them to
+    the pool, returners from the pool (as employed), employed to owners, one year older,
+    then the year's new GPs split by sex and role."""
+    params.check()
+    rng = np.random.default_rng(seed)
+    d = draw(params, rng, runs)
+    years = params.target_year - params.start_year + 1
+    n_age = len(AGES)
+    total = np.round(params.stock[None, :] * np.maximum(d.stock, 0)[:, None]).astype(np.int64)
+    women = rng.binomial(total, _start_female(params)[None, :])
+    stock = np.zeros((runs, 2, 2, n_age), dtype=np.int64)  # run, sex (0 women), role (0 owner)
+    for sex, n in ((0, women), (1, total - women)):
+        employed = rng.binomial(n, params.employed_share)
+        stock[:, sex, 0], stock[:, sex, 1] = n - employed, employed
+    # the pool at the start: spread evenly over ages 40-64, split by sex as the stock is
+    pool = np.zeros((runs, 2, n_age), dtype=np.int64)
+    span = (AGES >= 40) & (AGES < 65)
+    per_age = np.full(int(span.sum()), params.returners_pool // int(span.sum()))
+    per_age[: params.returners_pool - int(per_age.sum())] += 1
+    pool_women = rng.binomial(np.broadcast_to(per_age, (runs, len(per_age))), params.female_share)
+    pool[:, 0, span], pool[:, 1, span] = pool_women, per_age[None, :] - pool_women
+    base_leave = params.leave_rate()[None, :] * d.leave[:, None]
+    leave = np.stack([base_leave, base_leave * params.employed_leave_factor], axis=1)
+    leave = np.clip(leave, 0.0, 1.0)[:, None, :, :]  # run, 1, role, age
+    young = params.return_max_age > AGES
+    returning = d.returning if d.returning is not None else np.full(runs, params.return_rate)
+    fte_age = np.where(AGES >= 60, params.fte_60_plus, 1.0)
+    fte_sex = np.array([params.fte_female, params.fte_male])
+    pipeline = entrants(params, rng, runs, intake_by_year, draws=d)
+    entry_i = int(np.clip(params.entry_age - AGES[0], 0, n_age - 1))
+    out = {k: np.empty((runs, years), dtype=np.float64 if k == "fte" else np.int64) for k in PARTS}
+    for y in range(years):
+        leavers = rng.binomial(stock, leave)
+        stock -= leavers
+        pool[:, :, young] += leavers[:, :, :, young].sum(axis=2)
+        back = rng.binomial(pool, returning[:, None, None])
+        pool -= back
+        stock[:, :, 1] += back
+        buy_in = rng.binomial(stock[:, :, 1], params.employed_to_owner)
+        stock[:, :, 1] -= buy_in
+        stock[:, :, 0] += buy_in
+        # age one year; those past the last age leave, the pool keeps those under 65
+        stock[..., 1:] = stock[..., :-1].copy()
+        stock[..., 0] = 0
+        pool[..., 1:] = pool[..., :-1].copy()
+        pool[..., 0] = 0
+        pool[..., AGES >= 65] = 0
+        new = next(pipeline)
+        new_women = rng.binomial(new, params.entrant_female_share)
+        for sex, n in ((0, new_women), (1, new - new_women)):
+            employed = rng.binomial(n, params.entrant_employed_share)
+            stock[:, sex, 0, entry_i] += n - employed
+            stock[:, sex, 1, entry_i] += employed
+        out["gps"][:, y] = stock.sum(axis=(1, 2, 3))
+        out["fte"][:, y] = (stock.sum(axis=2) * fte_sex[None, :, None] * fte_age).sum(axis=(1, 2))
+        out["women"][:, y] = stock[:, 0].sum(axis=(1, 2))
+        out["owners"][:, y] = stock[:, :, 0].sum(axis=(1, 2))
+        out["employed"][:, y] = stock[:, :, 1].sum(axis=(1, 2))
+        out["returned"][:, y] = back.sum(axis=(1, 2))
+        out["pool"][:, y] = pool.sum(axis=(1, 2))
+    return out
+
+
 def project(
     params: WorkforceParams,
     runs: int = 1000,
@@ -206,24 +329,7 @@ def project(
 ) -> np.ndarray:
     """GPs at the end of each year, start_year..target_year: array (runs, years);
     ``intake_by_year`` as ``entrants`` takes it."""
-    params.check()
-    rng = np.random.default_rng(seed)
-    d = draw(params, rng, runs)
-    years = params.target_year - params.start_year + 1
-    stock = np.round(params.stock[None, :] * np.maximum(d.stock, 0)[:, None]).astype(np.int64)
-    leave = np.clip(params.leave_rate()[None, :] * d.leave[:, None], 0.0, 1.0)
-    pipeline = entrants(params, rng, runs, intake_by_year, draws=d)
-    entry_i = int(np.clip(params.entry_age - AGES[0], 0, len(AGES) - 1))
-    out = np.empty((runs, years), dtype=np.int64)
-    for y in range(years):
-        leavers = rng.binomial(stock, leave)
-        stock = stock - leavers
-        # age one year; those past the last age leave
-        stock[:, 1:] = stock[:, :-1].copy()
-        stock[:, 0] = 0
-        stock[:, entry_i] += next(pipeline)
-        out[:, y] = stock.sum(axis=1)
-    return out
+    return project_parts(params, runs, seed, intake_by_year)["gps"]
 
 
 def reach_probability(params: WorkforceParams, runs: int = 1000, seed: int = 1) -> float:
@@ -264,16 +370,23 @@ def minimum_intake(
 def yearly_table(
     params: WorkforceParams, intakes: Sequence[int], runs: int = 1000, seed: int = 1
 ) -> pl.DataFrame:
-    """Per intake and year: the 5th, 50th and 95th percentile of the GPs and the share of
-    runs at or above the target."""
+    """Per intake and year: the 5th, 50th and 95th percentile of the GPs, the share of
+    runs at or above the target, the same percentiles of the full-time equivalents, and
+    the medians of women, owners, employed and the year's returners."""
     rows = []
     for n in intakes:
-        out = project(replace(params, intake=n), runs, seed)
+        parts = project_parts(replace(params, intake=n), runs, seed)
+        out, fte = parts["gps"], parts["fte"]
         lo, mid, hi = np.percentile(out, [5, 50, 95], axis=0)
+        f_lo, f_mid, f_hi = np.percentile(fte, [5, 50, 95], axis=0)
+        med = {k: np.median(parts[k], axis=0) for k in ("women", "owners", "employed", "returned")}
         for i, y in enumerate(range(params.start_year, params.target_year + 1)):
             rows.append({"intake": n, "year": y, "p05": float(lo[i]), "median": float(mid[i]),
                          "p95": float(hi[i]),
-                         "p_reach": float((out[:, i] >= params.target).mean())})  # fmt: skip
+                         "p_reach": float((out[:, i] >= params.target).mean()),
+                         "fte_p05": float(f_lo[i]), "fte_median": float(f_mid[i]),
+                         "fte_p95": float(f_hi[i]),
+                         **{k: float(v[i]) for k, v in med.items()}})  # fmt: skip
     return pl.DataFrame(rows)
 
 
@@ -284,6 +397,7 @@ UNCERTAIN = (
     ("entry_rate", "entry_rate_sd", False),
     ("leave", "leave_sd", True),
     ("stock", "stock_sd", True),
+    ("return_rate", "return_rate_sd", False),
 )
 _Z90 = 1.6448536269514722  # the 5th and 95th percentile of a normal: mean ∓ 1.645 sd
 
@@ -354,9 +468,13 @@ def backcast(params: WorkforceParams, runs: int = 2000, seed: int = 1) -> dict[s
 def plo_reading(params: WorkforceParams) -> WorkforceParams:
     """PLO's reading (seed 001: 350 posts fall short of 5,000 by 2035, 400 reach it) is
     reproduced when every filled post becomes a practising GP: completion and entry 1,
-    no uncertainty of the rates (the assumptions that reproduce it)."""
+    no uncertainty of the rates (the assumptions that reproduce it), and no returners:
+    the seed counts new specialists only. With the default returners (770 in the pool,
+    ``return_rate`` 0.02, an assumption) 350 posts reach 5,000 more often than not, so the
+    reading hangs on whether specialists outside practice come back (docs/capacity.md)."""
     return replace(params, completion=1.0, entry_rate=1.0, completion_sd=0.0,
-                   entry_rate_sd=0.0)  # fmt: skip
+                   entry_rate_sd=0.0, returners_pool=0, return_rate=0.0,
+                   return_rate_sd=0.0)  # fmt: skip
 
 
 def settable() -> dict[str, type]:

@@ -111,10 +111,13 @@ def workforce(
         t = Table(
             title=f"{n} training posts a year: P(≥ {target:,} GPs in {target_year}) = {reach:.1%}"
         )
-        for col in ("year", "GPs (median)", "90 % interval"):
+        for col in ("year", "GPs (median)", "90 % interval", "FTE (median)", "women",
+                    "employed", "returned"):  # fmt: skip
             t.add_column(col, justify="right")
         for r in part.iter_rows(named=True):
-            t.add_row(str(r["year"]), f"{r['median']:,.0f}", f"{r['p05']:,.0f}-{r['p95']:,.0f}")
+            t.add_row(str(r["year"]), f"{r['median']:,.0f}", f"{r['p05']:,.0f}-{r['p95']:,.0f}",
+                      f"{r['fte_median']:,.0f}", f"{r['women']:,.0f}", f"{r['employed']:,.0f}",
+                      f"{r['returned']:,.0f}")  # fmt: skip
         console.print(t)
     st = Table(title=f"What moves {target_year} most ({intakes[-1]} posts; each at its 5th and "
                      "95th percentile, the rest fixed)")  # fmt: skip

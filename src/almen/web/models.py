@@ -437,6 +437,13 @@ class CapacityWorkforceRow(Out):
     median: float | None = None
     p95: float | None = None
     p_reach: float | None = None
+    fte_p05: float | None = None
+    fte_median: float | None = None
+    fte_p95: float | None = None
+    women: float | None = None
+    owners: float | None = None
+    employed: float | None = None
+    returned: float | None = None
 
 
 class CapacityWorkforce(Out):
