@@ -20,6 +20,7 @@ __all__ = [
     "open_within",
     "person_cells",
     "to_km",
+    "to_lonlat",
 ]
 
 KM_PER_DEG_LAT = 111.32
@@ -33,6 +34,14 @@ def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     x = (np.asarray(lon) - 10.5) * KM_PER_DEG_LAT * _COS_REF
     y = (np.asarray(lat) - 56.0) * KM_PER_DEG_LAT
     return np.column_stack([x, y])
+
+
+def to_lonlat(xy: np.ndarray) -> np.ndarray:
+    """The inverse of ``to_km``: planar km rows (x, y) back to lon, lat rows."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    lon = xy[:, 0] / (KM_PER_DEG_LAT * _COS_REF) + 10.5
+    lat = xy[:, 1] / KM_PER_DEG_LAT + 56.0
+    return np.column_stack([lon, lat])
 
 
 @dataclass(frozen=True)

@@ -388,13 +388,23 @@ def distribute_cmd(
         float, typer.Option(help="forced policy: how much regions raise the limit")
     ] = 0.10,
     show: Annotated[int, typer.Option(help="municipalities to list")] = 10,
+    sites: Annotated[
+        bool,
+        typer.Option(
+            help="also choose where in each municipality its new clinics open (voluntary "
+            "policy): most citizens gaining free choice, HiGHS"
+        ),
+    ] = False,
+    grid_km: Annotated[float, typer.Option(help="--sites: candidate grid in km")] = 2.0,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
     """Place new capacities where need-weighted demand is least covered (HiGHS).
 
     Both policies side by side: voluntary (no list above the closing limit) and forced
-    (regions may raise the limit).
+    (regions may raise the limit). With --sites, each municipality's new clinics are
+    placed inside it where most of its citizens gain free choice (2 open clinics within
+    15 km); the tables ``sites`` and ``free_choice`` say where and how many gain.
     """
     import time
 
@@ -405,6 +415,15 @@ def distribute_cmd(
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         persons, _ = need_from_warehouse(wh, year)
         areas = distribution_areas(wh, persons)
+        if sites:
+            located = (
+                wh.read_table("patient").select("municipality", "lat", "lon")
+                .filter(lambda t: t.lat.notnull() & t.lon.notnull()).to_polars()
+            )  # fmt: skip
+            open_clinics = (
+                wh.read_table("clinic").filter(lambda t: ~t.closed_to_new)
+                .select("lon", "lat").to_polars()
+            )  # fmt: skip
     results = {}
     lines = []
     for policy in ("voluntary", "forced"):
@@ -422,7 +441,23 @@ def distribute_cmd(
     meta = {"new": new, "year": year, "limit": limit, "raise_share": raise_share,
             **{f"unmet_before_{p}": r.unmet_before for p, r in results.items()},
             **{f"unmet_after_{p}": r.unmet_after for p, r in results.items()}}  # fmt: skip
-    if emit(Result({"distribution": both}, meta), fmt, output):
+    tables = {"distribution": both}
+    if sites:
+        from almen.capacity.sites import choose_sites
+
+        t0 = time.perf_counter()
+        alloc = results["voluntary"].allocation.select("area", "new")
+        chosen = choose_sites(located, open_clinics, alloc, grid_km=grid_km)
+        tables |= {"sites": chosen.sites, "free_choice": chosen.areas}
+        national = chosen.areas.filter(pl.col("level") == "national").row(0, named=True)
+        meta |= {"without_free_choice_before": national["without_before"],
+                 "without_free_choice_after": national["without_after"]}  # fmt: skip
+        lines.append(
+            f"sites (voluntary): {chosen.sites.height:,} new clinics placed; citizens without "
+            f"free choice {national['without_before']:,} → {national['without_after']:,} "
+            f"(solved in {time.perf_counter() - t0:.1f} s)"
+        )
+    if emit(Result(tables, meta), fmt, output):
         return
     for line in lines:
         console.print(line)
@@ -448,6 +483,18 @@ def distribute_cmd(
             f"{r['list_forced']:,.0f}",
         )
     console.print(t)
+    if sites:
+        gained = (chosen.areas.filter(pl.col("level") == "municipality", pl.col("new") > 0)
+                  .sort("gained", "area", descending=[True, False]))  # fmt: skip
+        st = Table(title="Where the new clinics open (voluntary): citizens without free choice")
+        for col in ("municipality", "new clinics", "before", "after", "gained"):
+            st.add_column(col, justify="left" if col == "municipality" else "right")
+        for r in gained.head(show).iter_rows(named=True):
+            st.add_row(names.get(r["area"], r["area"]), f"{r['new']:,}",
+                       f"{r['without_before']:,}", f"{r['without_after']:,}",
+                       f"{r['gained']:,}")  # fmt: skip
+        console.print(st)
+        console.print("the sites (lon, lat) are in --format csv/json, table sites")
 
 
 @capacity_app.command("scenario")
