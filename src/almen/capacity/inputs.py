@@ -20,6 +20,7 @@ __all__ = [
     "distribution_areas",
     "limit_inputs",
     "need_from_warehouse",
+    "site_inputs",
 ]
 
 
@@ -142,3 +143,12 @@ def distribution_areas(wh: Warehouse, persons: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("need").fill_null(0.0), pl.col("capacity").fill_null(0.0))
         .rename({"municipality": "area"})
     )
+
+
+def site_inputs(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What ``sites.choose_sites`` takes: the located citizens (municipality, lon, lat)
+    and the clinics open to new patients (lon, lat)."""
+    p = wh.read_table("patient")
+    located = p.filter(p.lat.notnull() & p.lon.notnull()).select("municipality", "lon", "lat")
+    c = wh.read_table("clinic")
+    return located.to_polars(), c.filter(~c.closed_to_new).select("lon", "lat").to_polars()

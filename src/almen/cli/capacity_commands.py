@@ -19,6 +19,7 @@ from almen.capacity.inputs import (
     distribution_areas,
     limit_inputs,
     need_from_warehouse,
+    site_inputs,
 )
 from almen.capacity.workforce import settable
 from almen.cli import app, guard
@@ -416,14 +417,7 @@ def distribute_cmd(
         persons, _ = need_from_warehouse(wh, year)
         areas = distribution_areas(wh, persons)
         if sites:
-            located = (
-                wh.read_table("patient").select("municipality", "lat", "lon")
-                .filter(lambda t: t.lat.notnull() & t.lon.notnull()).to_polars()
-            )  # fmt: skip
-            open_clinics = (
-                wh.read_table("clinic").filter(lambda t: ~t.closed_to_new)
-                .select("lon", "lat").to_polars()
-            )  # fmt: skip
+            located, open_clinics = site_inputs(wh)
     results = {}
     lines = []
     for policy in ("voluntary", "forced"):
