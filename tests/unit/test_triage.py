@@ -4,17 +4,19 @@ seed 002 §9.2): one test per rule of the shipped table, edited and malformed ta
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from almen.access import Request, default_rules, load_rules, triage
-from almen.access.triage import DEFAULT_RULES
-from almen.errors import InputError
+from almen.access.triage import DEFAULT_RULES, Target
+from almen.errors import InputError, ParameterError
 
 # one request per rule that the rule, and no rule before it, must decide
 CASES: dict[str, Request] = {
     "red_flag_text": Request("medication", 50, "M", text="Min far har Brystsmerter nu"),
+    "same_day_text": Request("other", 58, "F", text="Jeg har haft blod i afføringen"),
     "chest_pain": Request("chest_pain", 60, "M"),
     "breathing": Request("breathing", 30, "F"),
     "suicidal": Request("suicidal", 22, "F"),
@@ -116,7 +118,7 @@ def test_an_edited_rule_table_changes_the_decision(tmp_path: Path) -> None:
         ({"reason": "headache"}, "reason", "unknown reason"),
         ({"digital_ok": "maybe"}, "digital_ok", "digital_ok must be true or false"),
         ({"target_hours": "0"}, "target_hours", "target_hours must be above 0"),
-        ({"rule_id": "chest_pain"}, "rule_id", "is also on line 3"),
+        ({"rule_id": "chest_pain"}, "rule_id", "is also on line 4"),
     ],
 )
 def test_malformed_rule_tables_say_where(
@@ -164,3 +166,73 @@ def test_a_housebound_patient_gets_a_home_visit_instead_of_a_consultation() -> N
     )
     phone = triage(Request("chest_pain", 84, "F", flags=frozenset({"housebound"})))
     assert phone.channel == "phone"  # acute by phone stays by phone
+
+
+def _danish_texts() -> list[dict[str, str]]:
+    import csv
+
+    path = Path(__file__).resolve().parents[1] / "data" / "triage_texts_da.csv"
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+def test_danish_request_texts_get_their_expected_severity() -> None:
+    """Issue 22 item 2 (seed 003 "Prioritering af den praktiserende læges tid": the
+    greatest need served fastest): 66 Danish request texts with the severity a GP would
+    give them, red flags with negation ("ikke selvmordstruet"), negation inside the flag
+    ("får ikke luft", "vil ikke leve"), clauses after "men", words between ("ondt i hele
+    brystet") and near misses ("ondt i brystmusklen"). Every text must come out right."""
+    rows = _danish_texts()
+    assert len(rows) >= 60
+    wrong = []
+    for r in rows:
+        req = Request(reason=r["reason"], age=int(r["age"]), sex=r["sex"], text=r["text"],
+                      flags=frozenset(f for f in r["flags"].split(",") if f))  # fmt: skip
+        got = triage(req).severity
+        if got != r["expected"]:
+            wrong.append((r["why"], r["expected"], got))
+    assert not wrong, wrong
+
+
+def test_negation_reaches_only_its_own_clause() -> None:
+    from almen.access.triage import find_phrase, tokens
+
+    flag = ("brystsmert*",)
+    assert not find_phrase(tokens("Ingen brystsmerter"), flag)
+    assert find_phrase(tokens("Ingen feber, brystsmerter"), flag)  # the comma ends the clause
+    assert find_phrase(tokens("ikke feber men brystsmerter"), flag)
+    assert find_phrase(tokens("ikke noget med feber i dag brystsmerter"), flag)  # out of reach
+    assert not find_phrase(tokens("ondt i det meget store bryst"), ("ondt", "i", "bryst"))
+
+
+def test_target_times_respect_opening_hours() -> None:
+    """Issue 22 item 2 (seed 003 "Tilgængelighed til klinikken"): hours 8-16 on weekdays,
+    closed on public holidays; docs/access.md has the worked example."""
+    import datetime as dt
+
+    from almen.access.triage import OpeningHours, target_time
+
+    fri = dt.datetime(2026, 12, 4, 15, 0)  # a Friday
+    routine = triage(Request("other", 40, "M"))  # within days, 72 h
+    same_day = triage(Request("abdominal_pain", 40, "F"))  # 6 h
+    acute = triage(Request("chest_pain", 60, "M"))  # 2 h
+    assert (same_day.target_hours, acute.target_hours) == (6, 2)
+    # 6 opening hours from Friday 15:00: 1 on Friday, 5 on Monday
+    assert target_time(fri, same_day).at == dt.datetime(2026, 12, 7, 13, 0)
+    twelve = replace(same_day, target_hours=12)
+    assert target_time(fri, twelve).at == dt.datetime(2026, 12, 8, 11, 0)  # Tuesday 11:00
+    # acute: the clinic before it closes, out-of-hours when closed
+    assert target_time(fri, acute) == Target(dt.datetime(2026, 12, 4, 16, 0), "clinic")
+    night = dt.datetime(2026, 12, 4, 22, 0)
+    assert target_time(night, acute) == Target(dt.datetime(2026, 12, 5, 0, 0), "out_of_hours")
+    # Maundy Thursday 2027 (25 March) to Easter Monday are closed: Wednesday 15:00 + 6 h
+    # is Tuesday 30 March 13:00
+    wed = dt.datetime(2027, 3, 24, 15, 0)
+    assert target_time(wed, same_day).at == dt.datetime(2027, 3, 30, 13, 0)
+    # a day or more: calendar time, moved to the close of the next open day if closed
+    assert target_time(fri, routine).at == dt.datetime(2026, 12, 7, 15, 0)  # Monday
+    assert target_time(wed, routine).at == dt.datetime(2027, 3, 30, 16, 0)  # Easter Saturday
+    sat = dt.datetime(2026, 12, 5, 7, 0)  # Saturday 07:00 + 72 h = Tuesday 07:00, before opening
+    assert target_time(sat, routine).at == dt.datetime(2026, 12, 8, 16, 0)
+    with pytest.raises(ParameterError):
+        OpeningHours(open_at=dt.time(16), close_at=dt.time(8))

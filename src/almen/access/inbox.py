@@ -24,7 +24,16 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from almen.access.triage import CHANNELS, FLAGS, REASONS, SEVERITIES, Request, TriageRules, triage
+from almen.access.triage import (
+    CHANNELS,
+    FLAGS,
+    REASONS,
+    SEVERITIES,
+    Request,
+    TriageRules,
+    target_time,
+    triage,
+)
 from almen.errors import ConflictError, NotFoundError, ParameterError
 from almen.records import AuditRow, MessageRow, RequestRow
 
@@ -129,6 +138,7 @@ def submit(
         raise ParameterError(f"preferred channel must be one of {', '.join(CHANNELS)}")
     d = triage(request, rules)
     at = now or _now()
+    due = target_time(at, d)
     with Session(engine) as s:
         row = RequestRow(
             provider_number=provider_number,
@@ -146,7 +156,7 @@ def submit(
             rule_id=d.rule_id,
             target_hours=d.target_hours,
             received_at=at,
-            target_at=at + dt.timedelta(hours=d.target_hours),
+            target_at=due.at,
             status="new",
             source=source,
             patient_name=(patient_name or "").strip() or None,
@@ -156,7 +166,9 @@ def submit(
         s.flush()
         s.add(AuditRow(request_id=row.id, at=at, actor=actor, action="submitted",
                        detail=f"{source}: {d.severity}/{d.handler}/{d.channel} by rule "
-                              f"{d.rule_id}"))  # fmt: skip
+                              f"{d.rule_id}"
+                              + ("; clinic closed: out-of-hours (lægevagt/1813)"
+                                 if due.route == "out_of_hours" else "")))  # fmt: skip
         s.commit()
         return _item(row)
 

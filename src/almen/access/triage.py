@@ -7,8 +7,9 @@ take what the doctor need not; seed 002 §9.2: controls delegated to staff.
 
 The rules are data: ``reference/data/triage_rule.csv`` (a clinic can give its own table
 with ``--rules``). Each row: rule_id, priority (lower first), reason (or ``*``),
-min_age, max_age, sex (M/F), flag (the patient must have it), keyword (words separated
-by ``|``; one must occur in the free text), severity, handler, channel, digital_ok
+min_age, max_age, sex (M/F), flag (the patient must have it), keyword (phrases separated
+by ``|``; one must occur in the free text, not negated: see ``find_phrase``), severity,
+handler, channel, digital_ok
 (the patient's preferred digital channel may replace the channel), target_hours and
 source. The first rule by priority whose conditions all hold decides, and the decision
 names it. A table must end in a catch-all (reason ``*`` and no other condition), so
@@ -21,11 +22,14 @@ routine up to two weeks.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from almen.errors import InputError
+from almen.days import closed_days
+from almen.errors import InputError, ParameterError
 from almen.ingest.csv_reader import open_extract
 
 __all__ = [
@@ -35,11 +39,16 @@ __all__ = [
     "REASONS",
     "SEVERITIES",
     "Decision",
+    "OpeningHours",
     "Request",
     "Rule",
+    "Target",
     "TriageRules",
     "default_rules",
+    "find_phrase",
     "load_rules",
+    "target_time",
+    "tokens",
     "triage",
 ]
 
@@ -57,6 +66,70 @@ REASONS = (
 COLUMNS = ("rule_id", "priority", "reason", "min_age", "max_age", "sex", "flag", "keyword",
            "severity", "handler", "channel", "digital_ok", "target_hours", "source")  # fmt: skip
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "reference" / "data" / "triage_rule.csv"
+
+
+# Danish negation cues and the words that end their reach (seed 003's triage, issue 22:
+# "ikke selvmordstruet" is no red flag, "ingen feber men ondt i brystet" is one)
+NEGATIONS = frozenset({"ikke", "ingen", "intet", "uden", "aldrig", "ej", "hverken", "nej",
+                       "ingenting", "benægter", "afkræfter"})  # fmt: skip
+CLAUSE_ENDS = frozenset({"men", "dog", "alligevel", "derimod", "bortset"})
+NEGATION_REACH = 3  # words before a phrase that a cue reaches
+PHRASE_GAP = 2  # words allowed between the words of a phrase ("ondt i hele brystet")
+_TOKEN = re.compile(r"[0-9a-zæøåéü]+|[.!?;,:()]")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words and punctuation of ``text`` (punctuation ends a clause)."""
+    return _TOKEN.findall(text.lower())
+
+
+def _word_matches(word: str, pattern: str) -> bool:
+    return word.startswith(pattern[:-1]) if pattern.endswith("*") else word == pattern
+
+
+def find_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
+    """Whether ``phrase`` (words; ``brystsmert*`` a prefix) occurs in ``words``, each word
+    after the previous within ``PHRASE_GAP`` other words and no punctuation between, and
+    is not negated: no cue of ``NEGATIONS`` among the ``NEGATION_REACH`` words before it
+    in the same clause (punctuation and ``men`` end a clause). A cue inside the phrase is
+    part of it ("vil ikke leve", "får ikke luft").
+
+    >>> find_phrase(tokens("jeg har ondt i hele brystet"), ("ondt", "i", "brystet"))
+    True
+    >>> find_phrase(tokens("ingen brystsmerter"), ("brystsmert*",))
+    False
+    >>> find_phrase(tokens("ingen feber, men brystsmerter"), ("brystsmert*",))
+    True
+    """
+    for start, word in enumerate(words):
+        if not _word_matches(word, phrase[0]):
+            continue
+        at, ok = start, True
+        for pattern in phrase[1:]:
+            for step in range(1, PHRASE_GAP + 2):
+                nxt = at + step
+                if nxt >= len(words) or not words[nxt][0].isalnum():
+                    ok = False
+                    break
+                if _word_matches(words[nxt], pattern):
+                    at = nxt
+                    break
+            else:
+                ok = False
+            if not ok:
+                break
+        if ok and not _negated(words, start):
+            return True
+    return False
+
+
+def _negated(words: list[str], start: int) -> bool:
+    for w in reversed(words[max(0, start - NEGATION_REACH) : start]):
+        if not w[0].isalnum() or w in CLAUSE_ENDS:
+            return False
+        if w in NEGATIONS:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +154,7 @@ class Rule:
     max_age: int | None
     sex: str | None
     flag: str | None
-    keywords: tuple[str, ...]
+    keywords: tuple[tuple[str, ...], ...]  # phrases of words
     severity: str
     handler: str
     channel: str
@@ -89,14 +162,14 @@ class Rule:
     target_hours: float
     source: str
 
-    def matches(self, r: Request, text: str) -> bool:
+    def matches(self, r: Request, words: list[str]) -> bool:
         return (
             (self.reason == "*" or self.reason == r.reason)
             and (self.min_age is None or r.age >= self.min_age)
             and (self.max_age is None or r.age <= self.max_age)
             and (self.sex is None or r.sex == self.sex)
             and (self.flag is None or self.flag in r.flags)
-            and (not self.keywords or any(k in text for k in self.keywords))
+            and (not self.keywords or any(find_phrase(words, k) for k in self.keywords))
         )
 
     @property
@@ -174,7 +247,7 @@ def _rule(v: dict[str, str], line: int, src: str) -> Rule:
         max_age=hi,
         sex=one_of("sex", ("M", "F"), empty_ok=True),
         flag=one_of("flag", FLAGS, empty_ok=True),
-        keywords=tuple(k.strip().lower() for k in v["keyword"].split("|") if k.strip()),
+        keywords=tuple(tuple(k.lower().split()) for k in v["keyword"].split("|") if k.strip()),
         severity=str(one_of("severity", SEVERITIES)),
         handler=str(one_of("handler", HANDLERS)),
         channel=str(one_of("channel", CHANNELS)),
@@ -227,9 +300,9 @@ def triage(request: Request, rules: TriageRules | None = None) -> Decision:
     visits for the patients who cannot come; seed 003). Severity, handler, target time
     and the deciding rule stay the rule's."""
     table = rules or default_rules()
-    text = request.text.lower()
+    words = tokens(request.text)
     for rule in table.rules:
-        if rule.matches(request, text):
+        if rule.matches(request, words):
             channel = rule.channel
             if rule.digital_ok and request.preferred_channel in DIGITAL:
                 channel = str(request.preferred_channel)
@@ -239,3 +312,80 @@ def triage(request: Request, rules: TriageRules | None = None) -> Decision:
                 rule.severity, rule.handler, channel, rule.target_hours, rule.rule_id, rule.source
             )
     raise AssertionError("unreachable: the table ends in a catch-all")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """A clinic's opening hours: the same times on each open weekday (0 = Monday); closed
+    on public holidays, Christmas Eve and New Year's Eve (``almen.days``)."""
+
+    open_at: dt.time = dt.time(8, 0)
+    close_at: dt.time = dt.time(16, 0)
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+    def __post_init__(self) -> None:
+        if not self.open_at < self.close_at:
+            raise ParameterError("opening hours: the clinic must open before it closes")
+        if not self.weekdays or any(not 0 <= d <= 6 for d in self.weekdays):
+            raise ParameterError("opening hours: weekdays must be 0 (Monday) to 6")
+
+    def open_on(self, day: dt.date) -> bool:
+        return day.weekday() in self.weekdays and day not in closed_days(day.year)
+
+    def is_open(self, t: dt.datetime) -> bool:
+        return self.open_on(t.date()) and self.open_at <= t.time() < self.close_at
+
+
+@dataclass(frozen=True)
+class Target:
+    """When a request must be dealt with, and by whom: the clinic or out-of-hours."""
+
+    at: dt.datetime
+    route: str  # "clinic" or "out_of_hours"
+
+
+def target_time(
+    received: dt.datetime, decision: Decision, hours: OpeningHours | None = None
+) -> Target:
+    """The target time of a triaged request, respecting the clinic's opening hours
+    (issue 22 item 2; seed 003 "Tilgængelighed til klinikken").
+
+    - An acute request while the clinic is open: the clinic, within its target hours and
+      before the clinic closes (``min(received + target, closing)``).
+    - An acute request while it is closed: out-of-hours (lægevagt or 1813) at
+      ``received + target``; it cannot wait for the morning.
+    - Every other request under a day (same day, 6-12 h): its target hours are counted
+      in opening hours only, from the next opening if it arrives when closed. Friday
+      15:00 + 12 h with hours 8-16 is Tuesday 11:00 (1 h on Friday, 8 on Monday, 3 on
+      Tuesday), not Saturday 03:00.
+    - A target of a day or more (within days, routine): calendar time, as a patient
+      reads "within three days"; if it falls while the clinic is closed, it moves to the
+      closing time of the next open day.
+    """
+    h = hours or OpeningHours()
+    due = dt.timedelta(hours=decision.target_hours)
+    if decision.severity == "acute":
+        if h.is_open(received):
+            closing = dt.datetime.combine(received.date(), h.close_at)
+            return Target(min(received + due, closing), "clinic")
+        return Target(received + due, "out_of_hours")
+    if decision.target_hours >= 24:
+        at = received + due
+        if h.is_open(at):
+            return Target(at, "clinic")
+        day = at.date() if at.time() < h.open_at else at.date() + dt.timedelta(days=1)
+        while not h.open_on(day):
+            day += dt.timedelta(days=1)
+        return Target(dt.datetime.combine(day, h.close_at), "clinic")
+    t, left = received, due
+    for _ in range(3 * 366):  # at most 90 days of target; holidays cannot close a year
+        day = t.date()
+        if h.open_on(day):
+            start = max(t, dt.datetime.combine(day, h.open_at))
+            end = dt.datetime.combine(day, h.close_at)
+            if start < end:
+                if left <= end - start:
+                    return Target(start + left, "clinic")
+                left -= end - start
+        t = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0))
+    raise ParameterError("the clinic's opening hours leave no time to meet the target")

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from almen.days import closed_days
 from almen.synth import params as P
-from almen.synth.days import closed_days
 
 __all__ = [
     "CHRONIC_FEES",

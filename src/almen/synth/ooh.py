@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from almen.synth.days import closed_days
+from almen.days import closed_days
 from almen.synth.geography import to_km
 
 __all__ = ["KINDS", "OohContacts", "Sites", "generate_ooh"]

@@ -1,4 +1,5 @@
-"""The days Danish general practice is closed in daytime, so out-of-hours covers them.
+"""The days Danish general practice is closed in daytime, so out-of-hours covers them
+(shared by synthetic Denmark and the access domain).
 
 The official public holidays (``holidays`` package, Denmark: New Year's Day, Maundy
 Thursday to Easter Monday, Ascension Day, Whit Sunday and Monday, Christmas Day and the
