@@ -236,3 +236,14 @@ def test_target_times_respect_opening_hours() -> None:
     assert target_time(sat, routine).at == dt.datetime(2026, 12, 8, 16, 0)
     with pytest.raises(ParameterError):
         OpeningHours(open_at=dt.time(16), close_at=dt.time(8))
+
+
+def test_triage_command_gives_the_target_time_and_route(call_cli) -> None:  # type: ignore[no-untyped-def]
+    r = call_cli("access", "triage", "--reason", "other", "--age", "60", "--sex", "M",
+                 "--text", "ondt i hele brystet", "--received", "2026-12-04T22:00",
+                 "--format", "json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert '"route": "out_of_hours"' in r.stdout.replace('":"', '": "')
+    bad = call_cli("access", "triage", "--reason", "other", "--age", "60", "--sex", "M",
+                   "--received", "fredag")  # fmt: skip
+    assert bad.exit_code == 2 and "--received" in bad.stderr

@@ -36,6 +36,13 @@ def triage_cmd(
     ] = None,
     text: Annotated[str, typer.Option(help="the patient's own words (matched for keywords)")] = "",
     channel: Annotated[str | None, typer.Option(help="the patient's preferred channel")] = None,
+    received: Annotated[
+        str | None,
+        typer.Option(
+            help="when it came, YYYY-MM-DDTHH:MM: gives the target time in the "
+            "clinic's opening hours (8-16 on weekdays) or out-of-hours"
+        ),
+    ] = None,
     rules: RulesOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -56,14 +63,30 @@ def triage_cmd(
         raise ParameterError(f"--channel must be one of {', '.join(CHANNELS)}")
     table = load_rules(rules) if rules else None
     d = triage(Request(reason, age, sex, flags, text, channel), table)
-    row = {"reason": reason, "age": age, "sex": sex, "flags": ",".join(sorted(flags)),
-           "channel_preferred": channel, **asdict(d)}  # fmt: skip
+    row: dict[str, object] = {"reason": reason, "age": age, "sex": sex,
+                              "flags": ",".join(sorted(flags)), "channel_preferred": channel,
+                              **asdict(d)}  # fmt: skip
+    due = None
+    if received is not None:
+        import datetime as dt
+
+        from almen.access.triage import target_time
+
+        try:
+            at = dt.datetime.fromisoformat(received)
+        except ValueError:
+            raise ParameterError(f"--received {received!r}: give YYYY-MM-DDTHH:MM") from None
+        due = target_time(at, d)
+        row |= {"received": at, "target_at": due.at, "route": due.route}
     if emit(pl.DataFrame([row]), fmt, output):
         return
     console.print(
         f"severity [bold]{d.severity}[/] · handler {d.handler} · channel {d.channel} · "
         f"within {d.target_hours:g} h\nrule {d.rule_id}: {d.source}"
     )
+    if due is not None:
+        where = "the clinic" if due.route == "clinic" else "out-of-hours (lægevagt/1813)"
+        console.print(f"target {due.at:%Y-%m-%d %H:%M} by {where}")
 
 
 @access_app.command("simulate")
