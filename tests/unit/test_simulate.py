@@ -96,3 +96,64 @@ def test_simulate_command(call_cli, tiny_denmark: Path) -> None:  # type: ignore
     assert "fcfs" in r.output and "routing" in r.output
     bad = call_cli("--data", str(tiny_denmark), "access", "simulate", "--clinic", "999999")
     assert bad.exit_code == 2 and "no clinic" in bad.stderr
+
+
+def test_unserved_requests_count_as_censored_waits(tiny_denmark: Path) -> None:
+    """Issue 22 item 1: a request never served is not left out of the waits: its wait is
+    at least the time from arrival to the end. With 1 doctor and 150 requests a day the
+    routine ones mostly stay unserved, and their median is a lower bound of weeks, not
+    the 0.0 h of the few served."""
+    work, _ = _tiny_workload(tiny_denmark, 3, 150)
+    params = SimParams(weeks=12, doctors=1, nurses=0, secretaries=0)
+    run = simulate(work, params, "priority")
+    s = summarise({"priority": run}).filter(pl.col("severity") == "routine").row(0, named=True)
+    assert s["unserved"] > 0.5 and s["median_censored"]
+    assert s["median_wait_h"] >= 14 * 24  # at least the two drain weeks
+    served = run.filter(pl.col("severity") == "routine", pl.col("start").is_not_null())
+    assert served.height == 0 or s["median_wait_h"] > float(served["wait_hours"].median())  # type: ignore[arg-type]
+
+
+def test_utilisation_by_hand() -> None:
+    """10 doctor requests of 30 minutes in one week, 1 doctor at availability 0.5 of
+    8-16 on 5 weekdays: time 0.5 × 480 × 5 = 1,200 minutes, offered 300, so 0.25. The
+    request of 15:00 arrives as the day's budget runs out and is served on Tuesday
+    (it was once lost there, taken by a cancelled get)."""
+    n = 10
+    arrival = 8 * 60 + np.arange(n) * 60.0  # Monday from 08:00, one an hour
+    minutes = np.full(n, 30.0)
+    one = np.array(["doctor"] * n, dtype=object)
+    work = Workload(arrival, np.zeros(n, dtype=np.int64), one,
+                    np.array(["consultation"] * n, dtype=object), np.full(n, 72.0),
+                    np.array(["x"] * n, dtype=object), minutes, minutes)  # fmt: skip
+    params = SimParams(weeks=1, doctors=1, nurses=0, secretaries=0,
+                       availability={"doctor": 0.5, "nurse": 0.8, "secretary": 0.5})  # fmt: skip
+    from almen.access.simulate import utilisation
+
+    u = utilisation(simulate(work, params, "fcfs"), params).row(0, named=True)
+    assert (u["pool"], u["available_minutes"], u["offered_minutes"]) == ("doctor", 1200.0, 300.0)
+    assert u["offered"] == pytest.approx(0.25) and u["served"] == pytest.approx(0.25)
+
+
+def test_replications_cover_the_mm1_figures() -> None:
+    """M/M/1 with ρ = 0.5 (1 per 10 min, mean 5 min): P(Wq > t) = ρ e^{−(μ−λ)t}, so the
+    90th percentile of the wait is ln(5) / 0.1 = 16.1 minutes; the 95 % interval of 10
+    replications holds it, and holds the served utilisation (30,000 minutes of work in 7
+    weeks' 70,560)."""
+    from almen.access.simulate import replicate
+
+    lam, mu = 1 / 10, 1 / 5
+
+    def draw(seed: int) -> Workload:
+        return _mm1(lam, mu, 6_000, seed=seed)
+
+    weeks = 7  # 6,000 arrivals at 1 per 10 min ≈ 41.7 days
+    params = SimParams(weeks=weeks, doctors=1, nurses=0, secretaries=0, hours=None)
+    waits, util = replicate(draw, params, runs=10, warmup_weeks=0.0, policies=("fcfs",))
+    p90 = waits.filter(pl.col("measure") == "p90_wait_h").row(0, named=True)
+    assert p90["ci_low"] <= np.log(5) / 0.1 / 60 <= p90["ci_high"]
+    assert p90["runs"] == 10 and p90["ci_low"] < p90["mean"] < p90["ci_high"]
+    served = util.filter(pl.col("pool") == "doctor", pl.col("measure") == "served").row(
+        0, named=True
+    )
+    # served utilisation: 6,000 requests of 5 minutes against the 7 weeks' minutes
+    assert served["ci_low"] <= 6_000 * 5 / (weeks * 7 * 1440) <= served["ci_high"]

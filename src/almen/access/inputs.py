@@ -14,6 +14,7 @@ from almen.warehouse import Warehouse
 
 __all__ = [
     "SPECIAL_EFFORT_GROUPS",
+    "clinic_channel_mix",
     "clinic_inputs",
     "load_case_mix",
     "load_emergency_departments",
@@ -76,6 +77,31 @@ def clinic_inputs(
     # a fixed order, so that a seed draws the same people (rows that tie are identical)
     people = people.sort("age", "sex", "chronic", "special_effort")
     return per_weekday, float(fte or 0.0), people
+
+
+def clinic_channel_mix(wh: Warehouse, provider_number: str, year: int) -> pl.DataFrame:
+    """channel, contacts, share: the clinic's daytime contacts of ``year`` by the channel
+    their service code is (``simulate.TODAY_CHANNEL``): how it works today."""
+    from almen.access.simulate import TODAY_CHANNEL
+
+    c = wh.read_table("claim")
+    c = c.filter(
+        (c.provider_number == provider_number)
+        & (c.service_date >= dt.date(year, 1, 1))
+        & (c.service_date <= dt.date(year, 12, 31))
+        & c.service_code.isin(list(TODAY_CHANNEL))
+        & (c.time_band != "ooh")
+    )
+    by = c.group_by("service_code").aggregate(n=c.count()).to_polars()
+    mapping = pl.DataFrame({"service_code": list(TODAY_CHANNEL),
+                            "channel": list(TODAY_CHANNEL.values())})  # fmt: skip
+    out = (
+        by.join(mapping, on="service_code")
+        .group_by("channel")
+        .agg(contacts=pl.col("n").sum())
+        .sort("channel")
+    )
+    return out.with_columns(share=pl.col("contacts") / pl.col("contacts").sum())
 
 
 def patient_facts(wh: Warehouse, patient_id: int, as_of: dt.date) -> tuple[int, str, set[str]]:

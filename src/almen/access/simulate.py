@@ -6,7 +6,10 @@ doctor need not. Requests arrive (Poisson, in opening hours, as many a weekday a
 clinic's claims show), are triaged (``triage``), and wait for a doctor, nurse or
 secretary. Three policies, on the same requests and the same drawn service times:
 
-- ``fcfs``: every request to a doctor, first come first served (no triage);
+- ``today``: the clinic as it works today: every request to a doctor, first come first
+  served, by the channel the clinic's claims show (consultation, phone, e-consultation,
+  video, home visit in the claims' shares) with the doctor's minutes for that channel;
+- ``fcfs``: every request to a doctor as a consultation, first come first served;
 - ``priority``: every request to a doctor, the most severe first (then by arrival);
 - ``routing``: the most severe first, and each request to the handler and channel triage
   gave it (nurse, secretary; self-care material is sent by the secretary).
@@ -16,10 +19,17 @@ clock hours from arrival to the start of service (comparable with the triage's t
 hours). Service times are exponential with means by handler and channel (assumptions,
 ``SERVICE_MINUTES``). Without opening hours (``hours=None``) and with one server it is
 an M/M/1 queue, which the tests check against the formula.
+
+A request not served by the end is **censored**: its wait is at least the time from its
+arrival to the end (``wait_at_least_hours``), and ``summarise`` counts it so, instead of
+leaving it out. ``utilisation`` gives each role's offered and served load against its
+time; ``replicate`` runs new workloads with new seeds and gives means with 95 %
+confidence intervals after a warm-up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,11 +46,18 @@ __all__ = [
     "SimParams",
     "Workload",
     "make_workload",
+    "replicate",
     "simulate",
     "summarise",
+    "utilisation",
 ]
 
-POLICIES = ("fcfs", "priority", "routing")
+POLICIES = ("today", "fcfs", "priority", "routing")
+# service codes of the claims (reference.CONTACT_CODES) by the channel they are
+TODAY_CHANNEL = {"0101": "consultation", "0102": "consultation", "0120": "consultation",
+                 "0121": "home_visit", "0411": "home_visit", "0105": "e_consultation",
+                 "0127": "e_consultation", "0125": "video", "0201": "phone",
+                 "0204": "phone"}  # fmt: skip
 MINUTES_PER_DAY = 24 * 60
 # mean minutes per request by (handler, channel): assumptions (a GP consultation is about
 # 15 minutes; phone and e-consultations shorter)
@@ -107,6 +124,8 @@ class Workload:
     rule_id: np.ndarray  # str
     minutes_doctor: np.ndarray  # every request as a doctor consultation (fcfs, priority)
     minutes_routed: np.ndarray  # with the triaged handler and channel (routing)
+    minutes_today: np.ndarray | None = None  # the doctor by the claims' channel (today)
+    channel_today: np.ndarray | None = None  # str
 
 
 @dataclass(frozen=True)
@@ -145,11 +164,14 @@ def make_workload(
     rules: TriageRules | None = None,
     seed: int = 1,
     doctor_minutes: float | None = None,
+    channel_mix: pl.DataFrame | None = None,
 ) -> Workload:
     """Draw ``weeks`` of requests: a Poisson number each open weekday (mean
     ``per_weekday[d]``), at uniform times in opening hours; a reason from ``case_mix``
     (reason, share) and a person from ``people`` (age, sex, chronic, special_effort),
-    triaged by ``rules``. ``doctor_minutes``: the mean of a doctor consultation."""
+    triaged by ``rules``. ``doctor_minutes``: the mean of a doctor consultation.
+    ``channel_mix`` (channel, share; from the clinic's claims) gives each request the
+    channel it has today; without it, today is every request a consultation."""
     if len(per_weekday) != 7:
         raise ParameterError("per_weekday needs 7 values, Monday to Sunday")
     if len(people) == 0:
@@ -186,6 +208,14 @@ def make_workload(
     routed_mean = np.array(
         [SERVICE_MINUTES.get((h, c), consult) for h, c in zip(handler, channel, strict=True)]
     )
+    if channel_mix is not None and len(channel_mix):
+        cs = channel_mix["share"].to_numpy().astype(float)
+        names = channel_mix["channel"].to_numpy()
+        today = names[rng.choice(len(channel_mix), n, p=cs / cs.sum())].astype(object)
+    else:
+        today = np.full(n, "consultation", dtype=object)
+    today_mean = np.array([consult if c == "consultation" else SERVICE_MINUTES[("doctor", c)]
+                           for c in today])  # fmt: skip
     return Workload(
         arrival=arrival,
         severity_rank=np.array([SEVERITIES.index(d.severity) for d in decisions], dtype=np.int64),
@@ -195,6 +225,8 @@ def make_workload(
         rule_id=np.array([d.rule_id for d in decisions], dtype=object),
         minutes_doctor=base * consult,
         minutes_routed=base * routed_mean,
+        minutes_today=base * today_mean,
+        channel_today=today,
     )
 
 
@@ -213,7 +245,9 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
     staff = {"doctor": params.doctors, "nurse": params.nurses, "secretary": params.secretaries}
     n = len(work.arrival)
     pool_of = np.empty(n, dtype=object)
-    minutes = work.minutes_doctor if policy != "routing" else work.minutes_routed
+    minutes = {"routing": work.minutes_routed, "today": work.minutes_today}.get(policy)
+    if minutes is None:
+        minutes = work.minutes_doctor
     for i in range(n):
         pool_of[i] = POOL[work.handler[i]] if policy == "routing" else "doctor"
         if staff[pool_of[i]] == 0:
@@ -224,7 +258,7 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
     def arrivals() -> simpy.events.ProcessGenerator:
         for i in range(n):
             yield env.timeout(max(work.arrival[i] - env.now, 0.0))
-            prio = (0, i) if policy == "fcfs" else (int(work.severity_rank[i]), i)
+            prio = (0, i) if policy in ("fcfs", "today") else (int(work.severity_rank[i]), i)
             yield pools[pool_of[i]].put(simpy.PriorityItem(prio, i))
 
     def worker(pool: simpy.PriorityStore, role: str) -> simpy.events.ProcessGenerator:
@@ -244,12 +278,13 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
                     continue
                 get = pool.get()
                 closing = env.timeout(min(hours.until_close(env.now), left))
-                got = yield get | closing
-                if get not in got:
+                yield get | closing
+                if not get.triggered:  # taken in the same instant as the timeout: keep it
                     get.cancel()
                     yield env.timeout(hours.until_close(env.now) + 1e-6)
                     continue
-                item = got[get]
+                item = get.value
+                assert item is not None
             else:
                 item = yield pool.get()
             i = item.item
@@ -261,8 +296,15 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
     for name, store in pools.items():
         for _ in range(staff[name]):
             env.process(worker(store, name))
-    env.run(until=(params.weeks + params.drain_weeks) * 7 * MINUTES_PER_DAY)
+    if n and work.arrival.max() >= params.weeks * 7 * MINUTES_PER_DAY:
+        raise ParameterError(
+            f"the workload has requests after the {params.weeks} simulated weeks; draw it "
+            "for the same weeks"
+        )
+    end = (params.weeks + params.drain_weeks) * 7 * MINUTES_PER_DAY
+    env.run(until=end)
     wait_h = (start - work.arrival) / 60.0
+    at_least = np.where(np.isnan(start), (end - work.arrival) / 60.0, wait_h)
     return pl.DataFrame(
         {
             "severity": [SEVERITIES[r] for r in work.severity_rank],
@@ -274,27 +316,36 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
         }
     ).with_columns(
         wait_hours=pl.Series(wait_h).fill_nan(None),
+        wait_at_least_hours=pl.Series(at_least),
         within_target=pl.Series(wait_h <= work.target_hours),
     )
 
 
-def summarise(runs: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Per policy and severity: requests, median and 90th-percentile wait (hours), share
-    within target, share still waiting at the end; and the share of doctor time that
-    went to acute and same-day requests (the greatest need)."""
+def summarise(runs: dict[str, pl.DataFrame], warmup_weeks: float = 0.0) -> pl.DataFrame:
+    """Per policy and severity: requests, median and 90th-percentile wait (hours) with
+    unserved requests counted as censored (their wait is at least the time to the end;
+    ``median_censored``/``p90_censored`` say when the figure is such a lower bound), the
+    share within target, the share still waiting at the end; and the share of doctor time
+    that went to acute and same-day requests (the greatest need). Requests arriving in
+    the first ``warmup_weeks`` are left out (the clinic starts empty)."""
     out = []
+    cut = warmup_weeks * 7 * MINUTES_PER_DAY
     for policy, r in runs.items():
+        r = r.filter(pl.col("arrival") >= cut)
         doc = r.filter((pl.col("pool") == "doctor") & pl.col("start").is_not_null())
         severe = float(doc.filter(pl.col("severity").is_in(["acute", "same_day"]))["minutes"].sum())
         total = float(doc["minutes"].sum())
+        w = pl.col("wait_at_least_hours")
         g = (
             r.group_by("severity")
             .agg(
                 requests=pl.len(),
-                median_wait_h=pl.col("wait_hours").median(),
-                p90_wait_h=pl.col("wait_hours").quantile(0.9),
+                median_wait_h=w.median(),
+                p90_wait_h=w.quantile(0.9),
                 within_target=pl.col("within_target").mean(),
                 unserved=pl.col("start").is_null().mean(),
+                median_censored=pl.col("start").is_null().mean() >= 0.5,
+                p90_censored=pl.col("start").is_null().mean() >= 0.1,
             )
             .with_columns(
                 policy=pl.lit(policy),
@@ -310,3 +361,78 @@ def summarise(runs: dict[str, pl.DataFrame]) -> pl.DataFrame:
         .drop("rank")
         .select("policy", "severity", pl.exclude("policy", "severity"))
     )
+
+
+def utilisation(run: pl.DataFrame, params: SimParams, warmup_weeks: float = 0.0) -> pl.DataFrame:
+    """Per role (pool): staff, the minutes of requests that arrived after the warm-up
+    (offered) and of those served, against the role's time for requests in the same
+    weeks (staff × availability × opening minutes × open days). ``offered`` above 1 is a
+    queue that cannot be kept: it grows for as long as the clinic runs."""
+    hours = params.hours or Hours(0, MINUTES_PER_DAY, (0, 1, 2, 3, 4, 5, 6))
+    days = sum(1 for d in range(params.weeks * 7) if d % 7 in hours.weekdays
+               and d >= warmup_weeks * 7)  # fmt: skip
+    per_day = hours.close_minute - hours.open_minute
+    staff = {"doctor": params.doctors, "nurse": params.nurses, "secretary": params.secretaries}
+    r = run.filter(pl.col("arrival") >= warmup_weeks * 7 * MINUTES_PER_DAY)
+    rows = []
+    for pool, n in staff.items():
+        mine = r.filter(pl.col("pool") == pool)
+        share = params.availability.get(pool, 1.0) if params.hours is not None else 1.0
+        time = n * share * per_day * days
+        offered = float(mine["minutes"].sum())
+        served = float(mine.filter(pl.col("start").is_not_null())["minutes"].sum())
+        rows.append({"pool": pool, "staff": n, "available_minutes": time,
+                     "offered_minutes": offered, "served_minutes": served,
+                     "offered": offered / time if time else None,
+                     "served": served / time if time else None})  # fmt: skip
+    return pl.DataFrame(rows)
+
+
+def replicate(
+    draw: Callable[[int], Workload],
+    params: SimParams,
+    *,
+    runs: int = 20,
+    seed: int = 1,
+    warmup_weeks: float = 1.0,
+    policies: tuple[str, ...] = POLICIES,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``runs`` replications, each with its own workload (``draw(seed + k)``): per policy
+    and severity the mean of each figure of ``summarise`` over the runs with a 95 %
+    confidence interval (Student's t), and the same for each role's ``utilisation``.
+    Returns (waits, utilisation), long: policy, severity or pool, measure, mean, ci_low,
+    ci_high, runs."""
+    from scipy import stats
+
+    if runs < 2:
+        raise ParameterError("replications need at least 2 runs for an interval")
+    waits, util = [], []
+    for k in range(runs):
+        work = draw(seed + k)
+        sims = {p: simulate(work, params, p) for p in policies}
+        waits.append(summarise(sims, warmup_weeks).with_columns(run=pl.lit(k)))
+        for p, r in sims.items():
+            util.append(utilisation(r, params, warmup_weeks).with_columns(policy=pl.lit(p),
+                                                                       run=pl.lit(k)))  # fmt: skip
+    t = float(stats.t.ppf(0.975, runs - 1))
+
+    def interval(df: pl.DataFrame, keys: list[str], measures: list[str]) -> pl.DataFrame:
+        long = df.unpivot(index=[*keys, "run"], on=measures, variable_name="measure").with_columns(
+            pl.col("value").cast(pl.Float64)
+        )
+        return (
+            long.group_by([*keys, "measure"], maintain_order=True)
+            .agg(mean=pl.col("value").mean(), sd=pl.col("value").std(), n=pl.col("value").count())
+            .with_columns(half=t * pl.col("sd") / pl.col("n").sqrt())
+            .with_columns(
+                ci_low=pl.col("mean") - pl.col("half"),
+                ci_high=pl.col("mean") + pl.col("half"),
+                runs=pl.lit(runs),
+            )
+            .drop("sd", "half", "n")
+        )
+
+    w = interval(pl.concat(waits), ["policy", "severity"],
+                 ["median_wait_h", "p90_wait_h", "within_target", "unserved"])  # fmt: skip
+    u = interval(pl.concat(util), ["policy", "pool"], ["offered", "served"])
+    return w, u

@@ -101,23 +101,42 @@ def simulate_cmd(
         int | None, typer.Option(help="secretaries (default 1 per 2 doctors)")
     ] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    replications: Annotated[
+        int, typer.Option(help="runs with new requests each (means and 95 % intervals)")
+    ] = 1,
+    warmup_weeks: Annotated[
+        float, typer.Option(help="weeks at the start left out of the figures")
+    ] = 1.0,
     rules: RulesOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
-    """A clinic's days over weeks (SimPy) under three policies: first come first served,
+    """A clinic's days over weeks (SimPy) under four policies: today (the claims' channels,
+    first come first served), every request a consultation first come first served,
     severity priority, and routing to staff and digital channels."""
     from almen.access import load_rules
-    from almen.access.inputs import clinic_inputs, load_case_mix
-    from almen.access.simulate import POLICIES, Hours, SimParams, make_workload, simulate, summarise
+    from almen.access.inputs import clinic_channel_mix, clinic_inputs, load_case_mix
+    from almen.access.simulate import (
+        POLICIES,
+        Hours,
+        SimParams,
+        make_workload,
+        replicate,
+        simulate,
+        summarise,
+        utilisation,
+    )
     from almen.cli import settings_of, warehouse_target
     from almen.errors import ParameterError
     from almen.warehouse import Warehouse
 
     if weeks < 1 or weeks > 104:
         raise ParameterError("--weeks must be between 1 and 104")
+    if replications < 1 or not 0 <= warmup_weeks < weeks:
+        raise ParameterError("--replications must be at least 1 and --warmup-weeks below --weeks")
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         per_weekday, fte, people = clinic_inputs(wh, clinic, year)
+        mix = clinic_channel_mix(wh, clinic, year)
     doctors = max(1, round(fte))
     params = SimParams(
         weeks=weeks,
@@ -126,10 +145,29 @@ def simulate_cmd(
         secretaries=max(1, doctors // 2) if secretaries is None else secretaries,
     )
     params.check()
-    work = make_workload(per_weekday, load_case_mix(), people, weeks=weeks, hours=Hours(),
-                         rules=load_rules(rules) if rules else None, seed=seed)  # fmt: skip
-    res = summarise({p: simulate(work, params, p) for p in POLICIES})
-    if emit(res, fmt, output):
+    table = load_rules(rules) if rules else None
+    case_mix = load_case_mix()
+
+    def draw(k: int):  # type: ignore[no-untyped-def]
+        return make_workload(per_weekday, case_mix, people, weeks=weeks, hours=Hours(),
+                             rules=table, seed=k, channel_mix=mix)  # fmt: skip
+
+    work = draw(seed)
+    sims = {p: simulate(work, params, p) for p in POLICIES}
+    res = summarise(sims, warmup_weeks)
+    util = pl.concat([utilisation(r, params, warmup_weeks).with_columns(policy=pl.lit(p))
+                      for p, r in sims.items()])  # fmt: skip
+    parts = {"waits": res, "utilisation": util, "channel_mix": mix}
+    if replications > 1:
+        rep_w, rep_u = replicate(draw, params, runs=replications, seed=seed,
+                                 warmup_weeks=warmup_weeks)  # fmt: skip
+        parts |= {"replicated_waits": rep_w, "replicated_utilisation": rep_u}
+    days = sum(1 for d in range(weeks * 7) if d % 7 < 5 and d >= warmup_weeks * 7)
+    contacts = float(len(work.arrival[work.arrival >= warmup_weeks * 7 * 1440]))
+    meta = {"clinic": clinic, "weeks": weeks, "warmup_weeks": warmup_weeks, "seed": seed,
+            "replications": replications, "doctors": params.doctors, "fte": fte,
+            "contacts_per_fte_day": contacts / days / fte if fte and days else None}  # fmt: skip
+    if emit(Result(parts, meta), fmt, output):
         return
     console.print(
         f"clinic {clinic}: {len(work.arrival):,} requests in {weeks} weeks "
@@ -156,6 +194,24 @@ def simulate_cmd(
             f"{r['within_target']:.0%}", f"{r['unserved']:.0%}", f"{r['doctor_share_severe']:.0%}",
         )  # fmt: skip
     console.print(t)
+    ut = Table(title="Utilisation of each role's time for requests (offered: all requests; "
+                     "above 1 the queue grows)")  # fmt: skip
+    for col in ("policy", "role", "staff", "offered", "served"):
+        ut.add_column(col, justify="left" if col in ("policy", "role") else "right")
+    for r in util.iter_rows(named=True):
+        if r["staff"]:
+            ut.add_row(r["policy"], r["pool"], str(r["staff"]), f"{r['offered']:.2f}",
+                       f"{r['served']:.2f}")  # fmt: skip
+    console.print(ut)
+    if meta["contacts_per_fte_day"] is not None:
+        console.print(f"{meta['contacts_per_fte_day']:.1f} contacts per FTE doctor a weekday "
+                      "(public: about 49, danish-facts §1.5)")  # fmt: skip
+    if replications > 1:
+        rw = parts["replicated_waits"].filter(pl.col("measure") == "p90_wait_h")
+        console.print(f"{replications} replications, 90th-percentile wait (mean, 95 % interval):")
+        for r in rw.iter_rows(named=True):
+            console.print(f"  {r['policy']:<9} {r['severity']:<12} {r['mean']:.1f} h "
+                          f"({r['ci_low']:.1f}-{r['ci_high']:.1f})")  # fmt: skip
 
 
 ooh_app = typer.Typer(help="Out-of-hours (lægevagt) planning.", no_args_is_help=True)
