@@ -159,7 +159,8 @@ def test_ooh_plan_command(call_cli, tiny_denmark: Path) -> None:  # type: ignore
                    "--format", "csv")  # fmt: skip
     text = csv.stdout.split("# phone")[0].removeprefix("# plan\n")  # parts marked "# name"
     plan = pl.read_csv(text.encode())
-    assert (plan["load_per_doctor"] <= 4.0).all() and len(plan) % (7 * 24) == 0
+    # every site has 8 day types (Monday..Sunday and holidays) × 24 hours
+    assert (plan["load_per_doctor"] <= 4.0).all() and len(plan) % (8 * 24) == 0
     bad = call_cli("--data", str(tiny_denmark), "ooh", "plan", "--region", "Region Atlantis")
     assert bad.exit_code == 2 and "no out-of-hours contacts for region" in bad.stderr
     impossible = call_cli("--data", str(tiny_denmark), "ooh", "plan", "--region",
@@ -178,7 +179,8 @@ def test_simulated_waits_fall_with_more_doctors_and_repeat_for_a_seed() -> None:
     sites = SITES.filter(pl.col("site") == "A")
     two, _ = staffing(d, sites, OohParams(max_load=4))
     one, _ = staffing(d, sites, OohParams(max_load=6))
-    assert set(two["doctors"]) == {2} and set(one["doctors"]) == {1}
+    week = pl.col("weekday") < 7  # the holiday day type has no demand here
+    assert set(two.filter(week)["doctors"]) == {2} and set(one.filter(week)["doctors"]) == {1}
     w2 = simulate_sites(two, 12.0, weeks=2, seed=5).row(0, named=True)
     w1 = simulate_sites(one, 12.0, weeks=2, seed=5).row(0, named=True)
     assert w2["mean_wait_min"] < w1["mean_wait_min"]
@@ -188,3 +190,31 @@ def test_simulated_waits_fall_with_more_doctors_and_repeat_for_a_seed() -> None:
     )
     # one doctor at 60 % busy is an M/M/1 queue: Wq = ρ / (μ − λ) = 0.6 / (1/12 − 1/20) = 18 min
     assert w1["mean_wait_min"] == pytest.approx(18.0, rel=0.25)
+
+
+def test_holidays_are_their_own_day_type() -> None:
+    """Issue 22 item 3: 1 January is planned as a holiday, not as an average weekday. In
+    2025, 54 consultations at 10:xx on 1 January (a Wednesday) and 1 on each ordinary
+    Wednesday (50: 24 and 31 December are closed too): Wednesdays plan 1 an hour at
+    10:00, holidays 54 / 12 (12 closed days in 2025: 10 public holidays with 24 and 31
+    December), so more doctors there."""
+    import datetime as dt
+
+    from almen.access.ooh import HOLIDAY
+    from almen.days import closed_days
+
+    wednesdays = [dt.datetime(2025, 1, 8, 10, 5) + dt.timedelta(weeks=k) for k in range(51)]
+    holiday = [dt.datetime(2025, 1, 1, 10, 5)] * 54
+    times = holiday + [t for t in wednesdays if t.date() not in closed_days(2025)]
+    c = pl.DataFrame({"site": ["A"] * len(times), "start_time": times,
+                      "kind": ["consultation"] * len(times), "minutes": [10] * len(times)})  # fmt: skip
+    d = demand(c, 2025)
+    n_closed = len(closed_days(2025))
+    got = {r["weekday"]: r["mean"] for r in d.iter_rows(named=True)}
+    assert got[HOLIDAY] == pytest.approx(54 / n_closed)
+    assert got[2] == pytest.approx(1.0)
+    plan, _ = staffing(d, SITES.filter(pl.col("site") == "A"), OohParams(max_load=1))
+    at10 = {
+        r["weekday"]: r["doctors"] for r in plan.filter(pl.col("hour") == 10).iter_rows(named=True)
+    }
+    assert at10[HOLIDAY] > at10[2]

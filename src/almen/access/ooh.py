@@ -39,12 +39,15 @@ import simpy
 from scipy.spatial import cKDTree
 from scipy.stats import poisson
 
+from almen.days import closed_days
 from almen.errors import ParameterError
 from almen.geo import to_km
 
 __all__ = [
+    "HOLIDAY",
     "OohParams",
     "consolidate",
+    "day_type",
     "demand",
     "erlang_c",
     "phone_agents",
@@ -120,17 +123,36 @@ def phone_agents(
     return n
 
 
-def demand(contacts: pl.DataFrame, year: int) -> pl.DataFrame:
-    """Mean contacts per site, weekday (0 = Monday), hour and kind over the year.
+HOLIDAY = 7  # the day type of public holidays, Christmas Eve and New Year's Eve
 
-    ``contacts``: site, start_time, kind, minutes."""
+
+def day_type(day: pl.Expr, year: int) -> pl.Expr:
+    """0-6 for an ordinary Monday..Sunday, ``HOLIDAY`` (7) for a public holiday,
+    Christmas Eve or New Year's Eve (``almen.days``): clinics are closed and the
+    out-of-hours service runs all day, with holiday demand rather than a weekday's."""
+    closed = sorted(closed_days(year))
+    return (
+        pl.when(day.is_in(closed))
+        .then(pl.lit(HOLIDAY))
+        .otherwise(day.dt.weekday() - 1)
+        .cast(pl.Int8)
+    )
+
+
+def demand(contacts: pl.DataFrame, year: int) -> pl.DataFrame:
+    """Mean contacts per site, day type, hour and kind over the year.
+
+    The column ``weekday`` is the day type: 0 = Monday … 6 = Sunday for ordinary days,
+    7 for holidays (``day_type``), each averaged over the days of its type, so 1 January
+    is planned as a holiday, not as an average Wednesday. ``contacts``: site,
+    start_time, kind, minutes."""
     weeks = (
         pl.DataFrame({"day": pl.date_range(pl.date(year, 1, 1), pl.date(year, 12, 31), eager=True)})
-        .group_by(weekday=pl.col("day").dt.weekday() - 1)
+        .group_by(weekday=day_type(pl.col("day"), year))
         .agg(days=pl.len())
     )
     c = contacts.with_columns(
-        weekday=pl.col("start_time").dt.weekday() - 1, hour=pl.col("start_time").dt.hour()
+        weekday=day_type(pl.col("start_time").dt.date(), year), hour=pl.col("start_time").dt.hour()
     )
     return (
         c.group_by("site", "weekday", "hour", "kind")
@@ -177,7 +199,10 @@ def staffing(
     names = sorted(load["site"].unique().to_list())
     grid = (
         pl.DataFrame({"site": names})
-        .join(pl.DataFrame({"weekday": list(range(7))}, schema={"weekday": pl.Int8}), how="cross")
+        .join(
+            pl.DataFrame({"weekday": list(range(HOLIDAY + 1))}, schema={"weekday": pl.Int8}),
+            how="cross",
+        )
         .join(pl.DataFrame({"hour": list(range(24))}, schema={"hour": pl.Int8}), how="cross")
     )
     plan = grid.join(load, on=["site", "weekday", "hour"], how="left").with_columns(
@@ -395,7 +420,8 @@ def simulate_sites(
     if consultation_minutes <= 0 or weeks < 1:
         raise ParameterError("consultation_minutes must be above 0 and weeks at least 1")
     out: list[dict[str, object]] = []
-    for n_site, (site, g) in enumerate(plan.group_by("site", maintain_order=True)):
+    week = plan.filter(pl.col("weekday") < HOLIDAY)  # an ordinary week; holidays apart
+    for n_site, (site, g) in enumerate(week.group_by("site", maintain_order=True)):
         g = g.sort("weekday", "hour")
         lam = g["load_in"].to_numpy().astype(float)  # each hour of the week
         if lam.sum() == 0:

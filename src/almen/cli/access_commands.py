@@ -216,7 +216,7 @@ def simulate_cmd(
 
 ooh_app = typer.Typer(help="Out-of-hours (lægevagt) planning.", no_args_is_help=True)
 app.add_typer(ooh_app, name="ooh")
-DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Holiday")
 
 
 def _waits(r: dict[str, object] | None) -> str:
@@ -300,7 +300,8 @@ def ooh_plan_cmd(
     for col in ("site", "doctor hours / week", "busiest hour: doctors", "max load / doctor",
                 "hours without doctor / week", "sent to", "wait mean / p90 (min)"):  # fmt: skip
         t.add_column(col, justify="left" if col in ("site", "sent to") else "right")
-    for site, g in plan.group_by("site", maintain_order=True):
+    ordinary = pl.col("weekday") < 7  # a week of ordinary days; holidays on their own line
+    for site, g in plan.filter(ordinary).group_by("site", maintain_order=True):
         closed = g.filter(pl.col("closed") & (pl.col("mean") > 0))
         sent = ", ".join(sorted({str(x) for x in closed["moved_to"].drop_nulls()}))
         doctors = g["doctors"].to_numpy()
@@ -319,7 +320,14 @@ def ooh_plan_cmd(
                 for r in low.iter_rows(named=True)
             )
         )
-    agents = phone["agents"].to_numpy()
+    holiday = plan.filter(~ordinary)
+    if len(holiday):
+        console.print(
+            f"a holiday (public holidays, 24 and 31 December): "
+            f"{int(holiday['doctors'].to_numpy().sum()):,} doctor hours over the sites, at "
+            f"most {int(holiday['doctors'].to_numpy().max())} at a site at once"
+        )
+    agents = phone.filter(ordinary)["agents"].to_numpy()
     console.print(
         f"phone line: {int(agents.sum()):,} agent hours a week, at most {int(agents.max())} "
         f"at once; every hour answers at least {phone['service_level'].to_numpy().min():.0%} "
