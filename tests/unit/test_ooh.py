@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -218,3 +220,61 @@ def test_holidays_are_their_own_day_type() -> None:
         r["weekday"]: r["doctors"] for r in plan.filter(pl.col("hour") == 10).iter_rows(named=True)
     }
     assert at10[HOLIDAY] > at10[2]
+
+
+def _simulate_mmnm(agents: int, lam: float, mu: float, theta: float, n: int, seed: int):  # type: ignore[no-untyped-def]
+    """M/M/N+M first come first served, exactly: a caller takes the earliest free agent
+    unless his patience runs out first (abandoners never take an agent)."""
+    import heapq
+
+    rng = np.random.default_rng(seed)
+    arrival = np.cumsum(rng.exponential(1 / lam, n))
+    service = rng.exponential(1 / mu, n)
+    patience = rng.exponential(1 / theta, n)
+    free = [0.0] * agents
+    waited = abandoned = within = 0
+    for a, s, p in zip(arrival, service, patience, strict=True):
+        start = max(a, free[0])
+        waited += start > a  # found every agent busy (whether he then hangs up or not)
+        if start - a > p:
+            abandoned += 1
+            continue
+        heapq.heapreplace(free, start + s)
+        within += start - a <= 3.0
+    return waited / n, abandoned / n, within / n
+
+
+def test_erlang_a_agrees_with_a_simulation_and_with_erlang_c_without_abandonment() -> None:
+    """Issue 22 item 3: 120 calls an hour, 4-minute calls (8 erlang), 9 agents, patience
+    5 minutes: the formula's waiting, abandoning and answered-within-3-minutes shares
+    match 200,000 simulated callers; with endless patience it is Erlang C."""
+    from almen.access.ooh import erlang_a
+
+    got = erlang_a(9, 120, 4.0, 5.0, 3.0)
+    waited, abandoned, within = _simulate_mmnm(9, 2.0, 0.25, 0.2, 200_000, seed=3)
+    assert got.waits == pytest.approx(waited, abs=0.01)
+    assert got.abandons == pytest.approx(abandoned, abs=0.005)
+    assert got.service_level == pytest.approx(within, abs=0.01)
+    patient = erlang_a(9, 120, 4.0, 1e6, 3.0)
+    assert patient.waits == pytest.approx(erlang_c(9, 8.0), rel=1e-3)
+    assert patient.service_level == pytest.approx(service_level(9, 8.0, 4.0, 3.0), rel=1e-3)
+    assert patient.abandons < 1e-4
+
+
+def test_every_contact_calls_the_visitation_line() -> None:
+    """Issue 22 item 3: 6 phone and 6 face-to-face contacts an hour: the line takes 12
+    calls an hour (10-minute calls, 2 erlang), not 6; the agents keep occupancy under
+    the cap, and the rostered agents cover the shrinkage."""
+    from almen.access.ooh import phone_plan
+
+    d = _demand([("A", 0, 20, "phone", 6.0), ("A", 0, 20, "consultation", 6.0)])
+    params = OohParams(shrinkage=0.25, occupancy_cap=0.85)
+    line = phone_plan(d, params).row(0, named=True)
+    assert line["calls"] == pytest.approx(12.0) and line["traffic"] == pytest.approx(2.0)
+    assert line["occupancy"] <= 0.85 and line["service_level"] >= 0.8
+    assert line["rostered"] == math.ceil(line["agents"] / 0.75)
+    only_phone = phone_plan(d, replace(params, all_contacts_call=False)).row(0, named=True)
+    assert only_phone["calls"] == pytest.approx(6.0) and only_phone["agents"] < line["agents"]
+    # nobody hangs up: Erlang C, and a patience of 5 minutes abandons a share
+    assert phone_plan(d, replace(params, patience_minutes=None)).row(0, named=True)["abandons"] == 0
+    assert 0 < line["abandons"] < 0.2

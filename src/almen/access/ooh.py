@@ -49,6 +49,7 @@ __all__ = [
     "consolidate",
     "day_type",
     "demand",
+    "erlang_a",
     "erlang_c",
     "phone_agents",
     "phone_plan",
@@ -69,6 +70,15 @@ class OohParams:
     service_level: float = 0.8  # share of calls answered within answer_minutes
     answer_minutes: float = 3.0
     max_doctors: int | None = None  # at most this many doctors at a site in an hour
+    # the phone line (issue 22 item 3): every contact is first a call to the visitation
+    # (seed 002 §3; the 1813 model); callers hang up after a patience of mean
+    # patience_minutes (Erlang A; None: nobody hangs up, Erlang C); shrinkage: the share
+    # of rostered agent time not on the phones (breaks, training); occupancy_cap: at most
+    # this share of the agents' time busy. All three are assumptions, no Danish figure.
+    all_contacts_call: bool = True
+    patience_minutes: float | None = 5.0
+    shrinkage: float = 0.25
+    occupancy_cap: float = 0.85
 
     def check(self) -> None:
         if self.max_load <= 0:
@@ -83,6 +93,10 @@ class OohParams:
             raise ParameterError("answer_minutes must not be negative")
         if self.max_doctors is not None and self.max_doctors < 1:
             raise ParameterError("max_doctors must be at least 1")
+        if self.patience_minutes is not None and self.patience_minutes <= 0:
+            raise ParameterError("patience_minutes must be above 0")
+        if not 0 <= self.shrinkage < 1 or not 0 < self.occupancy_cap <= 1:
+            raise ParameterError("shrinkage must be in [0, 1) and occupancy_cap in (0, 1]")
 
 
 def erlang_c(agents: int, traffic: float) -> float:
@@ -108,6 +122,83 @@ def service_level(agents: int, traffic: float, aht_minutes: float, answer_minute
         return 0.0
     c = erlang_c(agents, traffic)
     return 1.0 - c * math.exp(-(agents - traffic) * answer_minutes / aht_minutes)
+
+
+@dataclass(frozen=True)
+class ErlangA:
+    """The phone line with callers who hang up (M/M/N+M): the share that waits, the
+    share that abandons, the share answered within the answer time (of all callers),
+    and the agents' occupancy."""
+
+    waits: float
+    abandons: float
+    service_level: float
+    occupancy: float
+
+
+def erlang_a(
+    agents: int,
+    calls_per_hour: float,
+    aht_minutes: float,
+    patience_minutes: float,
+    answer_minutes: float,
+) -> ErlangA:
+    """Erlang A (Palm 1946; Garnett, Mandelbaum and Reiman 2002): Poisson calls at λ,
+    exponential handling with mean 1/μ, N agents, and each caller hangs up after an
+    exponential patience with mean 1/θ if not yet answered.
+
+    The number of callers in the system is a birth-death chain with birth λ and death
+    min(k, N) μ + max(k − N, 0) θ, solved for its stationary π (truncated where the tail
+    is below 1e-12). Arrivals see π (PASTA): P(wait) = Σ_{k ≥ N} π_k, P(abandon) =
+    Σ_{k > N} π_k (k − N) θ / λ, occupancy = Σ π_k min(k, N) / N. A caller who finds j
+    waiting ahead is answered within t with the probability that a chain j → … → 0 →
+    answered (rates N μ + i θ ahead, N μ at the front) ends before t and before his own
+    patience (rate θ throughout): the matrix exponential of that chain's generator.
+    With θ → 0 it is Erlang C."""
+    if agents < 0 or calls_per_hour < 0 or aht_minutes <= 0 or patience_minutes <= 0:
+        raise ParameterError("agents and calls must not be negative, times above 0")
+    lam, mu, theta = calls_per_hour / 60.0, 1.0 / aht_minutes, 1.0 / patience_minutes
+    if lam == 0:
+        return ErlangA(0.0, 0.0, 1.0, 0.0)
+    if agents == 0:
+        return ErlangA(1.0, 1.0, 0.0, 0.0)
+    # stationary distribution, in logs, out to where the tail is negligible
+    logp = [0.0]
+    k = 0
+    while True:
+        k += 1
+        death = min(k, agents) * mu + max(k - agents, 0) * theta
+        logp.append(logp[-1] + math.log(lam / death))
+        if k > agents and logp[-1] - max(logp) < math.log(1e-12):
+            break
+    lp = np.array(logp)
+    pi = np.exp(lp - lp.max())
+    pi /= pi.sum()
+    ks = np.arange(len(pi))
+    waits = float(pi[agents:].sum())
+    abandons = float((pi * np.maximum(ks - agents, 0)).sum() * theta / lam)
+    occupancy = float((pi * np.minimum(ks, agents)).sum() / agents)
+    # the tagged caller: states 0..J waiting ahead, plus "answered" (absorbing)
+    j_max = len(pi) - 1 - agents
+    served = _answered_within(agents * mu, theta, j_max, answer_minutes)
+    sl = float(pi[:agents].sum() + (pi[agents:] * served).sum())
+    return ErlangA(waits, abandons, sl, occupancy)
+
+
+def _answered_within(front: float, theta: float, j_max: int, t: float) -> np.ndarray:
+    """P(answered within t | j waiting ahead) for j = 0..j_max (see ``erlang_a``)."""
+    from scipy.linalg import expm
+
+    n = j_max + 1
+    q = np.zeros((n + 1, n + 1))
+    for i in range(n):
+        ahead = front + i * theta if i > 0 else front
+        q[i, i] = -(ahead + theta)
+        if i > 0:
+            q[i, i - 1] = ahead
+        else:
+            q[i, n] = front  # answered
+    return np.asarray(expm(q * t)[:n, n])
 
 
 def phone_agents(
@@ -263,41 +354,59 @@ def staffing(
 
 
 def phone_plan(d: pl.DataFrame, params: OohParams = OohParams()) -> pl.DataFrame:
-    """Agents on the phone line per weekday and hour (Erlang C)."""
+    """Agents on the phone line per day type and hour.
+
+    The calls are every contact (``all_contacts_call``: face-to-face ones are visited by
+    phone first) or only phone and video contacts; each call is handled in the mean
+    minutes of the phone and video contacts. The agents on the phones are the fewest
+    that answer ``service_level`` of all callers within ``answer_minutes`` with
+    occupancy at most ``occupancy_cap``: by Erlang A with ``patience_minutes``, or
+    Erlang C without. ``rostered`` = agents / (1 − shrinkage), rounded up."""
     params.check()
-    ph = (
-        d.filter(pl.col("kind").is_in(PHONE_KINDS))
+    kinds = d["kind"].unique().to_list() if params.all_contacts_call else list(PHONE_KINDS)
+    calls = (
+        d.filter(pl.col("kind").is_in(kinds))
         .group_by("weekday", "hour")
-        .agg(
-            calls=pl.col("mean").sum(),
-            contacts=pl.col("contacts").sum(),
-            minutes=pl.col("minutes").sum(),
-        )
-        .sort("weekday", "hour")
+        .agg(calls=pl.col("mean").sum())
     )
-    aht = ph["minutes"].to_numpy() / np.maximum(ph["contacts"].to_numpy(), 1)
-    agents = [
-        phone_agents(float(c), float(h), params.service_level, params.answer_minutes)
-        for c, h in zip(ph["calls"], aht, strict=True)
-    ]
-    return (
-        ph.select("weekday", "hour", "calls")
-        .with_columns(
-            aht_minutes=pl.Series(aht),
-            traffic=pl.col("calls") * pl.Series(aht) / 60.0,
-            agents=pl.Series(agents, dtype=pl.Int64),
-        )
-        .with_columns(
-            service_level=pl.Series(
-                [
-                    service_level(int(n), float(a), float(h), params.answer_minutes)
-                    for n, a, h in zip(
-                        agents, (ph["calls"].to_numpy() * aht / 60.0), aht, strict=True
-                    )
-                ]
-            )
-        )
+    ph_all = d.filter(pl.col("kind").is_in(PHONE_KINDS))
+    total_n = float(ph_all["contacts"].sum())
+    mean_aht = float(ph_all["minutes"].sum()) / total_n if total_n else 5.0
+    per = ph_all.group_by("weekday", "hour").agg(
+        contacts=pl.col("contacts").sum(), minutes=pl.col("minutes").sum()
     )
+    ph = calls.join(per, on=["weekday", "hour"], how="left").sort("weekday", "hour")
+    n_ph = ph["contacts"].fill_null(0).to_numpy().astype(float)
+    m_ph = ph["minutes"].fill_null(0).to_numpy().astype(float)
+    aht = np.where(n_ph > 0, m_ph / np.maximum(n_ph, 1), mean_aht)
+    rows = []
+    for c, h in zip(ph["calls"].to_numpy().astype(float), aht, strict=True):
+        rows.append(_line(c, float(h), params))
+    out = ph.select("weekday", "hour", "calls").with_columns(
+        aht_minutes=pl.Series(aht), traffic=pl.col("calls") * pl.Series(aht) / 60.0
+    )
+    return pl.concat([out, pl.DataFrame(rows)], how="horizontal")
+
+
+def _line(calls: float, aht: float, params: OohParams) -> dict[str, float | int]:
+    """One hour of the phone line: agents, the service level, abandonment, occupancy."""
+    a = calls * aht / 60.0
+    if calls <= 0:
+        return {"agents": 0, "service_level": 1.0, "abandons": 0.0, "occupancy": 0.0,
+                "rostered": 0}  # fmt: skip
+    n = max(1, math.ceil(a / params.occupancy_cap) if params.patience_minutes is None else 1)
+    while True:
+        if params.patience_minutes is None:
+            sl, ab = service_level(n, a, aht, params.answer_minutes), 0.0
+            occ = a / n
+        else:
+            e = erlang_a(n, calls, aht, params.patience_minutes, params.answer_minutes)
+            sl, ab, occ = e.service_level, e.abandons, e.occupancy
+        if sl >= params.service_level and occ <= params.occupancy_cap:
+            break
+        n += 1
+    return {"agents": n, "service_level": sl, "abandons": ab, "occupancy": occ,
+            "rostered": math.ceil(n / (1 - params.shrinkage) - 1e-9)}  # fmt: skip
 
 
 def consolidate(

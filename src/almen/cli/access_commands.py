@@ -241,6 +241,16 @@ def ooh_plan_cmd(
     max_doctors: Annotated[
         int | None, typer.Option(help="at most this many doctors at a site in an hour")
     ] = None,
+    patience_minutes: Annotated[
+        float, typer.Option(help="callers' mean patience before hanging up (0: none hang up)")
+    ] = 5.0,
+    shrinkage: Annotated[
+        float, typer.Option(help="share of rostered agent time off the phones")
+    ] = 0.25,
+    occupancy_cap: Annotated[float, typer.Option(help="at most this share of agents busy")] = 0.85,
+    phone_only: Annotated[
+        bool, typer.Option(help="only phone and video contacts call the line (not every contact)")
+    ] = False,
     consolidate: Annotated[
         bool, typer.Option(help="also move consultations to sites beside emergency departments")
     ] = False,
@@ -267,7 +277,10 @@ def ooh_plan_cmd(
     from almen.cli import settings_of, warehouse_target
     from almen.warehouse import Warehouse
 
-    params = OohParams(max_load, min_activity, quantile, service_level, answer_minutes, max_doctors)
+    params = OohParams(max_load, min_activity, quantile, service_level, answer_minutes, max_doctors,
+                       all_contacts_call=not phone_only,
+                       patience_minutes=patience_minutes if patience_minutes > 0 else None,
+                       shrinkage=shrinkage, occupancy_cap=occupancy_cap)  # fmt: skip
     params.check()
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         contacts, sites, ed_sites = ooh_inputs(wh, region, year)
@@ -327,12 +340,24 @@ def ooh_plan_cmd(
             f"{int(holiday['doctors'].to_numpy().sum()):,} doctor hours over the sites, at "
             f"most {int(holiday['doctors'].to_numpy().max())} at a site at once"
         )
-    agents = phone.filter(ordinary)["agents"].to_numpy()
+    week = phone.filter(ordinary)
+    agents = week["agents"].to_numpy()
+    calls = week["calls"].to_numpy()
+    abandoned = float((week["abandons"].to_numpy() * calls).sum() / max(calls.sum(), 1e-9))
     console.print(
-        f"phone line: {int(agents.sum()):,} agent hours a week, at most {int(agents.max())} "
-        f"at once; every hour answers at least {phone['service_level'].to_numpy().min():.0%} "
-        f"within {answer_minutes:g} min (target {service_level:.0%}); busiest hour "
-        f"{phone['calls'].to_numpy().max():.1f} calls"
+        f"phone line ({'phone and video contacts' if phone_only else 'every contact'}): "
+        f"{int(agents.sum()):,} agent hours a week on the phones, "
+        f"{int(week['rostered'].to_numpy().sum()):,} rostered ({shrinkage:.0%} shrinkage), at "
+        f"most {int(agents.max())} at once; every hour answers at least "
+        f"{phone['service_level'].to_numpy().min():.0%} of callers within "
+        f"{answer_minutes:g} min (target {service_level:.0%}), occupancy at most "
+        f"{occupancy_cap:.0%}; "
+        + (
+            f"{abandoned:.1%} of callers hang up (mean patience {patience_minutes:g} min)"
+            if patience_minutes > 0
+            else "nobody hangs up (Erlang C)"
+        )
+        + f"; busiest hour {calls.max():.1f} calls"
     )
     if after_plan is not None and summary is not None:
         console.print(
