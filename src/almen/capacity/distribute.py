@@ -29,48 +29,16 @@ before its last unit, worse off than the worst-off area now (docs/capacity.md).
 
 from __future__ import annotations
 
-import ctypes
 import heapq
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import polars as pl
 
 from almen.errors import ParameterError
+from almen.solver import quiet_highs as _highs
 
 __all__ = ["Distribution", "distribute", "side_by_side"]
-
-
-@contextmanager
-def _c_stdout_silenced() -> Iterator[None]:
-    """HiGHS prints its banner on the C-level stdout when the first model of a process
-    is made, before any option can be set; that would spoil ``--format csv`` output."""
-    sys.stdout.flush()
-    libc = ctypes.CDLL(None)
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        libc.fflush(None)
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _highs() -> Any:
-    import highspy
-
-    with _c_stdout_silenced():
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-    return h
 
 
 @dataclass(frozen=True)

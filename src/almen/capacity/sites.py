@@ -31,9 +31,9 @@ import numpy as np
 import polars as pl
 from scipy.spatial import cKDTree
 
-from almen.capacity.distribute import _highs
 from almen.errors import ParameterError
 from almen.geo import FREE_CHOICE_KM, FREE_CHOICE_MIN_OPEN, count_within, person_cells, to_lonlat
+from almen.solver import quiet_highs as _highs
 
 __all__ = ["SiteChoice", "choose_sites", "cover_sites"]
 

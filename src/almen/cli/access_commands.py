@@ -296,7 +296,11 @@ def ooh_plan_cmd(
             contacts, sites, ed_sites, home_visits_to_consultation=home_visits_to_consultation
         )
         after_plan, _ = staffing(demand(after, year), sites, params)
-    parts = {"plan": plan, "phone": phone, "simulated_waits": sim}
+    from almen.access.roster import week_rosters
+
+    shifts, rosters = week_rosters(plan, phone)
+    parts = {"plan": plan, "phone": phone, "simulated_waits": sim, "shifts": shifts,
+             "rosters": rosters}  # fmt: skip
     if after_plan is not None and summary is not None:
         parts["consolidated_plan"] = after_plan
         parts["consolidation"] = pl.DataFrame([{**summary, "ed_sites": ", ".join(ed_sites)}])
@@ -333,6 +337,14 @@ def ooh_plan_cmd(
                 for r in low.iter_rows(named=True)
             )
         )
+    rt = Table(title="Shift rosters of an ordinary week (4, 6 or 8 hours; HiGHS): the fewest "
+                     "shift hours covering every hour")  # fmt: skip
+    for col in ("roster", "hours needed", "shifts", "shift hours", "surplus"):
+        rt.add_column(col, justify="left" if col == "roster" else "right")
+    for r in rosters.iter_rows(named=True):
+        rt.add_row(r["who"], f"{r['hours_needed']:,.0f}", f"{r['shifts']:,}",
+                   f"{r['shift_hours']:,}", f"{r['surplus_hours']:,.0f}")  # fmt: skip
+    console.print(rt)
     holiday = plan.filter(~ordinary)
     if len(holiday):
         console.print(
