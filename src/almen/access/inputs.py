@@ -31,6 +31,18 @@ def load_case_mix() -> pl.DataFrame:
     return pl.read_csv(reference.DATA_DIR / "request_mix.csv")
 
 
+def _daytime_claims(wh: Warehouse, provider_number: str, year: int, codes: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """The clinic's claims of ``year`` with one of ``codes``, out-of-hours left out."""
+    c = wh.read_table("claim")
+    return c.filter(
+        (c.provider_number == provider_number)
+        & (c.service_date >= dt.date(year, 1, 1))
+        & (c.service_date <= dt.date(year, 12, 31))
+        & c.service_code.isin(list(codes))
+        & (c.time_band != "ooh")
+    )
+
+
 def clinic_inputs(
     wh: Warehouse, provider_number: str, year: int
 ) -> tuple[list[float], float, pl.DataFrame]:
@@ -40,14 +52,7 @@ def clinic_inputs(
     clinic = wh.read_table("clinic")
     if clinic.filter(clinic.provider_number == provider_number).count().execute() == 0:
         raise NotFoundError(f"no clinic with provider number {provider_number!r}")
-    c = wh.read_table("claim")
-    c = c.filter(
-        (c.provider_number == provider_number)
-        & (c.service_date >= dt.date(year, 1, 1))
-        & (c.service_date <= dt.date(year, 12, 31))
-        & c.service_code.isin(list(CONTACT_CODES))
-        & (c.time_band != "ooh")
-    )
+    c = _daytime_claims(wh, provider_number, year, CONTACT_CODES)
     by_day = c.group_by(wd=c.service_date.day_of_week.index()).aggregate(n=c.count()).to_polars()
     days = [0] * 7
     d = dt.date(year, 1, 1)
@@ -84,14 +89,7 @@ def clinic_channel_mix(wh: Warehouse, provider_number: str, year: int) -> pl.Dat
     their service code is (``simulate.TODAY_CHANNEL``): how it works today."""
     from almen.access.simulate import TODAY_CHANNEL
 
-    c = wh.read_table("claim")
-    c = c.filter(
-        (c.provider_number == provider_number)
-        & (c.service_date >= dt.date(year, 1, 1))
-        & (c.service_date <= dt.date(year, 12, 31))
-        & c.service_code.isin(list(TODAY_CHANNEL))
-        & (c.time_band != "ooh")
-    )
+    c = _daytime_claims(wh, provider_number, year, tuple(TODAY_CHANNEL))
     by = c.group_by("service_code").aggregate(n=c.count()).to_polars()
     mapping = pl.DataFrame({"service_code": list(TODAY_CHANNEL),
                             "channel": list(TODAY_CHANNEL.values())})  # fmt: skip
