@@ -36,7 +36,7 @@ import numpy as np
 import polars as pl
 import simpy
 
-from almen.access.triage import SEVERITIES, Request, TriageRules, triage
+from almen.access.triage import SEVERITIES, Decision, Request, TriageRules, triage
 from almen.errors import ParameterError
 
 __all__ = [
@@ -194,13 +194,16 @@ def make_workload(
     chronic = people["chronic"].to_numpy()[who]
     special = people["special_effort"].to_numpy()[who]
     decisions = []
+    seen: dict[tuple[str, int, str, bool, bool], Decision] = {}  # no free text: same in, same out
     for i in range(n):
-        flags = frozenset(
-            f for f, on in (("chronic", chronic[i]), ("special_effort", special[i])) if on
-        )
-        decisions.append(
-            triage(Request(str(reasons[i]), int(ages[i]), str(sexes[i]), flags), rules)
-        )
+        key = (str(reasons[i]), int(ages[i]), str(sexes[i]), bool(chronic[i]), bool(special[i]))
+        d = seen.get(key)
+        if d is None:
+            flags = frozenset(
+                f for f, on in (("chronic", key[3]), ("special_effort", key[4])) if on
+            )
+            d = seen[key] = triage(Request(key[0], key[1], key[2], flags), rules)
+        decisions.append(d)
     handler = np.array([d.handler for d in decisions], dtype=object)
     channel = np.array([d.channel for d in decisions], dtype=object)
     base = rng.exponential(1.0, n)  # one draw per request: common random numbers
