@@ -509,6 +509,9 @@ class OohPlanPhoneRow(Out):
     traffic: float | None = None
     agents: int | None = None
     service_level: float | None = None
+    abandons: float | None = None
+    occupancy: float | None = None
+    rostered: int | None = None
 
 
 class OohPlanPlanRow(Out):

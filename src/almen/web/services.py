@@ -588,7 +588,9 @@ class Services:
             contacts, sites, _ = ooh_inputs(wh, region, self.year)
             d = demand(contacts, self.year)
             plan, _w = staffing(d, sites)
-            by_hour = d.group_by("hour").agg(pl.col("mean").sum() / 7).sort("hour")
+            # an ordinary day's hours: the 7 weekdays' means (holidays are day type 7)
+            week = d.filter(pl.col("weekday") < 7)
+            by_hour = week.group_by("hour").agg(pl.col("mean").sum() / 7).sort("hour")
             return {"plan": plan, "phone": phone_plan(d), "demand_by_hour": by_hour}
 
         return self.cached(("ooh", region, self.year), compute)
