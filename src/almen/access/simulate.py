@@ -46,6 +46,7 @@ __all__ = [
     "SimParams",
     "Workload",
     "make_workload",
+    "open_days",
     "replicate",
     "simulate",
     "summarise",
@@ -366,14 +367,21 @@ def summarise(runs: dict[str, pl.DataFrame], warmup_weeks: float = 0.0) -> pl.Da
     )
 
 
+def open_days(params: SimParams, warmup_weeks: float = 0.0) -> int:
+    """The days the clinic is open in the simulated weeks after the warm-up (every day
+    without opening hours)."""
+    hours = params.hours or Hours(0, MINUTES_PER_DAY, (0, 1, 2, 3, 4, 5, 6))
+    return sum(1 for d in range(params.weeks * 7)
+               if d % 7 in hours.weekdays and d >= warmup_weeks * 7)  # fmt: skip
+
+
 def utilisation(run: pl.DataFrame, params: SimParams, warmup_weeks: float = 0.0) -> pl.DataFrame:
     """Per role (pool): staff, the minutes of requests that arrived after the warm-up
     (offered) and of those served, against the role's time for requests in the same
     weeks (staff × availability × opening minutes × open days). ``offered`` above 1 is a
     queue that cannot be kept: it grows for as long as the clinic runs."""
     hours = params.hours or Hours(0, MINUTES_PER_DAY, (0, 1, 2, 3, 4, 5, 6))
-    days = sum(1 for d in range(params.weeks * 7) if d % 7 in hours.weekdays
-               and d >= warmup_weeks * 7)  # fmt: skip
+    days = open_days(params, warmup_weeks)
     per_day = hours.close_minute - hours.open_minute
     staff = {"doctor": params.doctors, "nurse": params.nurses, "secretary": params.secretaries}
     r = run.filter(pl.col("arrival") >= warmup_weeks * 7 * MINUTES_PER_DAY)

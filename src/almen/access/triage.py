@@ -104,23 +104,27 @@ def find_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
     for start, word in enumerate(words):
         if not _word_matches(word, phrase[0]):
             continue
-        at, ok = start, True
+        at = start
         for pattern in phrase[1:]:
-            for step in range(1, PHRASE_GAP + 2):
-                nxt = at + step
-                if nxt >= len(words) or not words[nxt][0].isalnum():
-                    ok = False
-                    break
-                if _word_matches(words[nxt], pattern):
-                    at = nxt
-                    break
-            else:
-                ok = False
-            if not ok:
+            nxt = _next_word(words, at, pattern)
+            if nxt is None:
                 break
-        if ok and not _negated(words, start):
-            return True
+            at = nxt
+        else:
+            if not _negated(words, start):
+                return True
     return False
+
+
+def _next_word(words: list[str], at: int, pattern: str) -> int | None:
+    """The index of the first word after ``at`` matching ``pattern`` within
+    ``PHRASE_GAP`` other words and before any punctuation, or None."""
+    for nxt in range(at + 1, min(at + PHRASE_GAP + 2, len(words))):
+        if not words[nxt][0].isalnum():
+            return None
+        if _word_matches(words[nxt], pattern):
+            return nxt
+    return None
 
 
 def _negated(words: list[str], start: int) -> bool:

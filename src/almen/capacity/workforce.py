@@ -181,7 +181,7 @@ class Draws:
     entry: np.ndarray
     leave: np.ndarray
     stock: np.ndarray
-    returning: np.ndarray | None = None
+    returning: np.ndarray
 
 
 def draw(params: WorkforceParams, rng: np.random.Generator, runs: int) -> Draws:
@@ -220,7 +220,8 @@ def entrants(
     pipeline[:] = params.in_training // ty
     pipeline[:, 0] += params.in_training - (params.in_training // ty) * ty
     d = draws or Draws(np.full(runs, params.fill_rate), np.full(runs, params.completion),
-                       np.full(runs, params.entry_rate), np.ones(runs), np.ones(runs))  # fmt: skip
+                       np.full(runs, params.entry_rate), np.ones(runs), np.ones(runs),
+                       np.full(runs, params.return_rate))  # fmt: skip
     t = 0
     while True:
         intake = params.intake_in(params.start_year + t)
@@ -283,7 +284,7 @@ def project_parts(
     leave = np.stack([base_leave, base_leave * params.employed_leave_factor], axis=1)
     leave = np.clip(leave, 0.0, 1.0)[:, None, :, :]  # run, 1, role, age
     young = params.return_max_age > AGES
-    returning = d.returning if d.returning is not None else np.full(runs, params.return_rate)
+    returning = d.returning
     fte_age = np.where(AGES >= 60, params.fte_60_plus, 1.0)
     fte_sex = np.array([params.fte_female, params.fte_male])
     pipeline = entrants(params, rng, runs, intake_by_year, draws=d)

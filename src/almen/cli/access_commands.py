@@ -121,6 +121,7 @@ def simulate_cmd(
         Hours,
         SimParams,
         make_workload,
+        open_days,
         replicate,
         simulate,
         summarise,
@@ -162,7 +163,7 @@ def simulate_cmd(
         rep_w, rep_u = replicate(draw, params, runs=replications, seed=seed,
                                  warmup_weeks=warmup_weeks)  # fmt: skip
         parts |= {"replicated_waits": rep_w, "replicated_utilisation": rep_u}
-    days = sum(1 for d in range(weeks * 7) if d % 7 < 5 and d >= warmup_weeks * 7)
+    days = open_days(params, warmup_weeks)
     contacts = float(len(work.arrival[work.arrival >= warmup_weeks * 7 * 1440]))
     meta = {"clinic": clinic, "weeks": weeks, "warmup_weeks": warmup_weeks, "seed": seed,
             "replications": replications, "doctors": params.doctors, "fte": fte,
