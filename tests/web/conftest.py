@@ -69,7 +69,8 @@ def role_pages(site: Site) -> dict[str, list[str]]:
         "reg": [f"/region/{site.region}"],
         "klynge": [f"/cluster/{site.cluster}"],
         "klinik": [f"/clinic/{site.clinic}", f"/clinic/{site.clinic}/patient/{site.patient}",
-                   f"/clinic/{site.clinic}/s96", f"/clinic/{site.clinic}/audit"],
+                   f"/clinic/{site.clinic}/s96", f"/clinic/{site.clinic}/audit",
+                   f"/clinic/{site.clinic}/vejviser"],
     }  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from almen import i18n, population
+from almen import guide, i18n, population
 from almen.access.inbox import SOURCES
 from almen.access.triage import CHANNELS, HANDLERS, REASONS, SEVERITIES
 from almen.population.definitions import FRAILTY_BANDS
@@ -18,8 +18,8 @@ from tests.web.conftest import Site, role_pages
 
 # 177,952 or 3,969,123 (a single "1,093" is a Danish ratio with three decimals)
 ENGLISH_THOUSANDS = re.compile(r"\b\d{1,3}(?:,\d{3}){2,}\b|\b\d{2,3},\d{3}\b")
-# 0.96, 56.00 (1.600 is Danish; §5.3 is a section)
-ENGLISH_DECIMAL = re.compile(r"(?<!§)\b\d+\.\d{1,2}\b|(?<!§)\b0\.\d+\b")
+# 0.96, 56.00 (1.600 is Danish; §5.3 and "afsnit 5.3" are sections)
+ENGLISH_DECIMAL = re.compile(r"(?<!§)(?<!afsnit )\b\d+\.\d{1,2}\b|(?<!§)\b0\.\d+\b")
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")  # frail_elderly, chest_pain, same_day
 
@@ -68,6 +68,8 @@ def test_the_scan_catches_what_it_is_for() -> None:
         and len(english_leftovers("177,952 and 0.96 and 56.00 on 2025-01-01 frail_elderly")) == 5
     )
     assert english_leftovers("1.600-reglen, 177.952 kr., 0,96, 56,00, 2. december 2026") == []
+    assert english_leftovers("vejviseren, afsnit 5.1; §2.4") == []
+    assert len(english_leftovers("afsnittet 5.1 koster 0.96")) == 2
 
 
 def test_numbers_money_and_dates_are_danish() -> None:
@@ -88,7 +90,10 @@ def test_both_catalogs_hold_every_message_and_every_code() -> None:
              "definition": population.load_definitions().group_names, "sex": ("F", "M"),
              "frailty": FRAILTY_BANDS,
              "status": ("new", "assigned", "done"), "method": ("standardised", "crude"),
-             "source": SOURCES, "role": ROLES}  # fmt: skip
+             "source": SOURCES, "role": ROLES, "guide_topic": guide.TOPICS,
+             "guide_scope": (*guide.SCOPES[:3], "Region Hovedstaden"),
+             "guide_concept": guide.CONCEPTS,
+             "guide_details": ("national", "seed", "general", "unknown")}  # fmt: skip
     missing = [f"code.{k}.{v}" for k, vs in kinds.items() for v in vs if f"code.{k}.{v}" not in da]
     assert missing == []
     # the Danish catalog is Danish: it translates the codes rather than repeating them

@@ -76,6 +76,7 @@ def main() -> None:
 from almen.cli import access_commands as _access_commands  # noqa: E402,F401
 from almen.cli import capacity_commands as _capacity_commands  # noqa: E402,F401
 from almen.cli import data_commands as _data_commands  # noqa: E402,F401
+from almen.cli import guide_commands as _guide_commands  # noqa: E402,F401
 from almen.cli import ingest_commands as _ingest_commands  # noqa: E402,F401
 from almen.cli import population_commands as _population_commands  # noqa: E402,F401
 from almen.cli import settlement_commands as _settlement_commands  # noqa: E402,F401

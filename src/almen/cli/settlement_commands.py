@@ -159,6 +159,47 @@ def runs(
     console.print(t)
 
 
+@app.command()
+@guard
+def statements(
+    ctx: typer.Context,
+    year: YearOpt,
+    clinic: ClinicOpt = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="also the local-agreement lines (seed 004 §5.1)")
+    ] = False,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """The statements issued for the year, as `settle` wrote them (the latest run of each
+    month); read only. With --local, the local-agreement lines behind their local column,
+    by month and service code (paid outside the frame and § 96, seed 004 §5.1)."""
+    with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
+        if not wh.has_table("settlement"):
+            raise NotFoundError(f"no statements yet; `almen settle --year {year}` issues them")
+        stmt, ret = readers.current_statements(wh, year)
+        lines = readers.local_lines(wh, year, clinic) if local else None
+    if clinic is not None:
+        stmt = stmt.filter(pl.col("provider_number") == clinic)
+        ret = ret.filter(pl.col("provider_number") == clinic)
+    if stmt.is_empty():
+        who = f" of clinic {clinic}" if clinic else ""
+        raise NotFoundError(f"no statements{who} for {year}; `almen settle --year {year}` "
+                            "issues them")  # fmt: skip
+    parts = {"statement": stmt, "returned": ret, **({"local": lines} if lines is not None else {})}
+    if emit(Result(parts, {"year": year, "clinic": clinic}), fmt, output):
+        return
+    _render_clinic_or_summary(stmt, ret)
+    if lines is not None:
+        t = Table(title=f"Local-agreement lines {year} ({len(lines):,})")
+        for col in ("clinic", "month", "service", "name", "lines", "DKK"):
+            t.add_column(col, justify="right" if col in ("lines", "DKK") else "left")
+        for r in lines.iter_rows(named=True):
+            t.add_row(r["provider_number"], r["month"].strftime("%Y-%m"), r["service_code"],
+                      r["name_en"] or "", f"{r['lines']:,}", _dkk(r["dkk"]))  # fmt: skip
+        console.print(t)
+
+
 def _render_clinic_or_summary(stmt: pl.DataFrame, returned: pl.DataFrame) -> None:
     if stmt["provider_number"].n_unique() == 1:
         _render_clinic(stmt, returned, str(stmt["provider_number"][0]))

@@ -28,6 +28,7 @@ from almen.settlement import (
     frame_rate,
     frame_report,
     load_service_rules,
+    local_agreement_lines,
     monthly_claims,
     service_overview,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "expo",
     "fees_for_year",
     "frame_for_year",
+    "local_lines",
     "overview_for_clinic",
     "overview_inputs",
     "s96_inputs",
@@ -217,6 +219,21 @@ def current_statements(wh: Warehouse, year: int) -> tuple[pl.DataFrame, pl.DataF
         latest.rename({"month": "settlement_month"}), on=["settlement_month", "run_id"], how="semi"
     )
     return stmt, ret.sort("claim_id")
+
+
+def local_lines(
+    wh: Warehouse, year: int, clinic: str | None = None, *, summary: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The local-agreement lines of ``year``'s statements (``local_agreement_lines``) of
+    one clinic or all, from ``summary`` (a ``year_summary``) or the year's claims checked
+    through December (only the clinic's, when one is given)."""
+    if summary is None:
+        checked = checked_year(wh, year, dt.date(year, 12, 31))
+        if clinic is not None:
+            checked = checked.filter(checked.provider_number == clinic)
+        summary = claim_summary(checked, by_service=True)
+    out = local_agreement_lines(summary, fees_for_year(wh, year))
+    return out if clinic is None else out.filter(pl.col("provider_number") == clinic)
 
 
 def _claims_of(wh: Warehouse, year: int) -> ibis.Table:

@@ -206,6 +206,38 @@ def monthly_claims(summary: ibis.Table | pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def local_agreement_lines(summary: pl.DataFrame, fees: pl.DataFrame) -> pl.DataFrame:
+    """The local-agreement lines of the statements (seed 004 §5.1: paid outside the frame
+    and § 96): accepted lines of category "local" by clinic, settlement month and service
+    code, with the service's Danish and English name. Per clinic and month the dkk add up
+    to the statement's ``local_dkk``.
+
+    ``summary`` is a ``claim_summary(by_service=True)``; ``fees`` the schedule in force.
+    Columns: provider_number, month, service_code, name_da, name_en, lines, units, dkk.
+    """
+    if "service_code" not in summary.columns:
+        raise ValueError("local_agreement_lines needs a summary by service")
+    names = fees.select("service_code", "name_da", "name_en").unique("service_code")
+    return (
+        summary.filter((pl.col("category") == "local") & ~pl.col("returned"))
+        .group_by("provider_number", "settlement_month", "service_code")
+        .agg(pl.col("lines").sum(), pl.col("units").sum(), pl.col("dkk").sum())
+        .rename({"settlement_month": "month"})
+        .join(names, on="service_code", how="left")
+        .select(
+            "provider_number",
+            "month",
+            "service_code",
+            "name_da",
+            "name_en",
+            "lines",
+            "units",
+            "dkk",
+        )
+        .sort("provider_number", "month", "service_code")
+    )
+
+
 def accepted_by_group(
     summary: ibis.Table | pl.DataFrame, *, start: dt.date, end: dt.date
 ) -> pl.DataFrame:

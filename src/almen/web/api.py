@@ -300,6 +300,64 @@ def overview(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] 
     return {"services": rows(ov)}
 
 
+@router.get(
+    "/clinics/{provider_number}/local-agreements",
+    response_model=None,
+    responses=out.answers(out.ClinicsLocalAgreements, 200),
+)
+def local_agreements(c: C, provider_number: str, fmt: FormatQ = None) -> dict[str, Any] | Response:
+    """The local-agreement lines of the clinic's statements (seed 004 §5.1: paid outside
+    the frame and § 96) by month and service; each month's dkk is the statement's
+    local_dkk. ``format`` gives them as a file."""
+    c.need_clinic_money(provider_number)
+    lines = c.services.local_lines(provider_number)
+    if fmt is not None:
+        return download({"local": lines}, fmt, f"lokale-aftaler-{provider_number}-{c.services.year}",
+                        provider_number=provider_number, year=c.services.year)  # fmt: skip
+    return {"provider_number": provider_number, "year": c.services.year, "lines": rows(lines)}
+
+
+LangQ = Annotated[Literal["da", "en"], Query(description="language of the texts")]
+
+
+@router.get("/guide", response_model=None, responses=out.answers(out.Guide, 200))
+def guide(
+    c: C, region: str | None = None, topic: str | None = None, lang: LangQ = "da",
+    fmt: FormatQ = None,
+) -> dict[str, Any] | Response:  # fmt: skip
+    """The guide for new GPs (seed 004): the bodies around a clinic, what they do, when to
+    contact them, how, and the seed section; ``region`` gives that region's bodies (the
+    regional details are the seed's in Region Hovedstaden, unknown elsewhere)."""
+    from almen import guide as vejviser
+    from almen.web.guide import guide_file
+
+    c.need_user()
+    table = vejviser.guide(guide_file(), region=region, topic=topic, lang=lang)
+    if fmt is not None:
+        return download({"guide": table}, fmt, "vejviser", region=region, topic=topic)
+    return {"region": region, "topic": topic, "bodies": rows(table)}
+
+
+@router.get(
+    "/clinics/{provider_number}/guide",
+    response_model=None,
+    responses=out.answers(out.ClinicsGuide, 200),
+)
+def clinic_guide(
+    c: C, provider_number: str, topic: str | None = None, lang: LangQ = "da",
+    fmt: FormatQ = None,
+) -> dict[str, Any] | Response:  # fmt: skip
+    """The guide for this clinic's region, each concept almen computes with the page that
+    computes it for the clinic (``pages``; ``concept_pages`` maps them all)."""
+    from almen.web.guide import clinic_guide as for_clinic
+
+    clinic, table, pages = for_clinic(c, provider_number, topic, lang)
+    if fmt is not None:
+        return download({"guide": pl.DataFrame(table, infer_schema_length=None)}, fmt,
+                        f"vejviser-{provider_number}", **clinic)  # fmt: skip
+    return {"clinic": clinic, "concept_pages": pages, "bodies": table}
+
+
 @router.get("/frame", response_model=None, responses=out.answers(out.Frame, 200))
 def frame(c: C) -> dict[str, Any]:
     """The budget frame month by month (Denmark and regions; a region user its own)."""

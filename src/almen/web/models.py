@@ -288,6 +288,62 @@ class ClinicsOverview(Out):
     services: list[ClinicsOverviewServicesRow]
 
 
+class ClinicsLocalAgreementsLine(Out):
+    month: str | None = None
+    service_code: str | None = None
+    name_da: str | None = None
+    name_en: str | None = None
+    lines: int | None = None
+    units: float | None = None
+    dkk: float | None = None
+    provider_number: str | None = None
+
+
+class ClinicsLocalAgreements(Out):
+    provider_number: str
+    year: int
+    lines: list[ClinicsLocalAgreementsLine]
+
+
+class GuideBody(Out):
+    id: str
+    topic: str
+    name: str
+    what: str
+    when: str
+    note: str
+    phone: str
+    email: str
+    address: str
+    web: str
+    applies_to: str
+    regional_details: str
+    seed: str
+    section: str
+    concepts: str
+    basis: str
+    pages: str | None = None
+
+
+class Guide(Out):
+    region: str | None = None
+    topic: str | None = None
+    bodies: list[GuideBody]
+
+
+class GuideClinic(Out):
+    provider_number: str
+    region: str
+    municipality: str
+    cluster: str
+
+
+class ClinicsGuide(Out):
+    clinic: GuideClinic
+    concept_pages: dict[str, str]
+    bodies: list[GuideBody]
+
+
 class FrameMonth(Out):
     month: str | None = None
     insured: int | None = None

@@ -684,10 +684,26 @@ def clinic_page(c: C, provider_number: str) -> Response:
     from almen.access.triage import CHANNELS, REASONS
 
     flash = c.request.session.pop("flash", None)
+    local = rows(s.local_lines(provider_number).drop("provider_number"))
     return render(c, "clinic.html", f"Klinik {provider_number}", month=month, figs={"months": _fig(f_m)},
-                  reasons=rows(reasons), ceiling=ceiling, overview=rows(ov), findings=findings,
-                  quality=quality, inbox=inbox, pn=provider_number, request_reasons=REASONS,
-                  channels=CHANNELS, flash=flash)  # fmt: skip
+                  statements=rows(st), local=local, reasons=rows(reasons), ceiling=ceiling,
+                  overview=rows(ov), findings=findings, quality=quality, inbox=inbox,
+                  pn=provider_number, request_reasons=REASONS, channels=CHANNELS,
+                  flash=flash)  # fmt: skip
+
+
+@router.get("/clinic/{provider_number}/vejviser")
+def guide_page(c: C, provider_number: str) -> Response:
+    """The guide for new GPs (seed 004) for this clinic: the bodies of its region by
+    topic (the whole guide on one page, one download), and each concept almen computes
+    linked to the clinic's page for it."""
+    from almen.guide import TOPICS
+    from almen.web.guide import clinic_guide
+
+    clinic, guide, pages = clinic_guide(c, provider_number, None, lang_of(c))
+    title = i18n.gettext(lang_of(c), "ui.guide_title").format(provider_number)
+    return render(c, "guide.html", title, clinic=clinic, guide=guide, pages=pages,
+                  topics=TOPICS, pn=provider_number)  # fmt: skip
 
 
 def _inbox(c: Ctx, provider_number: str) -> list[dict[str, Any]]:

@@ -395,6 +395,15 @@ class Services:
 
         return self.derived(("overview", self.year, clinic), compute)
 
+    def local_lines(self, clinic: str) -> pl.DataFrame:
+        """The clinic's local-agreement lines of the year (``readers.local_lines``), from
+        the year's summary."""
+        from almen.settlement import readers
+
+        return self.cached(("local lines", self.year, clinic),
+                           lambda wh: readers.local_lines(wh, self.year, clinic,
+                                                          summary=self.summary()))  # fmt: skip
+
     def compare_fees(
         self, scenario_text: str, *, source: str = "scenario", budget_neutral: bool | None = None
     ) -> dict[str, Any]:
