@@ -157,3 +157,74 @@ def test_replications_cover_the_mm1_figures() -> None:
     )
     # served utilisation: 6,000 requests of 5 minutes against the 7 weeks' minutes
     assert served["ci_low"] <= 6_000 * 5 / (weeks * 7 * 1440) <= served["ci_high"]
+
+
+def _today_workload(tiny_denmark: Path, per_day: float = 25.0) -> Workload:
+    with Warehouse.connect(tiny_denmark, read_only=True) as wh:
+        pn = wh.read_table("clinic").provider_number.execute().iloc[0]
+        _, _, people = clinic_inputs(wh, pn, 2025)
+    mix = pl.DataFrame({"channel": ["consultation", "phone", "e_consultation"],
+                        "share": [0.55, 0.38, 0.07]})  # fmt: skip
+    return make_workload([per_day] * 5 + [0.0, 0.0], load_case_mix(), people, weeks=4,
+                         seed=5, channel_mix=mix)  # fmt: skip
+
+
+def test_today_takes_phone_contacts_in_the_morning_phone_hour(tiny_denmark: Path) -> None:
+    """Issue 22 item 1 (the morning phone hour): under today the doctors take phone
+    contacts 8-9 only, so a call at 10:00 waits for the next morning; without a phone
+    hour they are taken through the day."""
+    from almen.access.simulate import utilisation
+
+    work = _today_workload(tiny_denmark)
+    assert work.channel_today is not None
+    params = SimParams(weeks=4, doctors=1, nurses=1, secretaries=1)
+    run = simulate(work, params, "today").with_columns(channel=pl.Series(work.channel_today))
+    calls = run.filter(pl.col("channel") == "phone", pl.col("start").is_not_null())
+    minute = calls["start"] % 1440
+    assert len(calls) > 50 and ((minute >= 480) & (minute < 540)).all()
+    late = calls.filter(pl.col("arrival") % 1440 >= 9 * 60)
+    next_morning = (late["arrival"] // 1440 + 1) * 1440 + 480 - late["arrival"]
+    assert len(late) and (late["start"] - late["arrival"] >= next_morning - 1e-9).all()
+    anytime = simulate(work, SimParams(weeks=4, doctors=1, phone_hour=None), "today")
+    free = anytime.with_columns(channel=pl.Series(work.channel_today)).filter(
+        pl.col("channel") == "phone", pl.col("start").is_not_null()
+    )
+    assert ((free["start"] % 1440) >= 540).any()
+    # the phone hour moves no minutes: the doctors offer the same load either way
+    u_hour = utilisation(run, params).filter(pl.col("pool") == "doctor")["offered_minutes"][0]
+    u_any = utilisation(anytime, params).filter(pl.col("pool") == "doctor")["offered_minutes"][0]
+    assert u_hour == pytest.approx(u_any)
+
+
+def test_staff_consultations_move_minutes_from_the_doctors_to_the_nurses(
+    tiny_denmark: Path,
+) -> None:
+    """Issue 22 item 1 (staff consultations, seed 003: staff take what the doctor need
+    not): under today a share of consultations goes to a nurse at the nurse's minutes.
+    On the same requests the doctors' offered minutes fall by exactly the doctor's
+    minutes of the consultations moved and the nurses' rise by theirs (20 against 15
+    minutes); with no nurse the doctor keeps them."""
+    from almen.access.simulate import utilisation
+
+    work = _today_workload(tiny_denmark)
+    assert work.minutes_today is not None and work.minutes_staff is not None
+
+    def offered(share: float, nurses: int = 1) -> dict[str, float]:
+        p = SimParams(weeks=4, doctors=2, nurses=nurses, secretaries=1, staff_share=share)
+        u = utilisation(simulate(work, p, "today"), p)
+        return dict(zip(u["pool"], u["offered_minutes"], strict=True))
+
+    none, some = offered(0.0), offered(0.3)
+    moved = simulate(work, SimParams(weeks=4, doctors=2, staff_share=0.3), "today")
+    is_staff = (moved["pool"] == "nurse").to_numpy()
+    assert 0.2 < is_staff.sum() / (work.channel_today == "consultation").sum() < 0.4
+    assert none["doctor"] - some["doctor"] == pytest.approx(work.minutes_today[is_staff].sum())
+    assert some["nurse"] - none["nurse"] == pytest.approx(work.minutes_staff[is_staff].sum())
+    assert work.minutes_staff[is_staff].sum() == pytest.approx(
+        work.minutes_today[is_staff].sum() * 20 / 15
+    )
+    assert offered(0.3, nurses=0)["doctor"] == pytest.approx(none["doctor"])
+    with pytest.raises(ParameterError, match="phone hour"):
+        SimParams(phone_hour=(7 * 60, 8 * 60)).check()
+    with pytest.raises(ParameterError, match="staff share"):
+        SimParams(staff_share=1.5).check()

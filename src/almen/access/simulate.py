@@ -6,9 +6,13 @@ doctor need not. Requests arrive (Poisson, in opening hours, as many a weekday a
 clinic's claims show), are triaged (``triage``), and wait for a doctor, nurse or
 secretary. Three policies, on the same requests and the same drawn service times:
 
-- ``today``: the clinic as it works today: every request to a doctor, first come first
-  served, by the channel the clinic's claims show (consultation, phone, e-consultation,
-  video, home visit in the claims' shares) with the doctor's minutes for that channel;
+- ``today``: the clinic as it works today: first come first served, by the channel the
+  clinic's claims show (consultation, phone, e-consultation, video, home visit in the
+  claims' shares) with the minutes for that channel; a share of the consultations are
+  staff consultations (``staff_share``: delegated to a nurse, billed on the doctor's
+  codes, so the claims cannot tell them apart), and the doctors take their phone
+  contacts in the morning phone hour (``phone_hour``, 8-9), consultations the rest of
+  the day;
 - ``fcfs``: every request to a doctor as a consultation, first come first served;
 - ``priority``: every request to a doctor, the most severe first (then by arrival);
 - ``routing``: the most severe first, and each request to the handler and channel triage
@@ -127,6 +131,8 @@ class Workload:
     minutes_routed: np.ndarray  # with the triaged handler and channel (routing)
     minutes_today: np.ndarray | None = None  # the doctor by the claims' channel (today)
     channel_today: np.ndarray | None = None  # str
+    minutes_staff: np.ndarray | None = None  # a consultation by a nurse (today)
+    staff_draw: np.ndarray | None = None  # uniform: a staff consultation if < staff_share
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,11 @@ class SimParams:
     availability: dict[str, float] = field(
         default_factory=lambda: {"doctor": 0.65, "nurse": 0.8, "secretary": 0.5}
     )
+    # today: the share of consultations a nurse does (delegated; an assumption: no public
+    # Danish figure) and the doctors' morning phone hour (minutes after midnight; None:
+    # phone contacts any time of the day)
+    staff_share: float = 0.25
+    phone_hour: tuple[int, int] | None = (8 * 60, 9 * 60)
 
     def check(self) -> None:
         if self.weeks < 1:
@@ -153,6 +164,15 @@ class SimParams:
         for role, share in self.availability.items():
             if not 0 < share <= 1:
                 raise ParameterError(f"availability of {role} must be above 0 and at most 1")
+        if not 0 <= self.staff_share <= 1:
+            raise ParameterError("the staff share of consultations must be between 0 and 1")
+        if self.phone_hour is not None:
+            start, end = self.phone_hour
+            h = self.hours
+            if not start < end or (
+                h is not None and not h.open_minute <= start < end <= h.close_minute
+            ):
+                raise ParameterError("the phone hour must lie inside the opening hours")
 
 
 def make_workload(
@@ -220,6 +240,7 @@ def make_workload(
         today = np.full(n, "consultation", dtype=object)
     today_mean = np.array([consult if c == "consultation" else SERVICE_MINUTES[("doctor", c)]
                            for c in today])  # fmt: skip
+    staff_draw = rng.random(n)  # drawn last: the draws above are as before
     return Workload(
         arrival=arrival,
         severity_rank=np.array([SEVERITIES.index(d.severity) for d in decisions], dtype=np.int64),
@@ -231,6 +252,8 @@ def make_workload(
         minutes_routed=base * routed_mean,
         minutes_today=base * today_mean,
         channel_today=today,
+        minutes_staff=base * SERVICE_MINUTES[("nurse", "consultation")],
+        staff_draw=staff_draw,
     )
 
 
@@ -256,14 +279,39 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
         pool_of[i] = POOL[work.handler[i]] if policy == "routing" else "doctor"
         if staff[pool_of[i]] == 0:
             pool_of[i] = "doctor"  # nobody in that role: the doctor takes it
-    start = np.full(n, np.nan)
     hours = params.hours
+    phone = np.zeros(n, dtype=bool)  # waits for the doctors' phone hour
+    if policy == "today" and work.channel_today is not None:
+        minutes = minutes.copy()
+        consult = work.channel_today == "consultation"
+        if work.staff_draw is not None and work.minutes_staff is not None and params.nurses:
+            by_staff = consult & (work.staff_draw < params.staff_share)
+            pool_of[by_staff] = "nurse"
+            minutes[by_staff] = work.minutes_staff[by_staff]
+        if params.phone_hour is not None and hours is not None:
+            phone = work.channel_today == "phone"
+    pools["doctor_phone"] = simpy.PriorityStore(env)
+    start = np.full(n, np.nan)
 
     def arrivals() -> simpy.events.ProcessGenerator:
         for i in range(n):
             yield env.timeout(max(work.arrival[i] - env.now, 0.0))
             prio = (0, i) if policy in ("fcfs", "today") else (int(work.severity_rank[i]), i)
-            yield pools[pool_of[i]].put(simpy.PriorityItem(prio, i))
+            store = "doctor_phone" if phone[i] else pool_of[i]
+            yield pools[store].put(simpy.PriorityItem(prio, i))
+
+    def segment(role: str, now: float) -> tuple[simpy.PriorityStore, float]:
+        """The queue a worker takes from now, and until when: a doctor takes phone
+        contacts in the phone hour and the rest before and after it (today)."""
+        assert hours is not None
+        day = int(now // MINUTES_PER_DAY) * MINUTES_PER_DAY
+        close = day + hours.close_minute
+        if role != "doctor" or not phone.any() or params.phone_hour is None:
+            return pools[role], close
+        ph_start, ph_end = day + params.phone_hour[0], day + params.phone_hour[1]
+        if ph_start <= now < ph_end:
+            return pools["doctor_phone"], ph_end
+        return pools["doctor"], ph_start if now < ph_start else close
 
     def worker(pool: simpy.PriorityStore, role: str) -> simpy.events.ProcessGenerator:
         budget = params.availability.get(role, 1.0)
@@ -280,12 +328,13 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
                 if left <= 0:  # today's time for requests is spent
                     yield env.timeout(hours.until_close(env.now) + 1e-6)
                     continue
-                get = pool.get()
-                closing = env.timeout(min(hours.until_close(env.now), left))
+                store, until = segment(role, env.now)
+                get = store.get()
+                closing = env.timeout(min(until - env.now, left))
                 yield get | closing
                 if not get.triggered:  # taken in the same instant as the timeout: keep it
                     get.cancel()
-                    yield env.timeout(hours.until_close(env.now) + 1e-6)
+                    yield env.timeout(max(until - env.now, 0.0) + 1e-6)
                     continue
                 item = get.value
                 assert item is not None
@@ -297,9 +346,9 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
             yield env.timeout(minutes[i])
 
     env.process(arrivals())
-    for name, store in pools.items():
+    for name in staff:
         for _ in range(staff[name]):
-            env.process(worker(store, name))
+            env.process(worker(pools[name], name))
     if n and work.arrival.max() >= params.weeks * 7 * MINUTES_PER_DAY:
         raise ParameterError(
             f"the workload has requests after the {params.weeks} simulated weeks; draw it "

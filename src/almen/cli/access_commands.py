@@ -89,6 +89,25 @@ def triage_cmd(
         console.print(f"target {due.at:%Y-%m-%d %H:%M} by {where}")
 
 
+def _phone_hour(text: str) -> tuple[int, int] | None:
+    """``--phone-hour`` "8-9" (hours, or "8:30-9") as minutes after midnight; "none"."""
+    from almen.errors import ParameterError
+
+    if text.strip().lower() == "none":
+        return None
+
+    def minute(part: str) -> int:
+        h, _, m = part.strip().partition(":")
+        if not h.isdigit() or (m and not m.isdigit()):
+            raise ParameterError(f"--phone-hour must be like 8-9 or none, not {text!r}")
+        return int(h) * 60 + int(m or 0)
+
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise ParameterError(f"--phone-hour must be like 8-9 or none, not {text!r}")
+    return minute(start), minute(end)
+
+
 @access_app.command("simulate")
 @guard
 def simulate_cmd(
@@ -107,13 +126,23 @@ def simulate_cmd(
     warmup_weeks: Annotated[
         float, typer.Option(help="weeks at the start left out of the figures")
     ] = 1.0,
+    staff_share: Annotated[
+        float, typer.Option(help="today: share of consultations a nurse does (assumption)")
+    ] = 0.25,
+    phone_hour: Annotated[
+        str, typer.Option(help="today: the doctors' phone hour, e.g. 8-9, or none")
+    ] = "8-9",
+    doctor_availability: Annotated[
+        float, typer.Option(help="share of the opening hours a doctor has for requests")
+    ] = 0.65,
     rules: RulesOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
     """A clinic's days over weeks (SimPy) under four policies: today (the claims' channels,
-    first come first served), every request a consultation first come first served,
-    severity priority, and routing to staff and digital channels."""
+    first come first served, staff consultations and the morning phone hour), every
+    request a consultation first come first served, severity priority, and routing to
+    staff and digital channels."""
     from almen.access import load_rules
     from almen.access.inputs import clinic_channel_mix, clinic_inputs, load_case_mix
     from almen.access.simulate import (
@@ -144,6 +173,9 @@ def simulate_cmd(
         doctors=doctors,
         nurses=max(1, doctors // 2) if nurses is None else nurses,
         secretaries=max(1, doctors // 2) if secretaries is None else secretaries,
+        availability={"doctor": doctor_availability, "nurse": 0.8, "secretary": 0.5},
+        staff_share=staff_share,
+        phone_hour=_phone_hour(phone_hour),
     )
     params.check()
     table = load_rules(rules) if rules else None
@@ -167,13 +199,16 @@ def simulate_cmd(
     contacts = float(len(work.arrival[work.arrival >= warmup_weeks * 7 * 1440]))
     meta = {"clinic": clinic, "weeks": weeks, "warmup_weeks": warmup_weeks, "seed": seed,
             "replications": replications, "doctors": params.doctors, "fte": fte,
+            "staff_share": staff_share, "phone_hour": phone_hour,
+            "doctor_availability": doctor_availability,
             "contacts_per_fte_day": contacts / days / fte if fte and days else None}  # fmt: skip
     if emit(Result(parts, meta), fmt, output):
         return
     console.print(
         f"clinic {clinic}: {len(work.arrival):,} requests in {weeks} weeks "
         f"({sum(per_weekday[:5]) / 5:.0f} a weekday from the {year} claims), {params.doctors} "
-        f"doctors, {params.nurses} nurses, {params.secretaries} secretaries, open 8-16 weekdays"
+        f"doctors, {params.nurses} nurses, {params.secretaries} secretaries, open 8-16 weekdays; "
+        f"today: {staff_share:.0%} of consultations by staff, phone hour {phone_hour}"
     )
     t = Table(title="Waiting (clock hours from request to start), by policy and severity")
     for col in (
