@@ -278,3 +278,58 @@ def test_every_contact_calls_the_visitation_line() -> None:
     # nobody hangs up: Erlang C, and a patience of 5 minutes abandons a share
     assert phone_plan(d, replace(params, patience_minutes=None)).row(0, named=True)["abandons"] == 0
     assert 0 < line["abandons"] < 0.2
+
+
+def test_the_coordinator_doctor_takes_the_video_contacts_and_is_always_on() -> None:
+    """Seed 002 §3 ("koordinatorlægefunktioner" that support the municipal acute nurses
+    and AMK and take the video consultations so the visitators are not interrupted): 3
+    video contacts an hour at 20:00 leave the line for the coordinator; at 02:00, with no
+    video at all, one coordinator is still on duty; without the function the line takes
+    the video calls and there is no coordinator."""
+    from almen.access.ooh import coordinator_plan, phone_plan
+
+    d = _demand([("A", 0, 20, "phone", 6.0), ("A", 0, 20, "video", 3.0),
+                 ("A", 0, 20, "consultation", 4.0), ("A", 1, 2, "phone", 1.0)])  # fmt: skip
+    with_c, without = OohParams(), OohParams(coordinator=False)
+    line = {(r["weekday"], r["hour"]): r for r in phone_plan(d, with_c).iter_rows(named=True)}
+    full = {(r["weekday"], r["hour"]): r for r in phone_plan(d, without).iter_rows(named=True)}
+    assert line[(0, 20)]["calls"] == pytest.approx(10.0) and full[(0, 20)]["calls"] == 13.0
+    coord = {
+        (r["weekday"], r["hour"]): r for r in coordinator_plan(d, with_c).iter_rows(named=True)
+    }
+    assert set(coord) == {(0, 20), (1, 2)}  # every hour the service runs
+    assert coord[(0, 20)]["calls"] == pytest.approx(3.0)
+    # 3 calls of 10 minutes: 0.5 erlang; at most 85 % busy and 80 % within 3 minutes
+    assert coord[(0, 20)]["agents"] >= 1 and coord[(0, 20)]["occupancy"] <= 0.85
+    assert coord[(1, 2)]["calls"] == 0 and coord[(1, 2)]["agents"] == 1
+    assert coordinator_plan(d, without).is_empty()
+
+
+def test_a_holiday_has_its_own_roster() -> None:
+    """Issue 22 item 3 (holiday rosters): a holiday's doctors are rostered on its own 24
+    hours (day 7), covering every hour, no shift running past midnight; the ordinary
+    week's roster is unchanged by it."""
+    from almen.access.roster import week_rosters
+
+    plan = pl.DataFrame(
+        {
+            "site": ["A"] * 4,
+            "weekday": [0, 0, 7, 7],
+            "hour": [20, 21, 10, 23],
+            "doctors": [1, 1, 2, 1],
+        },
+        schema_overrides={"weekday": pl.Int8, "hour": pl.Int8},
+    )
+    phone = plan.with_columns(rostered=pl.col("doctors")).drop("site", "doctors")
+    shifts, totals = week_rosters(plan, phone)
+    hol = shifts.filter(pl.col("who") == "A", pl.col("day") == 7)
+    cover = np.zeros(24)
+    for r in hol.iter_rows(named=True):
+        assert r["hour"] + r["length"] <= 24
+        cover[r["hour"] : r["hour"] + r["length"]] += r["count"]
+    assert cover[10] >= 2 and cover[23] >= 1
+    t = {(r["who"], r["day_type"]): r for r in totals.iter_rows(named=True)}
+    # two 4-hour shifts over 10:00 and one 20:00-24:00 (the shortest is 4 hours)
+    assert t[("A", "holiday")]["hours_needed"] == 3 and t[("A", "holiday")]["shift_hours"] == 12
+    assert hol.filter(pl.col("hour") == 20)["count"].sum() == 1
+    assert t[("A", "week")]["hours_needed"] == 2 and t[("A", "week")]["shift_hours"] == 4

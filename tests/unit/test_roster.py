@@ -65,7 +65,7 @@ def test_highs_finds_the_fewest_shift_hours_found_by_search(hours: list[int]) ->
 
 def test_bad_rosters_say_what_is_wrong() -> None:
     with pytest.raises(ParameterError, match="168"):
-        roster(np.zeros(24))
+        roster(np.zeros(25))
     with pytest.raises(ParameterError, match="between 1 and 24"):
         roster(np.ones(HOURS_PER_WEEK), lengths=(0,))
     assert roster(np.zeros(HOURS_PER_WEEK)).height == 0
@@ -82,9 +82,17 @@ def test_the_plan_command_writes_rosters_that_cover_it(call_cli, tiny_denmark) -
     parts = json.loads(r.stdout)["parts"]
     plan, shifts = pl.DataFrame(parts["plan"]), pl.DataFrame(parts["shifts"])
     for site in plan["site"].unique().to_list():
-        mine = shifts.filter(pl.col("who") == site)
+        mine = shifts.filter(pl.col("who") == site, pl.col("day") < 7)
         cover = _covered(mine.select(pl.col("day") * 24 + pl.col("hour"), "length", "count"))
         week = plan.filter(pl.col("site") == site, pl.col("weekday") < 7).sort("weekday", "hour")
         assert (cover >= week["doctors"].to_numpy()).all()
-    rosters = {x["who"]: x for x in parts["rosters"]}
-    assert "phone line" in rosters and all(x["surplus_hours"] >= 0 for x in rosters.values())
+        # a holiday (day type 7) on its own 24 hours
+        hol = shifts.filter(pl.col("who") == site, pl.col("day") == 7)
+        day = _covered(hol.select("hour", "length", "count"), 24)
+        need = np.zeros(24)
+        h = plan.filter(pl.col("site") == site, pl.col("weekday") == 7)
+        need[h["hour"].to_numpy()] = h["doctors"].to_numpy()
+        assert (day >= need).all()
+    rosters = {(x["who"], x["day_type"]): x for x in parts["rosters"]}
+    assert ("phone line", "week") in rosters and ("coordinator", "holiday") in rosters
+    assert all(x["surplus_hours"] >= 0 for x in rosters.values())

@@ -47,6 +47,7 @@ __all__ = [
     "HOLIDAY",
     "OohParams",
     "consolidate",
+    "coordinator_plan",
     "day_type",
     "demand",
     "erlang_a",
@@ -79,6 +80,11 @@ class OohParams:
     patience_minutes: float | None = 5.0
     shrinkage: float = 0.25
     occupancy_cap: float = 0.85
+    # the coordinator doctor (seed 002 §3: "koordinatorlægefunktioner" that work with the
+    # municipal acute nurses and AMK and take the video consultations, so the other
+    # visitators are not interrupted): on duty in every hour the service runs, more when
+    # the video contacts need more; the video contacts leave the visitation line
+    coordinator: bool = True
 
     def check(self) -> None:
         if self.max_load <= 0:
@@ -357,19 +363,24 @@ def phone_plan(d: pl.DataFrame, params: OohParams = OohParams()) -> pl.DataFrame
     """Agents on the phone line per day type and hour.
 
     The calls are every contact (``all_contacts_call``: face-to-face ones are visited by
-    phone first) or only phone and video contacts; each call is handled in the mean
-    minutes of the phone and video contacts. The agents on the phones are the fewest
+    phone first) or only phone and video contacts, less the video contacts when a
+    coordinator doctor takes them (``coordinator``, ``coordinator_plan``); each call is
+    handled in the mean minutes of the phone (and, without a coordinator, video)
+    contacts. The agents on the phones are the fewest
     that answer ``service_level`` of all callers within ``answer_minutes`` with
     occupancy at most ``occupancy_cap``: by Erlang A with ``patience_minutes``, or
     Erlang C without. ``rostered`` = agents / (1 − shrinkage), rounded up."""
     params.check()
     kinds = d["kind"].unique().to_list() if params.all_contacts_call else list(PHONE_KINDS)
+    if params.coordinator:
+        kinds = [k for k in kinds if k != "video"]  # the coordinator doctor takes them
     calls = (
         d.filter(pl.col("kind").is_in(kinds))
         .group_by("weekday", "hour")
         .agg(calls=pl.col("mean").sum())
     )
-    ph_all = d.filter(pl.col("kind").is_in(PHONE_KINDS))
+    talk = [k for k in PHONE_KINDS if k != "video" or not params.coordinator]
+    ph_all = d.filter(pl.col("kind").is_in(talk))
     total_n = float(ph_all["contacts"].sum())
     mean_aht = float(ph_all["minutes"].sum()) / total_n if total_n else 5.0
     per = ph_all.group_by("weekday", "hour").agg(
@@ -386,6 +397,42 @@ def phone_plan(d: pl.DataFrame, params: OohParams = OohParams()) -> pl.DataFrame
         aht_minutes=pl.Series(aht), traffic=pl.col("calls") * pl.Series(aht) / 60.0
     )
     return pl.concat([out, pl.DataFrame(rows)], how="horizontal")
+
+
+def coordinator_plan(d: pl.DataFrame, params: OohParams = OohParams()) -> pl.DataFrame:
+    """Coordinator doctors per day type and hour (seed 002 §3): the function is staffed
+    in every hour the service has contacts (it supports the municipal acute nurses and
+    AMK, whatever the video load), and takes the video consultations, planned as the
+    phone line is (Erlang A with the same service level, patience and occupancy cap) on
+    the video contacts' own minutes. ``agents`` is the larger of 1 and what the video
+    calls need; ``rostered`` adds the shrinkage. Empty without ``coordinator``.
+    Columns as ``phone_plan``."""
+    params.check()
+    cols = {"weekday": pl.Int8, "hour": pl.Int8, "calls": pl.Float64,
+            "aht_minutes": pl.Float64, "traffic": pl.Float64, "agents": pl.Int64,
+            "service_level": pl.Float64, "abandons": pl.Float64, "occupancy": pl.Float64,
+            "rostered": pl.Int64}  # fmt: skip
+    if not params.coordinator:
+        return pl.DataFrame(schema=cols)
+    running = d.group_by("weekday", "hour").agg(pl.col("mean").sum().alias("any"))
+    video = (
+        d.filter(pl.col("kind") == "video")
+        .group_by("weekday", "hour")
+        .agg(calls=pl.col("mean").sum(), n=pl.col("contacts").sum(), m=pl.col("minutes").sum())
+    )
+    v = running.join(video, on=["weekday", "hour"], how="left").sort("weekday", "hour")
+    n_all, m_all = float(v["n"].fill_null(0).sum()), float(v["m"].fill_null(0).sum())
+    mean_aht = m_all / n_all if n_all else 10.0
+    rows = []
+    for r in v.iter_rows(named=True):
+        calls = float(r["calls"] or 0.0)
+        aht = float(r["m"]) / float(r["n"]) if r["n"] else mean_aht
+        line = _line(calls, aht, params)
+        line["agents"] = max(1, int(line["agents"]))
+        line["rostered"] = max(1, int(line["rostered"]))
+        rows.append({"weekday": r["weekday"], "hour": r["hour"], "calls": calls,
+                     "aht_minutes": aht, "traffic": calls * aht / 60.0, **line})  # fmt: skip
+    return pl.DataFrame(rows, schema=cols)
 
 
 def _line(calls: float, aht: float, params: OohParams) -> dict[str, float | int]:

@@ -287,6 +287,10 @@ def ooh_plan_cmd(
     phone_only: Annotated[
         bool, typer.Option(help="only phone and video contacts call the line (not every contact)")
     ] = False,
+    coordinator: Annotated[
+        bool,
+        typer.Option(help="a coordinator doctor on duty, taking the video contacts (seed 002 §3)"),
+    ] = True,
     consolidate: Annotated[
         bool, typer.Option(help="also move consultations to sites beside emergency departments")
     ] = False,
@@ -302,6 +306,7 @@ def ooh_plan_cmd(
     from almen.access.inputs import ooh_inputs
     from almen.access.ooh import (
         OohParams,
+        coordinator_plan,
         demand,
         phone_plan,
         simulate_sites,
@@ -316,13 +321,15 @@ def ooh_plan_cmd(
     params = OohParams(max_load, min_activity, quantile, service_level, answer_minutes, max_doctors,
                        all_contacts_call=not phone_only,
                        patience_minutes=patience_minutes if patience_minutes > 0 else None,
-                       shrinkage=shrinkage, occupancy_cap=occupancy_cap)  # fmt: skip
+                       shrinkage=shrinkage, occupancy_cap=occupancy_cap,
+                       coordinator=coordinator)  # fmt: skip
     params.check()
     with Warehouse.connect(warehouse_target(settings_of(ctx)), read_only=True) as wh:
         contacts, sites, ed_sites = ooh_inputs(wh, region, year)
     d = demand(contacts, year)
     plan, w = staffing(d, sites, params)
     phone = phone_plan(d, params)
+    coord = coordinator_plan(d, params)
     minutes = contacts.filter(pl.col("kind") == "consultation")["minutes"].to_numpy()
     sim = simulate_sites(plan, float(minutes.mean()) if len(minutes) else 10.0, weeks=4)
     waits = {r["site"]: r for r in sim.iter_rows(named=True)}
@@ -334,9 +341,9 @@ def ooh_plan_cmd(
         after_plan, _ = staffing(demand(after, year), sites, params)
     from almen.access.roster import week_rosters
 
-    shifts, rosters = week_rosters(plan, phone)
-    parts = {"plan": plan, "phone": phone, "simulated_waits": sim, "shifts": shifts,
-             "rosters": rosters}  # fmt: skip
+    shifts, rosters = week_rosters(plan, phone, coordinator=coord if coordinator else None)
+    parts = {"plan": plan, "phone": phone, "coordinator": coord, "simulated_waits": sim,
+             "shifts": shifts, "rosters": rosters}  # fmt: skip
     if after_plan is not None and summary is not None:
         parts["consolidated_plan"] = after_plan
         parts["consolidation"] = pl.DataFrame([{**summary, "ed_sites": ", ".join(ed_sites)}])
@@ -373,12 +380,12 @@ def ooh_plan_cmd(
                 for r in low.iter_rows(named=True)
             )
         )
-    rt = Table(title="Shift rosters of an ordinary week (4, 6 or 8 hours; HiGHS): the fewest "
-                     "shift hours covering every hour")  # fmt: skip
-    for col in ("roster", "hours needed", "shifts", "shift hours", "surplus"):
-        rt.add_column(col, justify="left" if col == "roster" else "right")
+    rt = Table(title="Shift rosters of an ordinary week and of a holiday (4, 6 or 8 hours; "
+                     "HiGHS): the fewest shift hours covering every hour")  # fmt: skip
+    for col in ("roster", "days", "hours needed", "shifts", "shift hours", "surplus"):
+        rt.add_column(col, justify="left" if col in ("roster", "days") else "right")
     for r in rosters.iter_rows(named=True):
-        rt.add_row(r["who"], f"{r['hours_needed']:,.0f}", f"{r['shifts']:,}",
+        rt.add_row(r["who"], r["day_type"], f"{r['hours_needed']:,.0f}", f"{r['shifts']:,}",
                    f"{r['shift_hours']:,}", f"{r['surplus_hours']:,.0f}")  # fmt: skip
     console.print(rt)
     holiday = plan.filter(~ordinary)
@@ -407,6 +414,14 @@ def ooh_plan_cmd(
         )
         + f"; busiest hour {calls.max():.1f} calls"
     )
+    if coordinator and len(coord):
+        cw = coord.filter(ordinary)
+        console.print(
+            f"coordinator doctor: {int(cw['agents'].sum()):,} hours a week on duty "
+            f"({int(cw['rostered'].sum()):,} rostered), at most "
+            f"{int(cw['agents'].to_numpy().max())} at "
+            f"once; {float(cw['calls'].sum()):,.1f} video contacts a week taken off the line"
+        )
     if after_plan is not None and summary is not None:
         console.print(
             f"consolidation to sites beside emergency departments ({', '.join(ed_sites)}): "

@@ -901,10 +901,12 @@ def inbox_action(c: C, request_id: RequestP, action: Literal["assign", "reply", 
 
 @router.get("/ooh/plan", response_model=None, responses=out.answers(out.OohPlan, 200))
 def ooh_plan(c: C, region: str) -> dict[str, Any]:
-    """Out-of-hours staffing per site and hour, the phone line, demand by hour."""
+    """Out-of-hours staffing per site and hour, the phone line, the coordinator doctors
+    (seed 002 §3), demand by hour."""
     u = c.need_role("national", "region")
     if u.role == "region" and region != u.scope:
         raise HTTPException(403, "this region is outside your scope")
     p = c.services.ooh_plan(region)
     return {"region": region, "demand_by_hour": rows(p["demand_by_hour"]),
-            "phone": rows(p["phone"]), "plan": rows(p["plan"])}  # fmt: skip
+            "phone": rows(p["phone"]), "coordinator": rows(p["coordinator"]),
+            "plan": rows(p["plan"])}  # fmt: skip

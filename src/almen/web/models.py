@@ -587,6 +587,7 @@ class OohPlan(Out):
     region: str
     demand_by_hour: list[OohPlanDemandByHourRow]
     phone: list[OohPlanPhoneRow]
+    coordinator: list[OohPlanPhoneRow]
     plan: list[OohPlanPlanRow]
 
 

@@ -591,7 +591,7 @@ class Services:
     # -- access -----------------------------------------------------------------------
     def ooh_plan(self, region: str) -> dict[str, pl.DataFrame]:
         from almen.access.inputs import ooh_inputs
-        from almen.access.ooh import demand, phone_plan, staffing
+        from almen.access.ooh import coordinator_plan, demand, phone_plan, staffing
 
         def compute(wh: Warehouse) -> dict[str, pl.DataFrame]:
             contacts, sites, _ = ooh_inputs(wh, region, self.year)
@@ -600,7 +600,8 @@ class Services:
             # an ordinary day's hours: the 7 weekdays' means (holidays are day type 7)
             week = d.filter(pl.col("weekday") < 7)
             by_hour = week.group_by("hour").agg(pl.col("mean").sum() / 7).sort("hour")
-            return {"plan": plan, "phone": phone_plan(d), "demand_by_hour": by_hour}
+            return {"plan": plan, "phone": phone_plan(d), "coordinator": coordinator_plan(d),
+                    "demand_by_hour": by_hour}  # fmt: skip
 
         return self.cached(("ooh", region, self.year), compute)
 
