@@ -17,7 +17,7 @@ import ibis
 import polars as pl
 
 from almen.access.inputs import clinic_channel_mix, clinic_inputs, load_case_mix, ooh_inputs
-from almen.access.ooh import demand, phone_plan, simulate_sites, staffing
+from almen.access.ooh import coordinator_plan, demand, phone_plan, simulate_sites, staffing
 from almen.access.roster import week_rosters
 from almen.access.simulate import (
     POLICIES,
@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             d = demand(contacts, YEAR)
             plan, _ = staffing(d, sites)
             phone = phone_plan(d)
+            coordinator = coordinator_plan(d)
             simulate_sites(plan, 12.0, weeks=4)
-            week_rosters(plan, phone)
+            week_rosters(plan, phone, coordinator=coordinator)
             t2 = time.perf_counter()
             rows.append((region, len(contacts), t1 - t0, t2 - t1))
         d_ = wh.read_table("doctor")
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         "| figure | value | target |",
         "|---|---|---|",
         *(
-            f"| out-of-hours plan, {r}: {n:,} contacts (read {a:.1f} s + plan, phone line, 4 simulated weeks and rosters {b:.1f} s) | {a + b:.1f} s | < 10 s ({verdict(a + b < 10)}) |"
+            f"| out-of-hours plan, {r}: {n:,} contacts (read {a:.1f} s + plan, phone line, coordinator, 4 simulated weeks and rosters (week and holiday) {b:.1f} s) | {a + b:.1f} s | < 10 s ({verdict(a + b < 10)}) |"
             for r, n, a, b in rows
         ),
         f"| slowest region ({worst[0]}) | {worst[2] + worst[3]:.1f} s | < 10 s |",
