@@ -291,6 +291,7 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
         if params.phone_hour is not None and hours is not None:
             phone = work.channel_today == "phone"
     pools["doctor_phone"] = simpy.PriorityStore(env)
+    phone_hour = params.phone_hour if phone.any() else None
     start = np.full(n, np.nan)
 
     def arrivals() -> simpy.events.ProcessGenerator:
@@ -306,9 +307,9 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
         assert hours is not None
         day = int(now // MINUTES_PER_DAY) * MINUTES_PER_DAY
         close = day + hours.close_minute
-        if role != "doctor" or not phone.any() or params.phone_hour is None:
+        if role != "doctor" or phone_hour is None:
             return pools[role], close
-        ph_start, ph_end = day + params.phone_hour[0], day + params.phone_hour[1]
+        ph_start, ph_end = day + phone_hour[0], day + phone_hour[1]
         if ph_start <= now < ph_end:
             return pools["doctor_phone"], ph_end
         return pools["doctor"], ph_start if now < ph_start else close

@@ -18,12 +18,13 @@ page.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import polars as pl
 
 from almen.errors import ParameterError
-from almen.reference import DATA_DIR
+from almen.reference import DATA_DIR, load_municipalities
 from almen.tomlfile import TomlFile, read_toml
 
 __all__ = [
@@ -41,13 +42,6 @@ __all__ = [
 GUIDE_FILE = DATA_DIR / "guide.toml"
 # the region the seed describes; its details are in each body's [body.hovedstaden]
 SEED_REGION = "Region Hovedstaden"
-REGIONS = (
-    "Region Hovedstaden",
-    "Region Sjælland",
-    "Region Syddanmark",
-    "Region Midtjylland",
-    "Region Nordjylland",
-)
 SCOPES = ("national", "every_region", "every_municipality", "hovedstaden")
 TOPICS = (
     "organisation",
@@ -167,14 +161,21 @@ def _body(f: TomlFile, b: dict[str, object], sections: set[str]) -> Body:
     )
 
 
+@cache
+def _regions() -> tuple[str, ...]:
+    """Today's regions, as the shipped municipalities name them (Hovedstaden first)."""
+    names = set(load_municipalities()["region"].to_list())
+    return (SEED_REGION, *sorted(names - {SEED_REGION}))
+
+
 def region_name(text: str) -> str:
-    """``text`` as one of the five regions ("Hovedstaden", "region hovedstaden" →
+    """``text`` as one of today's regions ("Hovedstaden", "region hovedstaden" →
     "Region Hovedstaden"); a ``ParameterError`` lists them otherwise."""
     want = text.strip().lower().removeprefix("region ").strip()
-    for r in REGIONS:
+    for r in _regions():
         if r.lower().removeprefix("region ") == want:
             return r
-    raise ParameterError(f"no region {text!r}; the regions are {', '.join(REGIONS)}")
+    raise ParameterError(f"no region {text!r}; the regions are {', '.join(_regions())}")
 
 
 def _topic(text: str) -> str:

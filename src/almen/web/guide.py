@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import polars as pl
 from fastapi import HTTPException
 
 from almen import guide as vejviser
@@ -45,7 +46,7 @@ def clinic_guide(
     whoever may see the clinic's money (the pages linked are those)."""
     u = c.need_clinic_money(provider_number)
     s = c.services
-    area = s.areas().filter(s.areas()["provider_number"] == provider_number)
+    area = s.areas().filter(pl.col("provider_number") == provider_number)
     if area.is_empty():
         raise HTTPException(404, f"no clinic {provider_number}")
     a = area.row(0, named=True)
