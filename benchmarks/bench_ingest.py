@@ -135,11 +135,17 @@ def main() -> None:
         sample(csv, part, args.sample_lines)
         slow, fast = reader_rates(part, args.sample_lines)
     ok = wall < TARGET_S and peak_gb < TARGET_GB
+    limit = os.environ.get("ALMEN_DUCKDB_MEMORY_LIMIT")
     text = "\n".join(
         [
             measured_on(
                 f"`benchmarks/bench_ingest.py` on {n_lines:,} claim lines "
-                f"({size_gb:.2f} GB, `;`, Danish dates and amounts, UTF-8)."
+                f"({size_gb:.2f} GB, `;`, Danish dates and amounts, UTF-8)"
+                + (
+                    f", `ALMEN_DUCKDB_MEMORY_LIMIT={limit}`."
+                    if limit
+                    else ", DuckDB's default memory limit (80 % of RAM)."
+                )
             ),
             "",
             "| measure | figure | target |",
