@@ -8,8 +8,8 @@ field may hold the delimiter or a line break; blank lines; a lone carriage retur
 non-UTF-8 file larger than ``TRANSCODE_LIMIT``) is left to the line-by-line reader, which
 knows CSV quoting.
 
-How it stays fast and small: the file is memory-mapped and read in pieces of about
-``CHUNK_BYTES``; each column is checked on its distinct values (a year of claims has a
+How it stays fast and small: the file is read in pieces of about ``CHUNK_BYTES`` (never
+mapped whole, so its pages do not count as the command's memory); each column is checked on its distinct values (a year of claims has a
 few hundred dates, service codes and amounts) and mapped back; the CPR number becomes a
 pseudonym once per distinct person (HMAC-SHA-256, as ``pseudonymise``), then the number
 is dropped.
@@ -20,10 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import mmap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 import pyarrow as pa
@@ -378,6 +378,21 @@ def _locate(chunk: bytes, delim: str, n_fields: int, first_line: int, source: st
             return
 
 
+def _pieces(stream: BinaryIO, size: int) -> Iterator[bytes]:
+    """The rest of ``stream`` in pieces of about ``size`` bytes, each ending at a line end
+    (the last one may not)."""
+    rest = b""
+    while block := stream.read(size):
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            rest += block
+            continue
+        yield rest + block[: cut + 1]
+        rest = block[cut + 1 :]
+    if rest:
+        yield rest
+
+
 def read_plain_claims(
     path: Path,
     key: bytes,
@@ -391,19 +406,23 @@ def read_plain_claims(
     """Validate a quote-free claim extract column-wise; None when the file needs the
     line-by-line reader. The second value: (accepted DKK, rejected DKK, lines with an
     unreadable amount) when the file has amounts. The file must not be empty."""
-    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as raw:
+    with path.open("rb") as f:
         source = path.name
-        sha = hashlib.sha256(raw).hexdigest()
-        body: mmap.mmap | bytes = raw
-        start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
+        # read in blocks, never mapped whole: the file's pages do not count as the
+        # command's memory (a mapped 2.7 GB file did)
+        sha = hashlib.file_digest(f, "sha256").hexdigest()
+        f.seek(0)
+        stream: BinaryIO = f
+        start = 3 if f.read(3) == b"\xef\xbb\xbf" else 0
         if encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig"):
-            if len(raw) > TRANSCODE_LIMIT:
+            if path.stat().st_size > TRANSCODE_LIMIT:
                 return None
-            body = decode_strict(bytes(raw), encoding, source).lstrip("\ufeff").encode("utf-8")
-            start = 0
-        header_end = body.find(b"\n", start)
-        header_bytes = body[start:] if header_end < 0 else body[start:header_end]
-        header_line = decode_strict(bytes(header_bytes), "utf-8", source).rstrip("\r")
+            f.seek(0)
+            text = decode_strict(f.read(), encoding, source).lstrip("\ufeff").encode("utf-8")
+            stream, start = io.BytesIO(text), 0
+        stream.seek(start)
+        header_bytes = stream.readline().removesuffix(b"\n")
+        header_line = decode_strict(header_bytes, "utf-8", source).rstrip("\r")
         counts = {d: header_line.count(d) for d in (";", "\t", ",")}
         delim = max(counts, key=lambda d: counts[d])
         header = [normalise_header(h) for h in header_line.split(delim)]
@@ -411,13 +430,9 @@ def read_plain_claims(
         schema = {f"c{i}": pl.Utf8 for i in range(len(header))}
         ids = _Pseudonyms(key)
         out = _Out()
-        pos = len(body) if header_end < 0 else header_end + 1
         line = 2
         claim_id = first_claim_id
-        while pos < len(body):
-            end = body.find(b"\n", min(pos + CHUNK_BYTES, len(body) - 1))
-            end = len(body) if end < 0 else end + 1
-            chunk = bytes(body[pos:end])
+        for chunk in _pieces(stream, CHUNK_BYTES):
             n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
             n_delims = chunk.count(delim.encode())
             try:
@@ -446,7 +461,6 @@ def read_plain_claims(
             claim_id += got
             del df
             line += n_lines
-            pos = end
         if out.pieces:
             accepted = pa.concat_tables(out.pieces)
             lines: pa.ChunkedArray | pa.Array = pa.chunked_array(out.lines, pa.int64())
