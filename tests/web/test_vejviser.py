@@ -127,7 +127,8 @@ def test_the_guide_download_and_api_hold_every_body_with_its_pages(site: Site, a
 def test_local_agreement_lines_add_up_to_the_statements(site: Site, as_user) -> None:  # type: ignore[no-untyped-def]
     """Seed 004 §5.1: local agreements are paid outside the frame and § 96; the lines the
     clinic page lists (by month and service) sum, month by month, to the statement's
-    local column, which the settlement computed on its own."""
+    local column in the settled run (the same checked claims and category: a check that
+    the split keeps every accepted line and no returned one)."""
     u = as_user("klinik")
     lines = u.http.get(f"/api/clinics/{site.clinic}/local-agreements").json()["lines"]
     months = u.http.get(f"/api/clinics/{site.clinic}/settlement").json()["months"]

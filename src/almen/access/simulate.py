@@ -268,6 +268,7 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
         "doctor": simpy.PriorityStore(env),
         "nurse": simpy.PriorityStore(env),
         "secretary": simpy.PriorityStore(env),
+        "doctor_phone": simpy.PriorityStore(env),  # today: calls for the phone hour
     }
     staff = {"doctor": params.doctors, "nurse": params.nurses, "secretary": params.secretaries}
     n = len(work.arrival)
@@ -290,7 +291,6 @@ def simulate(work: Workload, params: SimParams, policy: str) -> pl.DataFrame:
             minutes[by_staff] = work.minutes_staff[by_staff]
         if params.phone_hour is not None and hours is not None:
             phone = work.channel_today == "phone"
-    pools["doctor_phone"] = simpy.PriorityStore(env)
     phone_hour = params.phone_hour if phone.any() else None
     start = np.full(n, np.nan)
 
