@@ -96,3 +96,28 @@ def test_a_table_from_before_a_nullable_column_reads_it_empty_and_grows_it(
         wh.con.create_table("fee_schedule", pa.table(no_price), overwrite=True)
         with pytest.raises(StorageError, match="price_dkk is missing"):
             wh.read_table("fee_schedule")
+
+
+def test_appending_keeps_no_copy_of_the_rows_registered(tmp_path: Path) -> None:
+    """Each append's Arrow rows are let go when it returns (issue 12, memory): a claim
+    file written in pieces must not keep every piece in the DuckDB connection, as
+    Ibis' own insert did (its data stays registered as a view until the process ends)."""
+    with Warehouse.connect(tmp_path) as wh:
+        wh.write_table("fee_schedule", pa.table(FEE))
+        views = "SELECT count(*) FROM duckdb_views() WHERE NOT internal"
+        before = wh.con.con.execute(views).fetchone()
+        for _ in range(3):
+            wh.append_table("fee_schedule", pa.table(FEE))
+        assert wh.con.con.execute(views).fetchone() == before
+        assert wh.row_count("fee_schedule") == 4
+
+
+def test_delete_rows_removes_only_the_rows_named(tmp_path: Path) -> None:
+    with Warehouse.connect(tmp_path) as wh:
+        wh.write_table("fee_schedule", pa.table(FEE))
+        wh.append_table("fee_schedule", pa.table(dict(FEE, service_code=["0120"])))
+        wh.delete_rows("fee_schedule", "service_code", ["0120", "it's"])
+        codes = wh.read_table("fee_schedule").service_code.to_pyarrow().to_pylist()
+        assert codes == ["0101"]
+        with pytest.raises(KeyError):
+            wh.delete_rows("fee_schedule", "no_such_column", ["x"])

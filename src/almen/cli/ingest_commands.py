@@ -76,22 +76,24 @@ def _strict(validated: Validated, strict: bool) -> None:
         )
 
 
-def _unknown_providers(wh: Warehouse, validated: Validated) -> None:
-    """A note (not a reject) when rows name clinics the register does not hold."""
+def _unknown_providers(
+    wh: Warehouse, validated: Validated, named: pl.DataFrame | None = None
+) -> None:
+    """A note (not a reject) when rows name clinics the register does not hold.
+    ``named``: provider_number and len (rows) when the rows are no longer in
+    ``validated`` (streamed claims)."""
     if validated.target_table == "clinic" or not wh.has_table("clinic"):
         return
-    if "provider_number" not in validated.accepted.column_names:
-        return
+    if named is None:
+        if "provider_number" not in validated.accepted.column_names:
+            return
+        rows = pl.from_arrow(validated.accepted.select(["provider_number"]))
+        assert isinstance(rows, pl.DataFrame)
+        named = rows.group_by("provider_number").len()
     known = pl.Series(wh.read_table("clinic").provider_number.to_pyarrow().to_pylist())
-    named = pl.from_arrow(validated.accepted.select(["provider_number"]))
-    assert isinstance(named, pl.DataFrame)
-    counts = (
-        named.group_by("provider_number")
-        .len()
-        .filter(
-            pl.col("provider_number").is_not_null()
-            & ~pl.col("provider_number").cast(pl.Utf8).is_in(known.implode())
-        )
+    counts = named.filter(
+        pl.col("provider_number").is_not_null()
+        & ~pl.col("provider_number").cast(pl.Utf8).is_in(known.implode())
     )
     if len(counts):
         validated.notes.append(
@@ -384,39 +386,49 @@ def ingest_claims(
 ) -> None:
     """Ingest claim extracts: CPR pseudonymised at the door, bad lines to the rejects table.
 
-    Every file is read and checked before anything is written; a file that cannot be read
-    as a whole (encoding, missing column, malformed line) stops the import with exit 2.
-    Each line keeps its file, line and ingest id, so a returned claim can be traced.
+    Nothing is committed until every file is read and checked; a file that cannot be read
+    as a whole (encoding, missing column, malformed line) stops the import with exit 2
+    and leaves the warehouse as it was. The rows are written as they are read, so a file
+    of tens of millions of lines is never held in memory whole. Each line keeps its file,
+    line and ingest id, so a returned claim can be traced.
     """
     from almen.ingest import validate_claims
     from almen.ingest.claims import CLAIM_ALIASES, load_column_map
+    from almen.ingest.csv_reader import file_sha256
     from almen.ingest.initial import initialise, is_initialised
-    from almen.ingest.validated import check_not_ingested, write_validated
+    from almen.ingest.validated import ClaimWriter
 
     month = _period(period)
     aliases = load_column_map(columns) if columns else CLAIM_ALIASES
     settings = settings_of(ctx)
     key = _key(ctx)
+    results = []
     with Warehouse.connect(warehouse_target(settings)) as wh:
         next_id = _next_id(wh, "claim", "claim_id")
-        results = []
-        for f in files:
-            validated, _totals = validate_claims(
-                f, key, first_claim_id=next_id, period=month, aliases=aliases, encoding=encoding
-            )
-            _strict(validated, strict)
-            check_not_ingested(wh, validated, replace=replace)
-            _unknown_providers(wh, validated)
-            next_id += validated.rows_accepted
-            results.append(validated)
-        ids = []
         with wh.transaction():
             if not is_initialised(wh):
                 initialise(wh)
-            for validated in results:
-                ids.append(write_validated(wh, validated, replace=replace))
-    for validated, ingest_id in zip(results, ids, strict=True):
+            for f in files:
+                sha = file_sha256(f)
+                with ClaimWriter(wh, sha256=sha, source=f.name, replace=replace) as writer:
+                    validated, _totals = validate_claims(
+                        f, key, first_claim_id=next_id, period=month, aliases=aliases,
+                        encoding=encoding, sink=writer, sha256=sha,
+                    )  # fmt: skip
+                    _strict(validated, strict)
+                    ingest_id = writer.finish(validated)
+                _unknown_providers(wh, validated, _claim_providers(wh, ingest_id))
+                next_id += validated.rows_accepted
+                results.append((validated, ingest_id))
+    for validated, ingest_id in results:
         render_reconciliation(validated, ingest_id)
+
+
+def _claim_providers(wh: Warehouse, ingest_id: str) -> pl.DataFrame:
+    """The provider numbers of one import's claims, with their row counts."""
+    c = wh.read_table("claim")
+    mine = c.filter(c.ingest_id == ingest_id)
+    return mine.group_by("provider_number").agg(len=mine.count()).to_polars()
 
 
 @ingest_app.command("population")

@@ -17,6 +17,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -24,6 +25,9 @@ from almen.errors import InputError
 from almen.ingest.csv_reader import normalise_header, open_extract, parse_date
 from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise
 from almen.ingest.validated import Reject, Validated
+
+if TYPE_CHECKING:
+    from almen.ingest.claims_fast import ClaimSink
 
 __all__ = [
     "CLAIM_ALIASES",
@@ -138,6 +142,8 @@ def validate_claims(
     aliases: dict[str, tuple[str, ...]] | None = None,
     encoding: str = "utf-8",
     column_wise: bool = True,
+    sink: ClaimSink | None = None,
+    sha256: str | None = None,
 ) -> tuple[Validated, ClaimTotals | None]:
     """Validate a claim extract; accepted lines become ``claim`` rows.
 
@@ -145,6 +151,10 @@ def validate_claims(
     one; without it a line's period is its service date's month. A file without quote
     characters is read column-wise (``claims_fast``, the same checks at a fraction of
     the time); ``column_wise=False`` or a quoted file reads it line by line.
+
+    With a ``sink`` (``ClaimWriter``), the accepted rows go to it as they are read and
+    the result is ``streamed`` (its ``accepted`` empty), so memory does not grow with
+    the file; ``sha256``, the file's hash when the caller has computed it.
     """
     if column_wise:
         from almen.ingest.claims_fast import read_plain_claims
@@ -160,9 +170,11 @@ def validate_claims(
         fast = None
         if first:  # else: the line-by-line reader says what is wrong
             fast = read_plain_claims(
-                path, key, aliases or CLAIM_ALIASES, REQUIRED,
-                first_claim_id=first_claim_id, period=period, encoding=encoding,
+                path, key, aliases or CLAIM_ALIASES, REQUIRED, first_claim_id=first_claim_id,
+                period=period, encoding=encoding, sink=sink, sha256=sha256,
             )  # fmt: skip
+        if fast is None and sink is not None:
+            sink.discard()  # the line-by-line reader starts again from the first line
         if fast is not None:
             validated, sums = fast
             if sums is not None:
@@ -314,4 +326,9 @@ def validate_claims(
         replace_key=None,
         notes=notes,
     )
+    if sink is not None:
+        sink.append(accepted, pa.array(lines, pa.int64()))
+        validated.accepted = accepted.slice(0, 0)
+        validated.source_lines = []
+        validated.streamed = True
     return validated, totals

@@ -23,7 +23,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -34,7 +34,7 @@ from almen.ingest.csv_reader import decode_strict, map_header, normalise_header
 from almen.ingest.pseudonymise import pseudonymise_many
 from almen.ingest.validated import Reject, Validated
 
-__all__ = ["CHUNK_BYTES", "TRANSCODE_LIMIT", "read_plain_claims"]
+__all__ = ["CHUNK_BYTES", "TRANSCODE_LIMIT", "ClaimSink", "read_plain_claims"]
 
 TRANSCODE_LIMIT = 256 * 1024 * 1024  # bytes: larger non-UTF-8 files go line by line
 CHUNK_BYTES = 192 * 1024 * 1024
@@ -150,8 +150,18 @@ class _Pseudonyms:
         return self.known
 
 
+class ClaimSink(Protocol):
+    """Where accepted claim rows go as they are read (``ClaimWriter``)."""
+
+    def append(self, piece: pa.Table, lines: pa.Array) -> None: ...
+
+    def discard(self) -> None: ...
+
+
 @dataclass
 class _Out:
+    sink: ClaimSink | None = None  # None: the pieces are kept
+    accepted: int = 0
     pieces: list[pa.Table] = field(default_factory=list)
     lines: list[pa.Array] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
@@ -354,8 +364,12 @@ def _piece(ok: pl.DataFrame, first_claim_id: int, fallback: pl.Expr, out: _Out) 
             ]
         )
     )
-    out.pieces.append(piece)
-    out.lines.append(ok["line"].to_arrow())
+    if out.sink is not None:
+        out.sink.append(piece, ok["line"].to_arrow())
+    else:
+        out.pieces.append(piece)
+        out.lines.append(ok["line"].to_arrow())
+    out.accepted += n
     return n
 
 
@@ -402,15 +416,22 @@ def read_plain_claims(
     first_claim_id: int,
     period: dt.date | None,
     encoding: str,
+    sink: ClaimSink | None = None,
+    sha256: str | None = None,
 ) -> tuple[Validated, tuple[float, float, int] | None] | None:
     """Validate a quote-free claim extract column-wise; None when the file needs the
     line-by-line reader. The second value: (accepted DKK, rejected DKK, lines with an
-    unreadable amount) when the file has amounts. The file must not be empty."""
+    unreadable amount) when the file has amounts. The file must not be empty.
+
+    With a ``sink``, each piece's accepted rows go to it as they are read and the
+    result's ``accepted`` is empty (``streamed``); when the file turns out to need the
+    line-by-line reader, the caller discards what the sink took. ``sha256``: the file's
+    hash when the caller has it."""
     with path.open("rb") as f:
         source = path.name
         # read in blocks, never mapped whole: the file's pages do not count as the
         # command's memory (a mapped 2.7 GB file did)
-        sha = hashlib.file_digest(f, "sha256").hexdigest()
+        sha = sha256 or hashlib.file_digest(f, "sha256").hexdigest()
         f.seek(0)
         stream: BinaryIO = f
         start = 3 if f.read(3) == b"\xef\xbb\xbf" else 0
@@ -429,7 +450,7 @@ def read_plain_claims(
         columns = map_header(header, aliases, required, source)
         schema = {f"c{i}": pl.Utf8 for i in range(len(header))}
         ids = _Pseudonyms(key)
-        out = _Out()
+        out = _Out(sink)
         line = 2
         claim_id = first_claim_id
         for chunk in _pieces(stream, CHUNK_BYTES):
@@ -471,12 +492,13 @@ def read_plain_claims(
             target_table="claim",
             source=source,
             rows_read=out.rows_read,
-            rows_accepted=accepted.num_rows,
+            rows_accepted=out.accepted,
             accepted=accepted,
             rejects=out.rejects,
             replace_key=None,
             content_sha256=sha,
             source_lines=lines,
+            streamed=sink is not None,
         )
         has_amount = "amount_dkk" in columns
         return validated, (out.accepted_dkk, out.rejected_dkk, out.unparsed) if has_amount else None

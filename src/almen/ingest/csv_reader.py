@@ -15,11 +15,21 @@ from almen.errors import InputError
 __all__ = [
     "Extract",
     "decode_strict",
+    "file_sha256",
     "map_header",
     "normalise_header",
     "open_extract",
     "parse_date",
 ]
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks (the ingest log's content hash)."""
+    try:
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", source=str(path)) from None
 
 
 def normalise_header(name: str) -> str:

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ibis
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from almen import claim_index
 from almen.errors import ConflictError
 from almen.warehouse import Warehouse
 
-__all__ = ["Reject", "Validated", "check_not_ingested", "merge_listing", "write_validated"]
+__all__ = [
+    "ClaimWriter",
+    "Reject",
+    "Validated",
+    "check_not_ingested",
+    "merge_listing",
+    "write_validated",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,9 @@ class Validated:
     content_sha256: str = ""  # of the file's bytes (ingest_log), "" when not from a file
     # each accepted row's line in the file (kept with claims)
     source_lines: list[int] | pa.Array | pa.ChunkedArray | None = None
+    # the accepted rows went to the warehouse as they were read (``ClaimWriter``);
+    # ``accepted`` and ``source_lines`` are then empty
+    streamed: bool = False
 
     def __post_init__(self) -> None:
         if self.rows_read != self.rows_accepted + len(self.rejects):
@@ -49,27 +63,41 @@ class Validated:
             )
 
 
-def _earlier(wh: Warehouse, validated: Validated) -> list[str]:
-    """Ingest ids of earlier imports of the same file into the same table."""
-    if not validated.content_sha256 or not wh.has_table("ingest_log"):
+def _earlier(wh: Warehouse, table: str, sha256: str) -> list[str]:
+    """Ingest ids of earlier imports of the same file (by content hash) into ``table``."""
+    if not sha256 or not wh.has_table("ingest_log"):
         return []
     log = wh.read_table("ingest_log")
-    hits = log.filter(
-        (log.content_sha256 == validated.content_sha256)
-        & (log.target_table == validated.target_table)
-    ).select("ingest_id", "ingested_at")
+    hits = log.filter((log.content_sha256 == sha256) & (log.target_table == table)).select(
+        "ingest_id", "ingested_at"
+    )
     return [str(r["ingest_id"]) for r in hits.to_pyarrow().to_pylist()]
 
 
-def check_not_ingested(wh: Warehouse, validated: Validated, *, replace: bool = False) -> list[str]:
+def check_not_ingested(
+    wh: Warehouse,
+    validated: Validated | None = None,
+    *,
+    replace: bool = False,
+    table: str = "",
+    sha256: str = "",
+    source: str = "",
+) -> list[str]:
     """The earlier imports of this very file (by content hash) into this table;
-    ConflictError if there are any, unless ``replace``."""
-    earlier = _earlier(wh, validated)
+    ConflictError if there are any, unless ``replace``. The file is ``validated``'s, or
+    named by ``table``, ``sha256`` and ``source`` before it is read."""
+    if validated is not None:
+        table, sha256, source = (
+            validated.target_table,
+            validated.content_sha256,
+            validated.source,
+        )
+    earlier = _earlier(wh, table, sha256)
     if earlier and not replace:
         raise ConflictError(
-            f"this file was already imported into {validated.target_table} (ingest "
+            f"this file was already imported into {table} (ingest "
             f"{', '.join(earlier)}); give --replace to import it again in its place",
-            source=validated.source,
+            source=source,
         )
     return earlier
 
@@ -176,6 +204,137 @@ def _replace_rows(wh: Warehouse, name: str, new: pa.Table, key: tuple[str, ...])
         wh.write_table(name, new)
 
 
+class ClaimWriter:
+    """Claim rows written to the warehouse as they are read, so a file of tens of
+    millions of lines is never held in memory whole.
+
+    Use it inside ``wh.transaction()`` and as a context manager: the rows become visible,
+    with their rejects and ingest log, only when the transaction commits, and a file that
+    turns out to be malformed halfway leaves nothing. ``append`` takes each piece of
+    accepted rows with their lines in the file; ``discard`` drops what this import took
+    so far (the reader starts again another way); ``finish`` writes the rows, the
+    same-day index, the rejects and the ingest log and returns the ingest id. Earlier
+    imports of the same file are refused unless ``replace``, and then removed.
+
+    On DuckDB each piece is spilled to a Parquet file in a temporary directory
+    (``spill_dir``, default the system's) and ``finish`` inserts them all in one
+    statement: DuckDB keeps Arrow rows appended inside a transaction in memory until it
+    commits, beyond its memory limit, and does not keep rows it reads from files. Other
+    backends get each piece at once.
+    """
+
+    def __init__(
+        self,
+        wh: Warehouse,
+        *,
+        sha256: str,
+        source: str,
+        replace: bool = False,
+        spill_dir: Path | None = None,
+    ) -> None:
+        self.wh = wh
+        self.earlier = check_not_ingested(
+            wh, table="claim", sha256=sha256, source=source, replace=replace
+        )
+        self.ingest_id = uuid.uuid4().hex[:12]
+        # an index that matches the claims now can be extended by the new batch
+        self.extend_index = not self.earlier and claim_index.read(wh) is not None
+        self.rows = 0
+        self._spill: Path | None = None
+        if wh.spills_to_parquet:
+            self._spill = Path(tempfile.mkdtemp(prefix="almen-claims-", dir=spill_dir))
+        self._files: list[Path] = []
+        wh.delete_rows("claim", "ingest_id", self.earlier)
+
+    def __enter__(self) -> ClaimWriter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the spilled pieces (done after ``finish`` or on any error)."""
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)
+            self._spill = None
+        self._files = []
+
+    def append(self, piece: pa.Table, lines: pa.Array | pa.ChunkedArray | list[int] | None) -> None:
+        """Add accepted claim rows (``lines``: each row's line in the file)."""
+        ids = pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(piece.num_rows, np.int32)), pa.array([self.ingest_id])
+        )
+        piece = piece.append_column("ingest_id", ids)
+        if lines is not None:
+            lines = (
+                pa.array(lines, pa.int64()) if isinstance(lines, list) else lines.cast(pa.int64())
+            )
+            piece = piece.append_column("source_line", lines)
+        if self._spill is not None:
+            path = self._spill / f"piece-{len(self._files):05d}.parquet"
+            pq.write_table(self.wh.conform("claim", piece), path, compression="lz4")
+            self._files.append(path)
+        else:
+            self.wh.append_table("claim", piece)
+        self.rows += piece.num_rows
+
+    def discard(self) -> None:
+        """Drop the rows this import took so far."""
+        for path in self._files:
+            path.unlink(missing_ok=True)
+        self._files = []
+        if self.rows and self._spill is None:
+            self.wh.delete_rows("claim", "ingest_id", [self.ingest_id])
+        self.rows = 0
+
+    def finish(self, validated: Validated) -> str:
+        """The rows, same-day index, rejects and ingest log of ``validated``; the
+        ingest id."""
+        if self.rows != validated.rows_accepted:
+            raise AssertionError(
+                f"{self.rows} claim rows written, {validated.rows_accepted} accepted"
+            )
+        if self._spill is not None:
+            self.wh.append_parquet("claim", self._files)
+            self.close()
+        if self.extend_index:
+            claim_index.extend(self.wh, self.ingest_id)
+        else:
+            claim_index.build(self.wh)
+        _write_log(self.wh, validated, self.ingest_id)
+        return self.ingest_id
+
+
+def _write_log(wh: Warehouse, validated: Validated, ingest_id: str) -> None:
+    """The rejects and the ingest-log line of an import."""
+    name = validated.target_table
+    n = len(validated.rejects)
+    rejects = pa.table(
+        {
+            "ingest_id": [ingest_id] * n,
+            "target_table": [name] * n,
+            "source": [validated.source] * n,
+            "line": pa.array([r.line for r in validated.rejects], pa.int64()),
+            "column_name": pa.array([r.column for r in validated.rejects], pa.string()),
+            "reason": [r.reason for r in validated.rejects],
+        }
+    )
+    wh.append_table("reject", rejects)
+    log = pa.table(
+        {
+            "ingest_id": [ingest_id],
+            "target_table": [name],
+            "source": [validated.source],
+            "rows_read": pa.array([validated.rows_read], pa.int64()),
+            "rows_accepted": pa.array([validated.rows_accepted], pa.int64()),
+            "rows_rejected": pa.array([n], pa.int64()),
+            "ingested_at": pa.array([dt.datetime.now()], pa.timestamp("us")),
+            "content_sha256": [validated.content_sha256],
+        }
+    )
+    wh.append_table("ingest_log", log)
+
+
 def write_validated(
     wh: Warehouse,
     validated: Validated,
@@ -188,66 +347,27 @@ def write_validated(
     Rows already in the table with the same key (``replace_key``) are replaced, so
     ingesting a newer extract of the same patients or year does not duplicate them. The
     same file (by content hash) is refused a second time unless ``replace``; replacing
-    claims removes the lines of the earlier import first. ``source_lines``: the line in
-    the file of each accepted claim, kept with the claim.
+    claims removes the lines of the earlier import first (``ClaimWriter``, which also
+    writes claims streamed as they are read). ``source_lines``: the line in the file of
+    each accepted claim, kept with the claim.
     """
-    earlier = check_not_ingested(wh, validated, replace=replace)
-    ingest_id = uuid.uuid4().hex[:12]
     name = validated.target_table
-    new = validated.accepted
-    key = validated.replace_key
     with wh.transaction():
-        # an index that matches the claims now can be extended by the new batch
-        extend_index = name == "claim" and not earlier and claim_index.read(wh) is not None
         if name == "claim":
-            if earlier and wh.has_table("claim"):
-                c = wh.read_table("claim")
-                wh.write_table("claim", c.filter(~c.ingest_id.isin(earlier)).to_pyarrow())
-            ids = pa.DictionaryArray.from_arrays(
-                pa.array(np.zeros(new.num_rows, np.int32)), pa.array([ingest_id])
-            )
-            new = new.append_column("ingest_id", ids)
-            if validated.source_lines is not None:
-                lines = (
-                    pa.array(validated.source_lines, pa.int64())
-                    if isinstance(validated.source_lines, list)
-                    else validated.source_lines.cast(pa.int64())
-                )
-                new = new.append_column("source_line", lines)
+            with ClaimWriter(
+                wh, sha256=validated.content_sha256, source=validated.source, replace=replace
+            ) as writer:
+                writer.append(validated.accepted, validated.source_lines)
+                return writer.finish(validated)
+        check_not_ingested(wh, validated, replace=replace)
+        ingest_id = uuid.uuid4().hex[:12]
+        new = validated.accepted
+        key = validated.replace_key
         if name == "patient":
             _write_patients(wh, new, today or dt.date.today())
         elif key is None:
-            wh.append_table(name, new)  # no key: rows are added (claims, contacts)
+            wh.append_table(name, new)  # no key: rows are added (contacts)
         else:
             _replace_rows(wh, name, new, key)
-        if name == "claim":  # the same-day index follows the claims
-            if extend_index:
-                claim_index.extend(wh, ingest_id)
-            else:
-                claim_index.build(wh)
-        n = len(validated.rejects)
-        rejects = pa.table(
-            {
-                "ingest_id": [ingest_id] * n,
-                "target_table": [name] * n,
-                "source": [validated.source] * n,
-                "line": pa.array([r.line for r in validated.rejects], pa.int64()),
-                "column_name": pa.array([r.column for r in validated.rejects], pa.string()),
-                "reason": [r.reason for r in validated.rejects],
-            }
-        )
-        wh.append_table("reject", rejects)
-        log = pa.table(
-            {
-                "ingest_id": [ingest_id],
-                "target_table": [name],
-                "source": [validated.source],
-                "rows_read": pa.array([validated.rows_read], pa.int64()),
-                "rows_accepted": pa.array([validated.rows_accepted], pa.int64()),
-                "rows_rejected": pa.array([n], pa.int64()),
-                "ingested_at": pa.array([dt.datetime.now()], pa.timestamp("us")),
-                "content_sha256": [validated.content_sha256],
-            }
-        )
-        wh.append_table("ingest_log", log)
+        _write_log(wh, validated, ingest_id)
     return ingest_id
