@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pytest
 from typer.testing import Result
@@ -153,3 +154,64 @@ def test_a_malformed_line_in_a_later_piece_leaves_the_warehouse_as_it_was(
     with Warehouse.connect(empty, read_only=True) as wh:
         after = {t: wh.content_hash(t) for t in sorted(wh.con.list_tables())}
     assert after == before
+
+
+def _same_day_ids(wh: Warehouse) -> set[int]:
+    """Claims that share patient, day and service with another, computed here in Polars
+    from the claim table (independently of ``claim_index``)."""
+    c = wh.read_table("claim").select("claim_id", "patient_id", "service_date", "service_code")
+    df = c.to_polars()
+    keys = ["patient_id", "service_date", "service_code"]
+    shared = df.filter(df.select(pl.len().over(keys)).to_series() > 1)
+    return set(shared["claim_id"].to_list())
+
+
+def test_the_same_day_index_is_current_after_each_import(
+    empty: Path, tmp_path: Path, call_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 (speed) and 14 item 3: the same-day index is updated after the import has
+    committed: built from the new lines on a first import (two files in one command),
+    extended by a later one, rebuilt after ``--replace``; after each it matches the
+    claim table and holds exactly the lines that share a key with another."""
+    from almen import claim_index
+
+    calls: list[str] = []
+    for name in ("build", "extend"):
+        real = getattr(claim_index, name)
+
+        def spy(*a: object, _real: Callable[..., int] = real, _n: str = name) -> int:
+            calls.append(_n)
+            return _real(*a)
+
+        monkeypatch.setattr(claim_index, name, spy)
+    rows = _rows(400)
+    files = []
+    for i, part in enumerate((rows[:150], rows[150:300], rows[300:] + rows[:40])):
+        f = tmp_path / f"part{i}.csv"
+        f.write_text(HEADER + "\n" + "\n".join(part) + "\n", encoding="utf-8")
+        files.append(f)
+
+    def current() -> set[int]:
+        with Warehouse.connect(empty, read_only=True) as wh:
+            index = claim_index.read(wh)
+            assert index is not None  # the stamp matches the claims
+            got = set(index.to_pyarrow().column("claim_id").to_pylist())
+            assert got == _same_day_ids(wh)
+            return got
+
+    res = call_cli("--data", str(empty), "ingest", "claims", str(files[0]), str(files[1]),
+                   env=ENV)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert calls == ["build"]  # a first import: a window over its own lines
+    first = current()
+    assert first
+    res = call_cli("--data", str(empty), "ingest", "claims", str(files[2]), env=ENV)
+    assert res.exit_code == 0, res.output
+    assert calls == ["build", "extend"]  # repeats of earlier lines join their keys
+    second = current()
+    assert first < second
+    res = call_cli("--data", str(empty), "ingest", "claims", "--replace", str(files[2]),
+                   env=ENV)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert calls == ["build", "extend", "build"]
+    assert len(current()) == len(second)

@@ -392,6 +392,7 @@ def ingest_claims(
     of tens of millions of lines is never held in memory whole. Each line keeps its file,
     line and ingest id, so a returned claim can be traced.
     """
+    from almen import claim_index
     from almen.ingest import validate_claims
     from almen.ingest.claims import CLAIM_ALIASES, load_column_map
     from almen.ingest.csv_reader import file_sha256
@@ -405,6 +406,8 @@ def ingest_claims(
     results = []
     with Warehouse.connect(warehouse_target(settings)) as wh:
         next_id = _next_id(wh, "claim", "claim_id")
+        before = claim_index.indexed_rows(wh)
+        replaced = False
         with wh.transaction():
             if not is_initialised(wh):
                 initialise(wh)
@@ -417,9 +420,11 @@ def ingest_claims(
                     )  # fmt: skip
                     _strict(validated, strict)
                     ingest_id = writer.finish(validated)
+                replaced = replaced or bool(writer.earlier)
                 _unknown_providers(wh, validated, _claim_providers(wh, ingest_id))
                 next_id += validated.rows_accepted
                 results.append((validated, ingest_id))
+        claim_index.update(wh, [i for _v, i in results], rows_before=None if replaced else before)
     for validated, ingest_id in results:
         render_reconciliation(validated, ingest_id)
 
@@ -468,6 +473,7 @@ def check_claims_cmd(
     would come back and why (seed 002 §5: eliminate returned claims digitally)."""
     from rich.table import Table
 
+    from almen import claim_index
     from almen.ingest import validate_claims
     from almen.ingest.claims import CLAIM_ALIASES, load_column_map
     from almen.settlement.precheck import COLUMNS, precheck

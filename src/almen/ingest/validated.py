@@ -213,8 +213,9 @@ class ClaimWriter:
     turns out to be malformed halfway leaves nothing. ``append`` takes each piece of
     accepted rows with their lines in the file; ``discard`` drops what this import took
     so far (the reader starts again another way); ``finish`` writes the rows, the
-    same-day index, the rejects and the ingest log and returns the ingest id. Earlier
-    imports of the same file are refused unless ``replace``, and then removed.
+    rejects and the ingest log and returns the ingest id. Earlier imports of the same
+    file are refused unless ``replace``, and then removed (``earlier``). The same-day
+    index is brought up to date after the commit (``claim_index.update``).
 
     On DuckDB each piece is spilled to a Parquet file in a temporary directory
     (``spill_dir``, default the system's) and ``finish`` inserts them all in one
@@ -237,8 +238,6 @@ class ClaimWriter:
             wh, table="claim", sha256=sha256, source=source, replace=replace
         )
         self.ingest_id = uuid.uuid4().hex[:12]
-        # an index that matches the claims now can be extended by the new batch
-        self.extend_index = not self.earlier and claim_index.read(wh) is not None
         self.rows = 0
         self._spill: Path | None = None
         if wh.spills_to_parquet:
@@ -288,8 +287,7 @@ class ClaimWriter:
         self.rows = 0
 
     def finish(self, validated: Validated) -> str:
-        """The rows, same-day index, rejects and ingest log of ``validated``; the
-        ingest id."""
+        """The rows, rejects and ingest log of ``validated``; the ingest id."""
         if self.rows != validated.rows_accepted:
             raise AssertionError(
                 f"{self.rows} claim rows written, {validated.rows_accepted} accepted"
@@ -297,10 +295,6 @@ class ClaimWriter:
         if self._spill is not None:
             self.wh.append_parquet("claim", self._files)
             self.close()
-        if self.extend_index:
-            claim_index.extend(self.wh, self.ingest_id)
-        else:
-            claim_index.build(self.wh)
         _write_log(self.wh, validated, self.ingest_id)
         return self.ingest_id
 
@@ -352,13 +346,17 @@ def write_validated(
     each accepted claim, kept with the claim.
     """
     name = validated.target_table
-    with wh.transaction():
-        if name == "claim":
+    if name == "claim":
+        before = claim_index.indexed_rows(wh)
+        with wh.transaction():
             with ClaimWriter(
                 wh, sha256=validated.content_sha256, source=validated.source, replace=replace
             ) as writer:
                 writer.append(validated.accepted, validated.source_lines)
-                return writer.finish(validated)
+                ingest_id = writer.finish(validated)
+        claim_index.update(wh, [ingest_id], rows_before=None if writer.earlier else before)
+        return ingest_id
+    with wh.transaction():
         check_not_ingested(wh, validated, replace=replace)
         ingest_id = uuid.uuid4().hex[:12]
         new = validated.accepted
