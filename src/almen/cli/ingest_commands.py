@@ -473,7 +473,6 @@ def check_claims_cmd(
     would come back and why (seed 002 §5: eliminate returned claims digitally)."""
     from rich.table import Table
 
-    from almen import claim_index
     from almen.ingest import validate_claims
     from almen.ingest.claims import CLAIM_ALIASES, load_column_map
     from almen.settlement.precheck import COLUMNS, precheck

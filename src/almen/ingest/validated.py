@@ -348,12 +348,14 @@ def write_validated(
     name = validated.target_table
     if name == "claim":
         before = claim_index.indexed_rows(wh)
-        with wh.transaction():
-            with ClaimWriter(
+        with (
+            wh.transaction(),
+            ClaimWriter(
                 wh, sha256=validated.content_sha256, source=validated.source, replace=replace
-            ) as writer:
-                writer.append(validated.accepted, validated.source_lines)
-                ingest_id = writer.finish(validated)
+            ) as writer,
+        ):
+            writer.append(validated.accepted, validated.source_lines)
+            ingest_id = writer.finish(validated)
         claim_index.update(wh, [ingest_id], rows_before=None if writer.earlier else before)
         return ingest_id
     with wh.transaction():
