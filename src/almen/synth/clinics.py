@@ -203,6 +203,50 @@ def generate_clinics(
     return clinics, doctors
 
 
+def _take(want: np.ndarray, order_key: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Which requests clinics accept: each clinic ``want[i]`` takes its requests in the
+    order of ``order_key`` (smallest first) while it has ``room``; a boolean per request."""
+    order = np.lexsort((order_key, want))
+    sorted_c = want[order]
+    first = np.searchsorted(sorted_c, sorted_c, side="left")
+    ok_sorted = (np.arange(len(sorted_c)) - first) < room[sorted_c]
+    ok = np.empty(len(want), dtype=bool)
+    ok[order] = ok_sorted
+    return ok
+
+
+def _place_within_reach(
+    clinics: Clinics, clinic: np.ndarray, xy: np.ndarray, todo: np.ndarray, tree: cKDTree
+) -> np.ndarray:
+    """The region's placement of people no chosen clinic took (``todo``): the nearest
+    clinic within reach with room under the maximum list, nearest people first. Sets
+    ``clinic`` for those placed; returns the people still without one."""
+    n_c = len(clinics)
+    size = np.bincount(clinic[clinic >= 0], minlength=n_c)
+    room = np.maximum(np.floor(clinics.fte * P.LIST_MAX_PER_FTE).astype(np.int64) - size, 0)
+    k = min(P.REACH_CLINICS, n_c)
+    dist, idx = tree.query(xy[todo], k=k, distance_upper_bound=P.REACH_KM, workers=-1)
+    dist = dist.reshape(len(todo), k)
+    idx = idx.reshape(len(todo), k)
+    rows = np.arange(len(todo))
+    for r in range(k):
+        want, d = idx[rows, r], dist[rows, r]
+        reach = want < n_c  # a missing neighbour (beyond reach) is n_c
+        if not reach.any():
+            break
+        cand = rows[reach]
+        ok = _take(want[reach], d[reach], room)
+        placed = cand[ok]
+        clinic[todo[placed]] = idx[placed, r]
+        room -= np.bincount(idx[placed, r], minlength=n_c)
+        keep = np.ones(len(rows), dtype=bool)
+        keep[np.flatnonzero(reach)[ok]] = False
+        rows = rows[keep]
+        if not len(rows):
+            break
+    return todo[rows]
+
+
 def close_probability(load: np.ndarray) -> np.ndarray:
     """Probability that a clinic closes to new patients, from its load.
 
@@ -228,8 +272,11 @@ def list_patients(
     Each person ranks the ``k`` nearest clinics by distance × a random preference factor and
     asks them in turn; a clinic takes people in random order until its list is full
     (deferred acceptance without displacement). People still without a clinic after ``k``
-    rounds are listed with the nearest clinic over its limit, as a region does for citizens
-    without free choice. Afterwards clinics at or above the closing limit (1,600 per full-time
+    rounds are placed by the region, as it does for citizens without free choice: at the
+    nearest clinic within ``params.REACH_KM`` whose list is still under
+    ``params.LIST_MAX_PER_FTE`` per full-time doctor (the nearest people first), and only
+    where every clinic within reach is at that maximum, at the nearest clinic over it.
+    Afterwards clinics at or above the closing limit (1,600 per full-time
     doctor) may close to new patients, with a probability that rises with the list per
     full-time doctor (``params.CLOSE_LOAD_MID``/``CLOSE_LOAD_WIDTH``); a few below it close
     by dispensation.
@@ -267,6 +314,8 @@ def list_patients(
         clinic[taken] = want[ok]
         remaining -= np.bincount(want[ok], minlength=n_c)
         todo = todo[~ok]
+    if len(todo):
+        todo = _place_within_reach(clinics, clinic, xy, todo, tree)
     clinic[todo] = nearest[todo]
 
     # listing date: years since listing ~ exponential (mean 9), never before birth

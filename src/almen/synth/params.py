@@ -46,6 +46,12 @@ SOLO_AGE_SHIFT = 6.0
 CLOSING_LIMIT_PER_FTE = 1_600
 LIST_CAP_MEDIAN_PER_FTE = 1_700  # assumption: lists run above 1,600 where demand is high
 LIST_CAP_SD = 0.10
+# a person no clinic of their choice takes is placed by the region at the nearest clinic
+# within REACH_KM that still has room under LIST_MAX_PER_FTE, and only when none has, at
+# the nearest clinic over it (both assumptions: no public figure for either was found)
+LIST_MAX_PER_FTE = 2_400  # 1.5 × the 1,600 closing limit
+REACH_KM = 25.0
+REACH_CLINICS = 40  # clinics asked within reach, nearest first
 PREFERENCE_NOISE_SD = 0.35  # assumption: people do not always list with the nearest clinic
 OWNER_FULL_TIME_SHARE = 0.97  # assumption: share of owners with a whole capacity (else 0.8)
 # Closing: a clinic at or above the limit may close [2.4]; the further above, the likelier:
