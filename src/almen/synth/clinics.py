@@ -301,15 +301,8 @@ def list_patients(
         if len(todo) == 0:
             break
         want = pref[todo, r]
-        shuffle = rng.permutation(len(todo))
-        want_s = want[shuffle]
-        order = np.argsort(want_s, kind="stable")
-        sorted_c = want_s[order]
-        first = np.searchsorted(sorted_c, sorted_c, side="left")
-        rank = np.arange(len(sorted_c)) - first
-        ok_sorted = rank < remaining[sorted_c]
-        ok = np.empty(len(todo), dtype=bool)
-        ok[shuffle[order]] = ok_sorted
+        # each clinic takes its askers in random order
+        ok = _take(want, np.argsort(rng.permutation(len(todo))), remaining)
         taken = todo[ok]
         clinic[taken] = want[ok]
         remaining -= np.bincount(want[ok], minlength=n_c)
