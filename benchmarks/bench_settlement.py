@@ -364,6 +364,30 @@ def run_floor(data: Path) -> float:
     return best
 
 
+def run_rules_sql(data: Path) -> tuple[float, float, int, int]:
+    """Every rule as one hand-written SQL query (``rules_sql``) against almen's checked
+    lines: (the SQL's time, almen's time for the same per-line rules, lines, lines whose
+    rule differs)."""
+    import duckdb
+
+    from almen.settlement import load_service_rules
+    from rules_sql import rule_per_line
+
+    t = time.perf_counter()
+    with Warehouse.connect(data, read_only=True) as wh:
+        checked = readers.checked_year(wh, YEAR, dt.date(YEAR, 12, 1), as_of=AS_OF)
+        engine = checked.select("claim_id", "rule").to_polars()
+    t_engine = time.perf_counter() - t
+    con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
+    t = time.perf_counter()
+    sql = rule_per_line(con, year=YEAR, as_of=AS_OF, service_rules=load_service_rules())
+    t_sql = time.perf_counter() - t
+    con.close()
+    both = engine.join(sql, on="claim_id", how="full", suffix="_sql", coalesce=True)
+    differ = both.filter(pl.col("rule").ne_missing(pl.col("rule_sql"))).height
+    return t_sql, t_engine, both.height, differ
+
+
 def compare(
     stmt: pl.DataFrame, ceil: pl.DataFrame, pstmt: pd.DataFrame, pceil: pd.DataFrame
 ) -> float:
@@ -419,6 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{t_floor:.2f} s | |",
         f"| almen against the floor (every rule, statements and § 96 against a priced sum) | "
         f"{best / t_floor:.1f}× the floor's time | |",
+    ]
+    t_sql, t_engine, n_lines, n_differ = run_rules_sql(args.data)
+    lines += [
+        f"| every rule as one hand-written SQL query (`benchmarks/rules_sql.py`, DuckDB), "
+        f"rule per line | {t_sql:.1f} s | |",
+        f"| almen's engine, the same rule per line | {t_engine:.1f} s | |",
+        f"| lines whose rule differs between the two | {n_differ:,} of {n_lines:,} | 0 |",
     ]
     if not args.skip_pandas:
         t_load, frames = load_pandas(args.data)
