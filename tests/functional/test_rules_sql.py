@@ -7,7 +7,7 @@ a listing history with an ended period and a patient listed nowhere)."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
+import importlib.util
 from pathlib import Path
 
 import duckdb
@@ -17,8 +17,18 @@ import pyarrow as pa
 from almen.settlement import load_service_rules, readers
 from almen.warehouse import Warehouse
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
-from rules_sql import rule_per_line
+
+def _load_rules_sql():  # type: ignore[no-untyped-def]
+    """benchmarks/rules_sql.py, loaded by path (the benchmarks are scripts, not a package)."""
+    path = Path(__file__).parents[2] / "benchmarks" / "rules_sql.py"
+    spec = importlib.util.spec_from_file_location("rules_sql", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+rule_per_line = _load_rules_sql().rule_per_line
 
 YEAR = 2025
 AS_OF = dt.date(YEAR, 12, 10)  # before the last lines of December: future dates exist
