@@ -63,7 +63,7 @@ def _write_stamp(wh: Warehouse) -> None:
     )  # fmt: skip
 
 
-def extend(wh: Warehouse, ingest_ids: str | list[str]) -> int:
+def extend(wh: Warehouse, ingest_ids: list[str]) -> int:
     """Bring a current index up to date after the claims of ``ingest_ids`` were appended
     (nothing removed): a key's count only grows, so every indexed line stays indexed and
     the new index lines are those of the keys the batches touch (their lines and the
@@ -71,10 +71,9 @@ def extend(wh: Warehouse, ingest_ids: str | list[str]) -> int:
 
     The caller checks that the index matched the claim table before the append (else
     ``build``)."""
-    ids_in = [ingest_ids] if isinstance(ingest_ids, str) else ingest_ids
     keys = ["patient_id", "service_date", "service_code"]
     c = wh.read_table("claim")
-    touched = c.filter(c.ingest_id.isin(ids_in)).select(*keys).distinct()
+    touched = c.filter(c.ingest_id.isin(ingest_ids)).select(*keys).distinct()
     lines = c.semi_join(touched, keys).select("claim_id", *keys)
     w = ibis.window(group_by=keys)
     counted = lines.select("claim_id", n=lines.count().over(w))

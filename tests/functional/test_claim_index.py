@@ -137,7 +137,7 @@ def test_an_appended_batch_extends_the_index_as_a_rebuild_would(tiny_copy: Path)
                                  pa.array(["batch-x"] * 50))  # fmt: skip
         assert claim_index.read(wh) is not None
         wh.append_table("claim", batch)
-        added = claim_index.extend(wh, "batch-x")
+        added = claim_index.extend(wh, ["batch-x"])
         extended = claim_index.read(wh)
         assert extended is not None  # the stamp matches the claims again
         got = set(extended.to_pyarrow().column("claim_id").to_pylist())

@@ -228,20 +228,17 @@ def _place_within_reach(
     dist, idx = tree.query(xy[todo], k=k, distance_upper_bound=P.REACH_KM, workers=-1)
     dist = dist.reshape(len(todo), k)
     idx = idx.reshape(len(todo), k)
-    rows = np.arange(len(todo))
+    rows = np.arange(len(todo))  # the people still to place, as rows of idx and dist
     for r in range(k):
-        want, d = idx[rows, r], dist[rows, r]
+        want = idx[rows, r]
         reach = want < n_c  # a missing neighbour (beyond reach) is n_c
         if not reach.any():
             break
-        cand = rows[reach]
-        ok = _take(want[reach], d[reach], room)
-        placed = cand[ok]
-        clinic[todo[placed]] = idx[placed, r]
-        room -= np.bincount(idx[placed, r], minlength=n_c)
-        keep = np.ones(len(rows), dtype=bool)
-        keep[np.flatnonzero(reach)[ok]] = False
-        rows = rows[keep]
+        taken = np.zeros(len(rows), dtype=bool)
+        taken[reach] = _take(want[reach], dist[rows[reach], r], room)
+        clinic[todo[rows[taken]]] = want[taken]
+        room -= np.bincount(want[taken], minlength=n_c)
+        rows = rows[~taken]
         if not len(rows):
             break
     return todo[rows]
@@ -301,8 +298,12 @@ def list_patients(
         if len(todo) == 0:
             break
         want = pref[todo, r]
-        # each clinic takes its askers in random order
-        ok = _take(want, np.argsort(rng.permutation(len(todo))), remaining)
+        # each clinic takes its askers in random order (each asker's place in a random
+        # permutation: its inverse, made by a scatter)
+        shuffle = rng.permutation(len(todo))
+        place = np.empty_like(shuffle)
+        place[shuffle] = np.arange(len(todo))
+        ok = _take(want, place, remaining)
         taken = todo[ok]
         clinic[taken] = want[ok]
         remaining -= np.bincount(want[ok], minlength=n_c)
