@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from child import timed_child
 from docblock import measured_on, write_block
 
 TARGET_SECONDS = 180.0
@@ -26,13 +24,7 @@ TARGET_PEAK_GB = 8.0
 def run(scale: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="almen-bench-") as tmp:
         cmd = [sys.executable, "-m", "almen", "--data", tmp, "synth", "--scale", str(scale)]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - t0
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stderr)
-            raise SystemExit(proc.returncode)
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        done = timed_child(cmd)
         import duckdb
 
         con = duckdb.connect(os.path.join(tmp, "warehouse.duckdb"), read_only=True)
@@ -42,8 +34,8 @@ def run(scale: float) -> dict[str, object]:
         size_mb = os.path.getsize(os.path.join(tmp, "warehouse.duckdb")) / 1e6
     return {
         "scale": scale,
-        "seconds": seconds,
-        "peak_gb": peak_kb / 1024 / 1024,
+        "seconds": done.seconds,
+        "peak_gb": done.peak_gb,
         "counts": counts,
         "size_mb": size_mb,
     }

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).parent))
+from child import timed_child
 from docblock import measured_on, verdict, write_block
 
 ALMEN = Path(sys.executable).with_name("almen")
@@ -82,27 +82,10 @@ def one_more_month(extract: Path, dest: Path, month: int = 1) -> int:
     return n
 
 
-def timed_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak resident GB of a command run as a child process (its own
-    peak, from ``os.wait4``, not the largest of every child so far)."""
-    import tempfile
-
-    with tempfile.TemporaryFile() as err:
-        t = time.perf_counter()
-        child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        took = time.perf_counter() - t
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
-            err.seek(0)
-            raise SystemExit(f"{' '.join(cmd)} failed: {err.read()[-2000:].decode()}")
-    return took, usage.ru_maxrss / 1024 / 1024
-
-
 def index_build(work: Path) -> float:
     code = ("from almen import claim_index; from almen.warehouse import Warehouse\n"
             f"with Warehouse.connect({str(work)!r}) as wh: claim_index.build(wh)")  # fmt: skip
-    return timed_child([sys.executable, "-c", code], dict(os.environ))[0]
+    return timed_child([sys.executable, "-c", code], dict(os.environ)).seconds
 
 
 def main() -> None:
@@ -130,12 +113,14 @@ def main() -> None:
         build_s = index_build(args.work)
     env = {**os.environ, "ALMEN_DATA": str(args.work),
            "ALMEN_DUCKDB_MEMORY_LIMIT": args.memory_limit}  # fmt: skip
-    settle_s, settle_gb = timed_child(
+    settled = timed_child(
         [str(ALMEN), "settle", "--year", "2025", "--as-of", "2026-01-31", "--format", "csv",
          "--output", str(args.work / "settle.csv")], env)  # fmt: skip
+    settle_s, settle_gb = settled.seconds, settled.peak_gb
     month_file = args.work / f"claims-2026-{month:02d}.csv"
     month_lines = one_more_month(extract, month_file, month)
-    ingest_s, ingest_gb = timed_child([str(ALMEN), "ingest", "claims", str(month_file)], env)
+    ingested = timed_child([str(ALMEN), "ingest", "claims", str(month_file)], env)
+    ingest_s, ingest_gb = ingested.seconds, ingested.peak_gb
     text = "\n".join([
         measured_on(f"a warehouse of {YEARS} years of claims ({lines:,} lines: the scale-1 "
                     f"year repeated for 2016-2025, and months of 2026 ingested by earlier runs), "
