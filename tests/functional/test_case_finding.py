@@ -149,10 +149,36 @@ def test_findings_for_the_country_suppress_small_counts(call_cli, tiny_denmark: 
     assert "0-7 hidden" in result.stdout and "rounded to 5" in result.stdout
 
 
-def test_aggregates_by_area_show_no_count_from_0_to_7(tiny_denmark: Path) -> None:
+RARE_GROUP = """
+[groups.rare_combination]
+name_da = "Udviklingshæmning og psykisk sygdom i sekundærsektoren"
+name_en = "Intellectual disability and psychiatric illness in secondary care"
+seed = "a test's own group: few patients a clinic"
+where = "intellectual_disability_dx and psychiatric_dx_secondary"
+reason_en = "both"
+reason_da = "begge"
+"""
+
+
+def _with_rare_group(tmp_path: Path) -> population.Definitions:
+    """The shipped definitions and one group that few patients of a clinic meet, so the
+    tiny Denmark has small cells whatever its data (a copy beside its code lists)."""
+    import shutil
+
+    from almen.population.definitions import DEFAULT_FILE
+
+    src = DEFAULT_FILE.parent
+    shutil.copytree(src / "codelists", tmp_path / "codelists")
+    shutil.copy(src / "efi_deficits.csv", tmp_path / "efi_deficits.csv")
+    path = tmp_path / "definitions.toml"
+    path.write_text(DEFAULT_FILE.read_text(encoding="utf-8") + RARE_GROUP, encoding="utf-8")
+    return population.load_definitions(path)
+
+
+def test_aggregates_by_area_show_no_count_from_0_to_7(tiny_denmark: Path, tmp_path: Path) -> None:
     """Issue 13: every level's published counts, list sizes too, are hidden (0-7) or
     rounded to 5, and within 2 of the truth (tests/disclosure plays the attacker)."""
-    defs = population.load_definitions()
+    defs = _with_rare_group(tmp_path)
     with Warehouse.connect(tiny_denmark, read_only=True) as wh:
         feats = population.warehouse_features(wh, as_of=AS_OF, definitions=defs)
         area = population.clinic_areas(wh)

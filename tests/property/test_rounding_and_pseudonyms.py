@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import pyarrow as pa
 
 from almen.ingest.pseudonymise import CprError, parse_cpr, pseudonymise, pseudonymise_many
 from almen.reference import largest_remainder
